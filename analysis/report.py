@@ -1,0 +1,437 @@
+"""Stability report of a run: PNG plots and one self-contained HTML page.
+
+    python -m analysis.report --run NAME [--runs-root runs] [--out runs/NAME/report]
+
+Reads `runs/NAME/episodes.h5` through `daddy.episode_log.read` (SWMR, so it works while training
+still writes the log) and the newest visit counts (`daddy.heatmap.find_visit_counts`). Exit code
+2, with one line saying why, when the run has no episodes yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+from analysis.beta import beta_mean, beta_ppf  # noqa: E402
+from daddy import episode_log  # noqa: E402
+from daddy.heatmap import VisitCounts, find_visit_counts, render_heatmaps, save_figure  # noqa: E402
+from daddy.maps import map_name  # noqa: E402
+from daddy.milestones import DEFAULT_MILESTONES  # noqa: E402
+from daddy.video_utils import BADGE_NAMES  # noqa: E402
+
+COMPONENTS = ("return_total", "return_env", "return_rnd", "return_novel", "return_bayes")
+TIER_NAMES = ("early", "mid", "late")
+TIER_COLOURS = ("#7fb3d5", "#f5b041", "#c0392b")
+MAX_POSTERIOR_POINTS = 200
+MAX_SCATTER_POINTS = 5000
+EXIT_NO_EPISODES = 2
+
+
+class NoEpisodesError(RuntimeError):
+    """The run has nothing to plot yet; the message says why and what to do."""
+
+
+@dataclass
+class Episodes:
+    """Episode rows in completion order plus the posteriors as (rows, milestones) arrays."""
+
+    run: str
+    df: pd.DataFrame
+    milestones: list[str]
+    alpha: np.ndarray
+    beta: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.df)
+
+    @property
+    def index(self) -> np.ndarray:
+        return np.arange(self.n)
+
+    def labels(self) -> list[str]:
+        """Short milestone labels from `DEFAULT_MILESTONES` where the names match."""
+        known = {m.name: m.label for m in DEFAULT_MILESTONES}
+        return [known.get(name, name) for name in self.milestones]
+
+
+def load_episodes(run_dir: Path) -> Episodes:
+    """Read the run's episode log (one consistent SWMR snapshot), sorted by completion."""
+    path = run_dir / episode_log.FILE_NAME
+    if not run_dir.is_dir():
+        siblings = sorted(p.name for p in run_dir.parent.glob("*") if p.is_dir())
+        raise NoEpisodesError(f"no run folder {run_dir}; runs here: {', '.join(siblings) or 'none'}")
+    if not path.is_file():
+        raise NoEpisodesError(f"no episodes yet for run {run_dir.name}: {path} does not exist "
+                              "(training has not finished an episode); run the report again later")
+    try:
+        df = episode_log.read(path)
+    except (OSError, episode_log.EpisodeLogError) as err:
+        raise NoEpisodesError(f"cannot read {path}: {err}") from err
+    if df.empty:
+        raise NoEpisodesError(f"no episodes yet for run {run_dir.name}: {path} has 0 rows "
+                              "(training has not finished an episode); run the report again later")
+    names = [c.removeprefix("alpha_") for c in df.columns if c.startswith("alpha_")]
+    df = df.sort_values(["global_step", "wall_time"], kind="stable").reset_index(drop=True)
+    alpha = df[[f"alpha_{n}" for n in names]].to_numpy(np.float64)
+    beta = df[[f"beta_{n}" for n in names]].to_numpy(np.float64)
+    return Episodes(run_dir.name, df, names, alpha, beta)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def _window(n: int) -> int:
+    return int(np.clip(n // 20, 5, 500))
+
+
+def _rolling(values: pd.Series, w: int) -> tuple[pd.Series, pd.Series, pd.Series]:
+    r = values.rolling(w, min_periods=max(2, w // 4))
+    return r.mean(), r.quantile(0.1), r.quantile(0.9)
+
+
+def _thin(n: int, k: int) -> np.ndarray:
+    """At most k evenly spaced indices of n (always keeps the last)."""
+    return np.unique(np.linspace(0, n - 1, min(n, k)).round().astype(int)) if n else np.arange(0)
+
+
+def _bins(steps: np.ndarray, max_bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """(bin of each row, bin centres) over global step; about 10 episodes a bin at least."""
+    nb = int(np.clip(len(steps) // 10, 1, max_bins))
+    lo, hi = float(steps.min()), float(steps.max())
+    if hi <= lo:
+        return np.zeros(len(steps), int), np.array([lo])
+    edges = np.linspace(lo, hi, nb + 1)
+    idx = np.clip(np.digitize(steps, edges[1:-1]), 0, nb - 1)
+    return idx, (edges[:-1] + edges[1:]) / 2
+
+
+def _mark_alarms(ax: plt.Axes, ep: Episodes, x: np.ndarray) -> None:
+    hit = np.flatnonzero(ep.df["alarm"].to_numpy() != 0)
+    if len(hit):
+        hit = hit[_thin(len(hit), 400)]
+        ax.plot(x[hit], np.full(len(hit), 0.98), linestyle="none", marker="v", color="red",
+                markersize=6, transform=ax.get_xaxis_transform(), clip_on=False,
+                label=f"alarm ({int((ep.df['alarm'] != 0).sum())})")
+
+
+def _band_plot(ax: plt.Axes, x: np.ndarray, values: pd.Series, colour: str, w: int) -> None:
+    keep = _thin(len(values), MAX_SCATTER_POINTS)
+    ax.scatter(x[keep], values.to_numpy()[keep], s=4, color=colour, alpha=0.18, linewidths=0)
+    mean, q10, q90 = _rolling(values, w)
+    ax.fill_between(x, q10, q90, color=colour, alpha=0.25, linewidth=0, label="10–90%")
+    ax.plot(x, mean, color=colour, linewidth=1.8, label=f"rolling mean ({w} ep)")
+    ax.grid(alpha=0.3)
+
+
+def _si(value: float, _pos: object = None) -> str:
+    """Tick label for step counts: 250k, 1.5M."""
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= div:
+            return f"{value / div:g}{suffix}"
+    return f"{value:g}"
+
+
+def _steps_axis(ax: plt.Axes) -> None:
+    ax.xaxis.set_major_formatter(FuncFormatter(_si))
+    ax.set_xlabel("global step")
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
+# --- plots -----------------------------------------------------------------------------------
+def plot_returns(ep: Episodes, out: Path) -> Path:
+    """Each return component over episodes: rolling mean, 10–90% band, alarm markers."""
+    w = _window(ep.n)
+    fig, axes = plt.subplots(len(COMPONENTS), 1, figsize=(11, 2.6 * len(COMPONENTS)), sharex=True)
+    colours = ("#1f4e79", "#2e86c1", "#8e44ad", "#16a085", "#d35400")
+    for ax, col, colour in zip(axes, COMPONENTS, colours):
+        _band_plot(ax, ep.index, ep.df[col].astype(float), colour, w)
+        _mark_alarms(ax, ep, ep.index)
+        ax.set_ylabel(col.removeprefix("return_"))
+    axes[0].legend(loc="upper left", fontsize=8)
+    axes[0].set_title(f"{ep.run}: episode returns by component")
+    axes[-1].set_xlabel("episode (completion order)")
+    return _save(fig, out / "returns.png")
+
+
+def plot_episode_length(ep: Episodes, out: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    _band_plot(ax, ep.index, ep.df["length"].astype(float), "#2c3e50", _window(ep.n))
+    _mark_alarms(ax, ep, ep.index)
+    ax.set(title=f"{ep.run}: episode length", xlabel="episode (completion order)",
+           ylabel="steps")
+    ax.legend(loc="upper left", fontsize=8)
+    return _save(fig, out / "episode_length.png")
+
+
+def plot_sps(ep: Episodes, out: Path) -> Path:
+    """Throughput over wall-clock time; gaps show preemptions and requeues."""
+    hours = (ep.df["wall_time"].to_numpy() - ep.df["wall_time"].min()) / 3600
+    order = np.argsort(hours, kind="stable")
+    hours = hours[order]
+    sps = ep.df["sps"].to_numpy(float)[order]
+    steps = ep.df["global_step"].to_numpy(float)[order]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.8))
+    keep = _thin(len(hours), MAX_SCATTER_POINTS)
+    ax1.scatter(hours[keep], sps[keep], s=5, alpha=0.3, color="#117a65", linewidths=0)
+    med = pd.Series(sps).rolling(_window(ep.n), min_periods=1).median()
+    ax1.plot(hours, med, color="#0b5345", linewidth=1.8, label="rolling median")
+    ax1.set(title="env steps per second", xlabel="wall-clock hours since first episode",
+            ylabel="SPS")
+    ax1.legend(fontsize=8)
+    ax1.grid(alpha=0.3)
+    ax2.plot(hours, steps, color="#34495e")
+    ax2.set(title="global step over time", xlabel="wall-clock hours since first episode",
+            ylabel="global step")
+    ax2.yaxis.set_major_formatter(FuncFormatter(_si))
+    ax2.grid(alpha=0.3)
+    return _save(fig, out / "sps.png")
+
+
+def plot_milestone_posteriors(ep: Episodes, out: Path) -> Path:
+    """Posterior mean and 90% credible interval of each milestone's success probability."""
+    rows = _thin(ep.n, MAX_POSTERIOR_POINTS)
+    steps = ep.df["global_step"].to_numpy(float)[rows]
+    a, b = ep.alpha[rows], ep.beta[rows]
+    mean, lo, hi = beta_mean(a, b), beta_ppf(0.05, a, b), beta_ppf(0.95, a, b)
+    m = len(ep.milestones)
+    ncols = min(4, max(m, 1))
+    nrows = max(1, -(-m // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.5 * nrows), sharex=True,
+                             sharey=True, squeeze=False)
+    for ax in axes.flat[m:]:
+        ax.axis("off")
+    for j, (ax, label) in enumerate(zip(axes.flat, ep.labels())):
+        ax.fill_between(steps, lo[:, j], hi[:, j], color="#5dade2", alpha=0.35, linewidth=0)
+        ax.plot(steps, mean[:, j], color="#1b4f72", linewidth=1.6)
+        ax.set_title(f"{label}  ({mean[-1, j]:.2f})", fontsize=10)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("P(reach)")
+    for k, ax in enumerate(axes.flat[:m]):
+        if k + ncols >= m:  # nothing below it: label its x axis
+            _steps_axis(ax)
+            ax.xaxis.set_tick_params(labelbottom=True)
+    fig.suptitle(f"{ep.run}: milestone posteriors, mean and 90% credible interval", fontsize=12)
+    return _save(fig, out / "milestone_posteriors.png")
+
+
+def plot_alarms(ep: Episodes, out: Path) -> Path:
+    """Which alarm bits fired in which episodes."""
+    alarm = ep.df["alarm"].to_numpy(np.uint64)
+    fig, ax = plt.subplots(figsize=(11, 3.2))
+    bits = [k for k in range(64) if np.any(alarm >> np.uint64(k) & np.uint64(1))]
+    for k in bits:
+        hit = np.flatnonzero(alarm >> np.uint64(k) & np.uint64(1))
+        ax.scatter(hit, np.full(len(hit), k), marker="|", s=120, color="red")
+    if bits:
+        ax.set_yticks(bits, [f"bit {k}" for k in bits])
+        ax.set_title(f"{ep.run}: alarms ({int((alarm != 0).sum())} of {ep.n} episodes)")
+    else:
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "no alarms raised", ha="center", va="center", fontsize=14,
+                transform=ax.transAxes, color="#27ae60")
+        ax.set_title(f"{ep.run}: alarms")
+    ax.set_xlim(-0.5, max(ep.n - 0.5, 0.5))
+    ax.set_xlabel("episode (completion order)")
+    ax.grid(alpha=0.3, axis="x")
+    return _save(fig, out / "alarms.png")
+
+
+def plot_spawn_mix(ep: Episodes, out: Path) -> Path:
+    """Share of episodes spawned from each curriculum tier, over training."""
+    idx, centres = _bins(ep.df["global_step"].to_numpy(float))
+    tiers = ep.df["spawn_tier"].to_numpy(int)
+    shares = np.zeros((len(TIER_NAMES), len(centres)))
+    for t in range(len(TIER_NAMES)):
+        hits = np.bincount(idx, weights=(tiers == t).astype(float), minlength=len(centres))
+        shares[t] = hits / np.maximum(np.bincount(idx, minlength=len(centres)), 1)
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    if len(centres) == 1:
+        centres = np.array([centres[0] - 0.5, centres[0] + 0.5])
+        shares = np.repeat(shares, 2, axis=1)
+    ax.stackplot(centres, shares, labels=TIER_NAMES, colors=TIER_COLOURS, alpha=0.85)
+    ax.set(title=f"{ep.run}: curriculum spawn mix", ylabel="share of episodes", ylim=(0, 1))
+    _steps_axis(ax)
+    ax.legend(loc="upper left", fontsize=8, ncols=3)
+    return _save(fig, out / "spawn_mix.png")
+
+
+def plot_badges(ep: Episodes, out: Path) -> Path:
+    """Share of episodes ending with each badge, and the best badge count so far."""
+    steps = ep.df["global_step"].to_numpy(float)
+    badges = ep.df["badges"].to_numpy(np.uint8)
+    idx, centres = _bins(steps)
+    counts = np.maximum(np.bincount(idx, minlength=len(centres)), 1)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.8))
+    seen = [k for k in range(8) if np.any(badges >> k & 1)]
+    for k in seen:
+        share = np.bincount(idx, weights=(badges >> k & 1).astype(float),
+                            minlength=len(centres)) / counts
+        ax1.plot(centres, share, marker="o", markersize=3, label=BADGE_NAMES[k])
+    if seen:
+        ax1.legend(fontsize=8)
+    else:
+        ax1.text(0.5, 0.5, "no badges yet", ha="center", va="center", fontsize=14,
+                 transform=ax1.transAxes, color="#7f8c8d")
+    ax1.set(title="share of episodes holding each badge", ylabel="share", ylim=(-0.02, 1.02))
+    ax1.grid(alpha=0.3)
+    n_badges = np.array([bin(int(b)).count("1") for b in badges])
+    ax2.step(steps, np.maximum.accumulate(n_badges), where="post", color="#b7950b",
+             label="best so far")
+    ax2.plot(centres, np.bincount(idx, weights=n_badges, minlength=len(centres)) / counts,
+             color="#7d6608", linestyle="--", label="mean per episode")
+    ax2.set(title="badges per episode", ylabel="badges", ylim=(0, 8.3))
+    for ax in (ax1, ax2):
+        _steps_axis(ax)
+    ax2.legend(fontsize=8)
+    ax2.grid(alpha=0.3)
+    fig.suptitle(f"{ep.run}: badges reached", fontsize=12)
+    return _save(fig, out / "badges.png")
+
+
+def plot_milestones_reached(ep: Episodes, out: Path) -> Path:
+    """Share of episodes that reached each milestone, per stretch of training."""
+    idx, centres = _bins(ep.df["global_step"].to_numpy(float))
+    mask = ep.df["milestones_reached"].to_numpy(np.uint64)
+    counts = np.maximum(np.bincount(idx, minlength=len(centres)), 1)
+    share = np.array([np.bincount(idx, weights=(mask >> np.uint64(j) & np.uint64(1)).astype(float),
+                                  minlength=len(centres)) / counts
+                      for j in range(len(ep.milestones))])
+    fig, ax = plt.subplots(figsize=(11, 0.4 * len(ep.milestones) + 1.8))
+    img = ax.imshow(share, aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                    extent=(centres[0], centres[-1], len(ep.milestones) - 0.5, -0.5),
+                    interpolation="nearest")
+    ax.set_yticks(range(len(ep.milestones)), ep.labels())
+    ax.set(title=f"{ep.run}: share of episodes reaching each milestone")
+    _steps_axis(ax)
+    fig.colorbar(img, ax=ax, label="share", fraction=0.03)
+    return _save(fig, out / "milestones_reached.png")
+
+
+PLOTS: dict[str, Callable[[Episodes, Path], Path]] = {
+    "returns": plot_returns,
+    "episode_length": plot_episode_length,
+    "sps": plot_sps,
+    "milestone_posteriors": plot_milestone_posteriors,
+    "alarms": plot_alarms,
+    "spawn_mix": plot_spawn_mix,
+    "badges": plot_badges,
+    "milestones_reached": plot_milestones_reached,
+}
+
+
+# --- the page --------------------------------------------------------------------------------
+def summary(ep: Episodes) -> dict[str, str]:
+    df = ep.df
+    last = df.tail(_window(ep.n))
+    reached = int(np.bitwise_or.reduce(df["milestones_reached"].to_numpy(np.uint64)))
+    names = [lab for j, lab in enumerate(ep.labels()) if reached >> j & 1]
+    hours = (df["wall_time"].max() - df["wall_time"].min()) / 3600
+    return {
+        "run": ep.run,
+        "episodes": f"{ep.n:,} from {df['env_id'].nunique()} envs",
+        "last global step": f"{int(df['global_step'].max()):,}",
+        "wall-clock span": f"{hours:.2f} h",
+        "SPS (recent median)": f"{float(last['sps'].median()):,.0f}",
+        "return_total (recent mean / best)": (f"{float(last['return_total'].mean()):.2f} / "
+                                              f"{float(df['return_total'].max()):.2f}"),
+        "most badges in an episode": str(max(bin(int(b)).count("1") for b in df["badges"])),
+        "milestones ever reached": ", ".join(names) or "none",
+        "last map": map_name(int(df["map_id"].iloc[-1])),
+        "episodes with alarms": f"{int((df['alarm'] != 0).sum()):,}",
+    }
+
+
+def write_html(ep: Episodes, images: Sequence[Path], out: Path, notes: Sequence[str] = ()) -> Path:
+    """One page with the summary table and every PNG embedded (base64), so it travels alone."""
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                   for k, v in summary(ep).items())
+    notes_html = "".join(f"<p class=note>{html.escape(n)}</p>" for n in notes)
+    figs = []
+    for img in images:
+        data = base64.b64encode(img.read_bytes()).decode("ascii")
+        title = img.stem.replace("_", " ")
+        figs.append(f'<h2 id="{img.stem}">{html.escape(title)}</h2>'
+                    f'<img src="data:image/png;base64,{data}" alt="{html.escape(title)}">')
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(ep.run)}: stability report</title>
+<style>body{{font-family:sans-serif;max-width:1250px;margin:auto;padding:1em}}
+img{{max-width:100%;border:1px solid #ddd}}th{{text-align:left;padding-right:1em}}
+.note{{color:#a04000}}</style></head><body>
+<h1>{html.escape(ep.run)}: stability report</h1>
+<table>{rows}</table>{notes_html}
+{''.join(figs)}
+</body></html>
+"""
+    path = out / "report.html"
+    fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".html", dir=out)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(page)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return path
+
+
+def build_report(run_dir: Path, out: Path) -> Path:
+    """Every plot plus the visit heatmaps (if the run saved counts) → `out/report.html`."""
+    ep = load_episodes(run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    images = [plot(ep, out) for plot in PLOTS.values()]
+    notes = []
+    visits = find_visit_counts(run_dir)
+    if visits is None:
+        notes.append("No visit heatmap yet: the run has saved no visit counts.")
+    else:
+        try:
+            images += render_heatmaps(VisitCounts.load(visits), out)
+        except (ValueError, OSError) as err:
+            notes.append(f"Visit heatmap skipped: {err}")
+    return write_html(ep, images, out, notes)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True, help="run name (folder under --runs-root)")
+    parser.add_argument("--runs-root", type=Path, default=Path("runs"),
+                        help="folder holding run outputs (default: runs)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: <runs-root>/<run>/report)")
+    args = parser.parse_args(argv)
+    try:
+        run_dir = episode_log.run_dir(args.run, args.runs_root)
+    except ValueError as err:
+        parser.error(str(err))
+    out = args.out or run_dir / "report"
+    try:
+        page = build_report(run_dir, out)
+    except NoEpisodesError as err:
+        print(f"report: {err}", file=sys.stderr)
+        return EXIT_NO_EPISODES
+    print(f"report: wrote {page}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The agent's options (`AgentConfig`), its exploration schedule, and the acting side (`Actor`).
+
+The actor keeps one recurrent state per env and picks ε-greedy actions with one RNG per env, so
+env i's random choices do not depend on how many envs run beside it. It returns the state
+BEFORE each step: that is what the replay stores at sequence starts for the learner's burn-in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Mapping
+
+import numpy as np
+import torch
+
+from daddy.networks import QNetwork, as_tensors
+from daddy.rng_state import make_rng, rng_from_array, rng_to_array
+
+EpsilonKind = Literal["linear", "exponential"]
+
+
+@dataclass
+class AgentConfig:
+    """Recurrent Q-learning (R2D2-style) hyperparameters."""
+
+    gamma: float = 0.99
+    """discount factor"""
+    n_step: int = 5
+    """steps summed before bootstrapping; 1 gives TD(0)"""
+    burn_in: int = 20
+    """steps unrolled without grad from the stored state to warm the recurrent state up"""
+    trace_len: int = 40
+    """steps per sequence that are trained on, after the burn-in"""
+    period: int = 20
+    """a sequence (and its stored recurrent state) starts every `period` steps"""
+    lr: float = 1e-4
+    """Adam learning rate"""
+    adam_eps: float = 1e-3
+    """Adam epsilon (R2D2 uses 1e-3: steadier with rescaled values)"""
+    batch_size: int = 32
+    """sequences per update"""
+    target_sync_every: int = 1000
+    """updates between copies of the online net into the target net"""
+    grad_clip: float = 40.0
+    """max global gradient norm"""
+    loss: Literal["huber", "mse"] = "huber"
+    """TD loss"""
+    value_rescaling: bool = True
+    """R2D2's h(x) = sign(x)(sqrt(|x|+1)-1)+εx on targets, so large returns train stably"""
+    double_q: bool = True
+    """pick the bootstrap action with the online net, value it with the target net"""
+    epsilon_kind: EpsilonKind = "linear"
+    """shape of the ε decay: "linear" or "exponential" (geometric from start to end)"""
+    epsilon_start: float = 1.0
+    """ε at step 0"""
+    epsilon_end: float = 0.05
+    """ε from `epsilon_decay_steps` on"""
+    epsilon_decay_steps: int = 1_000_000
+    """env steps over which ε moves from start to end"""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        for name in ("n_step", "trace_len", "period", "batch_size", "target_sync_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.burn_in < 0:
+            raise ValueError(f"burn_in must be >= 0, got {self.burn_in}")
+        if self.lr <= 0 or self.adam_eps <= 0 or self.grad_clip <= 0:
+            raise ValueError("lr, adam_eps and grad_clip must be > 0")
+        if self.loss not in ("huber", "mse"):
+            raise ValueError(f"loss must be 'huber' or 'mse', got {self.loss!r}")
+        self.epsilon_schedule()  # validates the ε fields
+
+    @property
+    def seq_len(self) -> int:
+        """Steps a stored sequence covers for the network: burn-in + trace."""
+        return self.burn_in + self.trace_len
+
+    @property
+    def window(self) -> int:
+        """Steps a sampled window holds: seq_len plus the n-step look-ahead."""
+        return self.seq_len + self.n_step
+
+    def epsilon_schedule(self) -> EpsilonSchedule:
+        return EpsilonSchedule(
+            self.epsilon_kind, self.epsilon_start, self.epsilon_end, self.epsilon_decay_steps
+        )
+
+
+class EpsilonSchedule:
+    """ε over env steps: linear, or geometric (exponential) from `start` to `end`, then flat."""
+
+    def __init__(self, kind: str, start: float, end: float, decay_steps: int) -> None:
+        if kind not in ("linear", "exponential"):
+            raise ValueError(f"epsilon kind must be 'linear' or 'exponential', got {kind!r}")
+        if not 0.0 <= end <= start <= 1.0:
+            raise ValueError(f"need 0 <= epsilon end <= start <= 1, got start={start}, end={end}")
+        if kind == "exponential" and end <= 0.0:
+            raise ValueError("exponential epsilon decay needs end > 0 (it is geometric)")
+        if decay_steps < 1:
+            raise ValueError(f"epsilon decay_steps must be >= 1, got {decay_steps}")
+        self.kind, self.start, self.end, self.decay_steps = kind, start, end, decay_steps
+
+    def value(self, step: int) -> float:
+        frac = min(max(step, 0) / self.decay_steps, 1.0)
+        if self.kind == "linear":
+            return self.start + (self.end - self.start) * frac
+        return self.start * math.exp(frac * math.log(self.end / self.start))
+
+
+class Actor:
+    """ε-greedy acting with a recurrent state per env."""
+
+    def __init__(
+        self, net: QNetwork, num_envs: int, device: torch.device | str = "cpu", seed: int = 0
+    ) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.net, self.num_envs, self.device = net, num_envs, torch.device(device)
+        self.state = net.initial_state(num_envs, self.device)
+        self.rngs = [make_rng(s) for s in np.random.SeedSequence(seed).spawn(num_envs)]
+
+    def reset(self, env_ids: np.ndarray | list[int]) -> None:
+        """Zero these envs' recurrent state: call when their episode starts."""
+        ids = torch.as_tensor(np.asarray(env_ids, dtype=np.int64), device=self.device)
+        self.state[ids] = 0.0
+
+    @torch.no_grad()
+    def act(
+        self, obs: Mapping[str, object], epsilon: float | np.ndarray,
+        firsts: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Actions int64 (B,) and the recurrent states BEFORE this step, float32 (B, S).
+
+        `firsts` (bool (B,)), if given, resets those envs first, the same as calling `reset`.
+        """
+        if firsts is not None:
+            self.reset(np.flatnonzero(np.asarray(firsts)))
+        eps = np.broadcast_to(np.asarray(epsilon, dtype=np.float64), (self.num_envs,))
+        before = self.state
+        q, self.state = self.net.step(as_tensors(obs, self.device), before)
+        if q.shape[0] != self.num_envs:
+            raise ValueError(f"observation batch has {q.shape[0]} envs, actor has {self.num_envs}")
+        actions = q.argmax(dim=-1).cpu().numpy().astype(np.int64)
+        for i, rng in enumerate(self.rngs):  # always 2 draws/env: the stream stays aligned
+            u, a = rng.random(), rng.integers(self.net.num_actions)
+            if u < eps[i]:
+                actions[i] = a
+        return actions, before.float().cpu().numpy()
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Recurrent states and per-env RNG states as plain arrays."""
+        return {
+            "states": self.state.float().cpu().numpy(),
+            "rngs": np.stack([rng_to_array(r) for r in self.rngs]),
+        }
+
+    def load_state_dict(self, d: Mapping[str, np.ndarray]) -> None:
+        states, rngs = np.asarray(d["states"]), np.asarray(d["rngs"])
+        if states.shape != tuple(self.state.shape) or len(rngs) != self.num_envs:
+            raise ValueError(
+                f"actor checkpoint is for states {states.shape} / {len(rngs)} envs; this actor "
+                f"has {tuple(self.state.shape)}: resume with the same --num-envs and model size"
+            )
+        self.state = torch.as_tensor(states, dtype=torch.float32, device=self.device).clone()
+        self.rngs = [rng_from_array(w) for w in rngs]

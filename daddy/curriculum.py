@@ -1,0 +1,385 @@
+"""CurriculumManager: which savestate each env spawns from at reset.
+
+Swarming over the story: envs start from a mixture of early, mid and late savestates (a target
+mixture, renormalised over the tiers that have states). Within a tier the choice is Go-Explore
+style: states chosen seldom, and states whose episodes still find new cells or milestones, are
+favoured. When an env reaches a milestone no env had before, a fraction of envs migrate to the
+new state at their next reset. Later, milestone posteriors steer it through
+`set_milestone_pressure`. All state is plain JSON-able data, so checkpoints never unpickle.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+import numpy as np
+
+from daddy.milestones import DEFAULT_MILESTONES, TIERS, Tier
+from daddy.state_index import StateEntry, StateIndex, StateIndexError
+from daddy.trigger import is_map_milestone, parse_event_flag
+
+log = logging.getLogger(__name__)
+
+_STATE_VERSION = 1
+
+
+@dataclass
+class CurriculumConfig:
+    """Curriculum, trigger and migration settings (the `curriculum:` block of a run config)."""
+
+    mixture: dict[str, float] = field(
+        default_factory=lambda: {"early": 0.45, "mid": 0.35, "late": 0.20})
+    """Target share of spawns per tier; renormalised over the tiers that have states."""
+    count_exponent: float = 0.5
+    """Go-Explore count bonus: weight ∝ (1 + times chosen) ** -count_exponent."""
+    novelty_init: float = 1.0
+    """Optimistic novelty score of a state no episode has started from yet."""
+    novelty_alpha: float = 0.2
+    """EMA rate of a state's novelty score (per finished episode spawned from it)."""
+    novelty_cells_scale: float = 50.0
+    """New cells per episode that count as novelty 1.0."""
+    novelty_milestone_bonus: float = 1.0
+    """Novelty added per milestone an episode reached beyond its spawn state's."""
+    novelty_cap: float = 10.0
+    """Upper bound of one episode's novelty, so one lucky episode cannot dominate."""
+    migration: bool = True
+    """Move a fraction of envs to a state of a milestone no env had reached before."""
+    migration_fraction: float = 0.25
+    """Share of envs that respawn from such a new state at their next reset."""
+    migrate_on_new_maps: bool = False
+    """Also migrate for plain first-visit map states (`map_0x..`), not only story milestones."""
+    max_bytes: int | None = 1 << 30
+    """Disk cap of the run's savestate folder (None: no cap)."""
+    late_maps: tuple[int, ...] = (0x41, 0x05)
+    """Map ids that count as late-game areas (trigger a state, tier late)."""
+    required_events: tuple[str, ...] = ("D74E.0",)
+    """Extra event flags ('D74E.0' = byte address.bit) that trigger a state when first set."""
+    watch_new_maps: bool = True
+    """Save a state for every map the run enters for the first time."""
+    summary_window: int = 1000
+    """How many recent spawns `summary()` describes."""
+
+    def __post_init__(self) -> None:
+        self.late_maps = tuple(int(m) for m in self.late_maps)
+        self.required_events = tuple(self.required_events)
+        self.mixture = {str(k): float(v) for k, v in dict(self.mixture).items()}
+        unknown = set(self.mixture) - set(TIERS)
+        if unknown:
+            raise ValueError(f"curriculum mixture has unknown tiers {sorted(unknown)}; "
+                             f"use {', '.join(TIERS)}")
+        if any(not math.isfinite(v) or v < 0 for v in self.mixture.values()) or not any(
+            v > 0 for v in self.mixture.values()
+        ):
+            raise ValueError(f"curriculum mixture {self.mixture} needs non-negative shares, "
+                             f"at least one positive")
+        if not 0.0 <= self.migration_fraction <= 1.0:
+            raise ValueError(f"migration_fraction must be in [0, 1], got "
+                             f"{self.migration_fraction}")
+        if self.max_bytes is not None and self.max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive or null, got {self.max_bytes}")
+        if not 0.0 < self.novelty_alpha <= 1.0:
+            raise ValueError(f"novelty_alpha must be in (0, 1], got {self.novelty_alpha}")
+        for name in ("count_exponent", "novelty_init", "novelty_milestone_bonus", "novelty_cap"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
+        if self.novelty_cells_scale <= 0 or self.summary_window < 1:
+            raise ValueError("novelty_cells_scale must be positive and summary_window >= 1")
+        for spec in self.required_events:
+            parse_event_flag(spec)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CurriculumConfig:
+        """Build from a run config's `curriculum:` mapping; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown curriculum settings {sorted(unknown)}; "
+                             f"known: {', '.join(sorted(known))}")
+        return cls(**dict(d))
+
+
+@dataclass
+class _Stats:
+    chosen: int = 0
+    episodes: int = 0
+    novelty: float = 0.0
+
+
+class CurriculumManager:
+    """The registry of spawn states of one run and the policy that picks among them."""
+
+    def __init__(self, index: StateIndex, cfg: CurriculumConfig, num_envs: int,
+                 seed: int = 0) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be at least 1, got {num_envs}")
+        self.index = index
+        self.cfg = cfg
+        self.num_envs = num_envs
+        self.rng = np.random.default_rng(seed)
+        self._usable: dict[str, StateEntry] = {}
+        self._skipped: list[tuple[StateEntry, str]] = []
+        self._stats: dict[str, _Stats] = {}
+        self._pending: dict[int, str] = {}  # env id → state to migrate to at its next sample
+        self._pressure: dict[str, float] = {}
+        self._recent: deque[Tier] = deque(maxlen=cfg.summary_window)
+        self._bytes: dict[str, bytes] = {}  # sha256 → state bytes, for resets without disk I/O
+        self._load_entries()
+        if not self._usable:
+            raise StateIndexError(self._no_states_message())
+
+    # --- registry ----------------------------------------------------------------------------
+    @property
+    def registry(self) -> dict[str, StateEntry]:
+        """Usable states by name (the seed's `{name: path}` registry, with metadata)."""
+        return dict(self._usable)
+
+    @property
+    def skipped(self) -> list[tuple[StateEntry, str]]:
+        return list(self._skipped)
+
+    def refresh(self) -> list[StateEntry]:
+        """Re-read the index (other processes' states appear); returns the newly usable ones.
+
+        A corrupt index mid-run is logged and the known states are kept: training goes on.
+        """
+        try:
+            self.index.reload()
+        except StateIndexError as err:
+            log.error("curriculum keeps its %d known states: %s", len(self._usable), err)
+            return []
+        before = set(self._usable)
+        self._load_entries()
+        return [e for name, e in self._usable.items() if name not in before]
+
+    def _load_entries(self) -> None:
+        usable, self._skipped = self.index.verified_entries()
+        self._usable = {e.name: e for e in usable}
+        in_index = {e.name for e in self.index.entries}
+        self._stats = {k: v for k, v in self._stats.items() if k in in_index}
+        for name in self._usable:
+            self._stats.setdefault(name, _Stats(novelty=self.cfg.novelty_init))
+        self._pending = {k: v for k, v in self._pending.items() if v in self._usable}
+        shas = {e.sha256 for e in self._usable.values()}
+        self._bytes = {k: v for k, v in self._bytes.items() if k in shas}
+
+    def _no_states_message(self) -> str:
+        why = "; ".join(f"{e.name}: {r}" for e, r in self._skipped[:3])
+        return (f"no usable savestates in {self.index.folder} ({len(self._skipped)} skipped"
+                f"{': ' + why if why else ''}); run the bootstrap stage first")
+
+    # --- sampling ----------------------------------------------------------------------------
+    def sample(self, env_id: int) -> StateEntry:
+        """The state env `env_id` spawns from at this reset (call once per reset)."""
+        self._check_env(env_id)
+        if not self._usable:
+            raise StateIndexError(self._no_states_message())
+        name = self._pending.pop(env_id, None)
+        if name is None or name not in self._usable:
+            name = self._draw()
+        entry = self._usable[name]
+        self._stats[name].chosen += 1
+        self._recent.append(entry.tier)
+        return entry
+
+    def sample_with_bytes(self, env_id: int) -> tuple[StateEntry, bytes]:
+        """`sample` plus the state's bytes; a state that fails to read is dropped, not fatal."""
+        while True:
+            entry = self.sample(env_id)
+            try:
+                return entry, self.state_bytes(entry)
+            except StateIndexError as err:
+                log.warning("dropping savestate %s: %s", entry.name, err)
+                self._skipped.append((entry, str(err)))
+                del self._usable[entry.name]
+
+    def state_bytes(self, entry: StateEntry) -> bytes:
+        """The state's bytes, read and hash-checked once, then kept in memory."""
+        data = self._bytes.get(entry.sha256)
+        if data is None:
+            data = self._bytes[entry.sha256] = self.index.read_state(entry)
+        return data
+
+    def probabilities(self) -> dict[str, float]:
+        """The spawn distribution of an env with no pending migration (sums to 1)."""
+        out: dict[str, float] = {}
+        for tier, p_tier in self._tier_probs().items():
+            names, w = self._tier_weights(tier)
+            for name, wi in zip(names, w / w.sum()):
+                out[name] = p_tier * float(wi)
+        return out
+
+    def _draw(self) -> str:
+        probs = self._tier_probs()
+        tiers = list(probs)
+        tier = tiers[self.rng.choice(len(tiers), p=np.array([probs[t] for t in tiers]))]
+        names, w = self._tier_weights(tier)
+        return names[self.rng.choice(len(names), p=w / w.sum())]
+
+    def _tier_probs(self) -> dict[Tier, float]:
+        present = [t for t in TIERS if any(e.tier == t for e in self._usable.values())]
+        shares = {t: self.cfg.mixture.get(t, 0.0) for t in present}
+        total = sum(shares.values())
+        if total <= 0:  # only tiers the mixture leaves out have states: use them evenly
+            return {t: 1.0 / len(present) for t in present}
+        return {t: s / total for t, s in shares.items() if s > 0}
+
+    def _tier_weights(self, tier: Tier) -> tuple[list[str], np.ndarray]:
+        names = [n for n, e in self._usable.items() if e.tier == tier]
+        w = np.array([self._weight(n) for n in names], dtype=np.float64)
+        if not np.isfinite(w).all() or w.sum() <= 0:
+            w = np.ones(len(names))
+        return names, w
+
+    def _weight(self, name: str) -> float:
+        st = self._stats[name]
+        count = (1.0 + st.chosen) ** -self.cfg.count_exponent
+        return count * (1.0 + st.novelty) * self._pressure_of(self._usable[name])
+
+    def _pressure_of(self, entry: StateEntry) -> float:
+        nxt = next_milestone(entry)
+        return self._pressure.get(nxt, 1.0) if nxt is not None else 1.0
+
+    # --- feedback ----------------------------------------------------------------------------
+    def update(self, env_id: int, entry_name: str, *, new_cells: int, milestones_mask: int,
+               episode_return: float) -> None:
+        """An episode spawned from `entry_name` ended: fold its novelty into the state's score.
+
+        `new_cells`: cells the episode visited that the run had not; `milestones_mask`: the
+        episode's DEFAULT_MILESTONES bits. `episode_return` is accepted for later use (issue 5).
+        """
+        self._check_env(env_id)
+        if new_cells < 0:
+            raise ValueError(f"new_cells must be non-negative, got {new_cells}")
+        st = self._stats.get(entry_name)
+        entry = self._usable.get(entry_name)
+        if st is None or entry is None:
+            return  # the state left the index since the spawn (evicted or replaced)
+        gained = bin(int(milestones_mask) & ~entry.milestones).count("1")
+        x = (new_cells / self.cfg.novelty_cells_scale
+             + self.cfg.novelty_milestone_bonus * gained)
+        x = min(x, self.cfg.novelty_cap)
+        a = self.cfg.novelty_alpha
+        st.novelty = (1 - a) * st.novelty + a * x
+        st.episodes += 1
+
+    def notify_new_state(self, entry: StateEntry) -> list[int]:
+        """A state this run just added: register it and pick the envs that migrate to it.
+
+        Returns the env ids that will spawn from it at their next `sample`.
+        """
+        self.refresh()
+        if entry.name not in self._usable:
+            self._usable[entry.name] = entry
+            self._stats.setdefault(entry.name, _Stats(novelty=self.cfg.novelty_init))
+        if not self.cfg.migration or self.cfg.migration_fraction <= 0:
+            return []
+        if is_map_milestone(entry.milestone) and not self.cfg.migrate_on_new_maps:
+            return []
+        k = max(1, round(self.cfg.migration_fraction * self.num_envs))
+        envs = sorted(int(i) for i in self.rng.choice(self.num_envs, size=k, replace=False))
+        for env_id in envs:
+            self._pending[env_id] = entry.name
+        return envs
+
+    def set_milestone_pressure(self, pressure: Mapping[str, float]) -> None:
+        """Multiply the weight of states whose next milestone is named here (issue 5 hook).
+
+        >1 spawns more often before a milestone the posteriors flag; <1 less before one reached
+        reliably. Replaces the previous pressure; names must be DEFAULT_MILESTONES names.
+        """
+        known = {m.name for m in DEFAULT_MILESTONES}
+        for name, value in pressure.items():
+            if name not in known:
+                raise KeyError(f"unknown milestone {name!r} in pressure; known: "
+                               f"{', '.join(sorted(known))}")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"pressure of {name} must be finite and >= 0, got {value}")
+        self._pressure = {k: float(v) for k, v in pressure.items()}
+
+    # --- reporting ---------------------------------------------------------------------------
+    def summary(self) -> str:
+        """The recent spawn mix, e.g. 'early 45% | mid 35% | late 20%' (curriculum_summary)."""
+        if not self._recent:
+            return "no spawns yet"
+        frac = self._recent_fractions()
+        return " | ".join(f"{t} {round(100 * frac[t])}%" for t in TIERS)
+
+    def summary_dict(self) -> dict[str, float | int]:
+        """Flat numbers for logs: recent spawn shares, states per tier, skipped, pending."""
+        frac = self._recent_fractions()
+        out: dict[str, float | int] = {f"spawn_{t}": frac[t] for t in TIERS}
+        for t in TIERS:
+            out[f"states_{t}"] = sum(e.tier == t for e in self._usable.values())
+        out["states_skipped"] = len(self._skipped)
+        out["spawns_recent"] = len(self._recent)
+        out["migrations_pending"] = len(self._pending)
+        return out
+
+    def _recent_fractions(self) -> dict[str, float]:
+        n = len(self._recent)
+        return {t: (sum(r == t for r in self._recent) / n if n else 0.0) for t in TIERS}
+
+    # --- checkpoint --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Counts, novelty, pending migrations, pressure, recent spawns and RNG: all JSON-able."""
+        rng = self.rng.bit_generator.state
+        return {
+            "version": _STATE_VERSION,
+            "stats": {n: [s.chosen, s.episodes, s.novelty] for n, s in self._stats.items()},
+            "pending": {str(k): v for k, v in self._pending.items()},
+            "pressure": dict(self._pressure),
+            "recent": list(self._recent),
+            "rng": {"bit_generator": rng["bit_generator"],
+                    "state": str(rng["state"]["state"]), "inc": str(rng["state"]["inc"]),
+                    "has_uint32": int(rng["has_uint32"]), "uinteger": int(rng["uinteger"])},
+        }
+
+    def load_state_dict(self, d: Mapping[str, Any]) -> None:
+        """Restore from `state_dict`; pending migrations of envs beyond `num_envs` are dropped."""
+        if d.get("version") != _STATE_VERSION:
+            raise ValueError(f"curriculum state has version {d.get('version')!r}, expected "
+                             f"{_STATE_VERSION}; the checkpoint is from another Daddy version")
+        try:
+            stats = {str(n): _Stats(int(c), int(e), float(v)) for n, (c, e, v) in d["stats"].items()}
+            pending = {int(k): str(v) for k, v in d["pending"].items()}
+            r = d["rng"]
+            rng_state = {"bit_generator": r["bit_generator"],
+                         "state": {"state": int(r["state"]), "inc": int(r["inc"])},
+                         "has_uint32": int(r["has_uint32"]), "uinteger": int(r["uinteger"])}
+            recent = [str(t) for t in d["recent"]]
+            pressure = {str(k): float(v) for k, v in d["pressure"].items()}
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"curriculum state in the checkpoint is malformed ({err!r}); "
+                             f"resume from an earlier checkpoint") from None
+        self._stats.update(stats)
+        for name in self._usable:
+            self._stats.setdefault(name, _Stats(novelty=self.cfg.novelty_init))
+        self._pending = {k: v for k, v in pending.items()
+                         if 0 <= k < self.num_envs and v in self._usable}
+        self.rng.bit_generator.state = rng_state
+        self._recent = deque((t for t in recent if t in TIERS), maxlen=self.cfg.summary_window)
+        self._pressure = pressure
+
+    def _check_env(self, env_id: int) -> None:
+        if not 0 <= env_id < self.num_envs:
+            raise IndexError(f"env_id {env_id} out of range 0..{self.num_envs - 1}")
+
+
+def next_milestone(entry: StateEntry) -> str | None:
+    """The first DEFAULT_MILESTONES entry not yet reached in the state (None: all reached).
+
+    Uses the state's recorded mask, plus its own milestone and every one before it in story
+    order, so a state saved at `beat_brock` points at `badge_boulder` whatever its mask says.
+    """
+    mask = entry.milestones
+    for i, m in enumerate(DEFAULT_MILESTONES):
+        if m.name == entry.milestone:
+            mask |= (1 << (i + 1)) - 1
+    for i, m in enumerate(DEFAULT_MILESTONES):
+        if not mask >> i & 1:
+            return m.name
+    return None

@@ -1,0 +1,179 @@
+"""The learner: burn-in, n-step double-Q targets with value rescaling, one guarded Adam step.
+
+All learner state (online net, target net, optimizer, counters) comes out of one `state_dict`
+of tensors and numbers, so a checkpoint is a single `torch.save` and loads with
+`torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from daddy.agent import AgentConfig
+from daddy.networks import QNetwork
+from daddy.replay import Batch
+
+RESCALE_EPS = 1e-3
+
+
+def value_rescale(x: torch.Tensor, eps: float = RESCALE_EPS) -> torch.Tensor:
+    """R2D2's h(x) = sign(x)(sqrt(|x|+1) - 1) + eps*x: squashes large returns."""
+    return torch.sign(x) * (torch.sqrt(x.abs() + 1) - 1) + eps * x
+
+
+def inverse_value_rescale(x: torch.Tensor, eps: float = RESCALE_EPS) -> torch.Tensor:
+    """h^-1(x), so h^-1(h(x)) == x."""
+    root = (torch.sqrt(1 + 4 * eps * (x.abs() + 1 + eps)) - 1) / (2 * eps)
+    return torch.sign(x) * (root**2 - 1)
+
+
+def n_step_targets(
+    rewards: torch.Tensor, dones: torch.Tensor, firsts: torch.Tensor,
+    bootstrap: torch.Tensor, gamma: float, n: int,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """n-step returns for t in [0, T-n) of (T, B) sequences → (targets, valid), both (T-n, B).
+
+    target_t = sum_{k<m} γ^k r_{t+k} + γ^m bootstrap_{t+m}, with m = n normally. A done at
+    t+k ends the sum after r_{t+k} with no bootstrap. An episode boundary without a done
+    (firsts[t+k+1] and not dones[t+k]: a truncation, its final obs is not stored) ends the
+    return early at the episode's last stored obs t+k: m = k. When that obs is t itself (k=0)
+    there is nothing to bootstrap from and valid_t is False: leave it out of the loss.
+    `bootstrap` holds V(s_t) (e.g. Q_target(s_t, argmax Q_online(s_t))) in return units.
+    """
+    T = rewards.shape[0]
+    if T <= n:
+        raise ValueError(f"sequences of {T} steps have no full {n}-step target; need T > n")
+    L = T - n
+    dones, firsts = dones.bool(), firsts.bool()
+    ret = torch.zeros_like(rewards[:L])
+    boot = torch.zeros_like(ret)
+    running = torch.ones_like(ret, dtype=torch.bool)
+    valid = torch.ones_like(running)
+    disc = 1.0
+    for k in range(n):
+        done_k = dones[k : k + L]
+        truncated = running & firsts[k + 1 : k + 1 + L] & ~done_k
+        if k == 0:
+            valid &= ~truncated
+        else:
+            boot = boot + torch.where(truncated, disc * bootstrap[k : k + L], 0.0)
+        running = running & ~truncated
+        ret = ret + torch.where(running, disc * rewards[k : k + L], 0.0)
+        running = running & ~done_k
+        disc *= gamma
+    boot = boot + torch.where(running, disc * bootstrap[n : n + L], 0.0)
+    return ret + boot, valid
+
+
+class Learner:
+    """Online net + target net + Adam, updated from sampled `Batch`es."""
+
+    def __init__(self, net: QNetwork, cfg: AgentConfig, device: torch.device | str | None = None):
+        self.device = torch.device(device) if device is not None else next(net.parameters()).device
+        self.cfg = cfg
+        self.net = net.to(self.device)
+        self.target = copy.deepcopy(net).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
+        self.updates = 0  # optimizer steps applied
+        self.nonfinite_updates = 0  # updates skipped because something was NaN/inf
+
+    def unroll(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Burn in both nets from the stored state (no grad), then unroll the rest.
+
+        Returns online Q over steps [burn_in, T) with grad, and target Q over all T steps.
+        """
+        obs, resets, state, b = batch.obs, batch.firsts, batch.states, self.cfg.burn_in
+        with torch.no_grad():
+            q_target, _ = self.target.sequence(obs, state, resets)
+            if b > 0:
+                _, state = self.net.sequence({k: v[:b] for k, v in obs.items()}, state, resets[:b])
+        q_online, _ = self.net.sequence({k: v[b:] for k, v in obs.items()}, state, resets[b:])
+        return q_online, q_target
+
+    def _targets(self, batch: Batch, q_online: torch.Tensor, q_target: torch.Tensor):
+        """Rescaled n-step double-Q targets and validity for the trace steps."""
+        cfg, b = self.cfg, self.cfg.burn_in
+        with torch.no_grad():
+            if cfg.double_q:
+                best = q_online.argmax(dim=-1, keepdim=True)
+                v = q_target[b:].gather(-1, best).squeeze(-1)
+            else:
+                v = q_target[b:].max(dim=-1).values
+            if cfg.value_rescaling:
+                v = inverse_value_rescale(v)
+            v = torch.cat([torch.zeros_like(q_target[:b, :, 0]), v])  # burn-in never bootstraps
+            targets, valid = n_step_targets(
+                batch.rewards, batch.dones, batch.firsts, v, cfg.gamma, cfg.n_step
+            )
+            targets, valid = targets[b:], valid[b:]
+            if cfg.value_rescaling:
+                targets = value_rescale(targets)
+        return targets, valid
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One gradient step on a batch; skipped (and counted) if anything is non-finite."""
+        cfg = self.cfg
+        if batch.rewards.shape[0] != cfg.window:
+            raise ValueError(f"batch has {batch.rewards.shape[0]} steps, config expects "
+                             f"burn_in + trace_len + n_step = {cfg.window}")  # fmt: skip
+        batch = batch.to(self.device)
+        q_online, q_target = self.unroll(batch)
+        targets, valid = self._targets(batch, q_online, q_target)
+        q_trace = q_online[: cfg.trace_len]
+        actions = batch.actions[cfg.burn_in : cfg.seq_len].unsqueeze(-1)
+        q_taken = q_trace.gather(-1, actions).squeeze(-1)
+        w = valid.float()
+        err = F.huber_loss if cfg.loss == "huber" else F.mse_loss
+        loss = (err(q_taken, targets, reduction="none") * w).sum() / w.sum().clamp(min=1.0)
+        metrics = {
+            "losses/td_loss": loss.item(),
+            "losses/q_mean": q_taken.detach().mean().item(),
+            "losses/target_mean": targets.mean().item(),
+            "losses/valid_fraction": w.mean().item(),
+        }
+        finite = torch.isfinite(loss) and bool(torch.isfinite(q_online).all())
+        grad_norm = torch.tensor(float("nan"))
+        self.optimizer.zero_grad(set_to_none=True)
+        if finite:
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
+            finite = bool(torch.isfinite(grad_norm))
+        if finite:
+            self.optimizer.step()
+            self.updates += 1
+            if self.updates % cfg.target_sync_every == 0:
+                self.sync_target()
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+            self.nonfinite_updates += 1
+        metrics.update({
+            "losses/grad_norm": float(grad_norm),
+            "losses/nonfinite": 0.0 if finite else 1.0,
+            "learner/updates": float(self.updates),
+            "learner/nonfinite_updates": float(self.nonfinite_updates),
+        })  # fmt: skip
+        return metrics
+
+    def sync_target(self) -> None:
+        self.target.load_state_dict(self.net.state_dict())
+
+    def state_dict(self) -> dict[str, Any]:
+        """Online, target, optimizer and counters: tensors and numbers only."""
+        return {
+            "online": self.net.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "updates": self.updates,
+            "nonfinite_updates": self.nonfinite_updates,
+        }
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        self.net.load_state_dict(d["online"])
+        self.target.load_state_dict(d["target"])
+        self.optimizer.load_state_dict(d["optimizer"])
+        self.updates = int(d["updates"])
+        self.nonfinite_updates = int(d["nonfinite_updates"])

@@ -1,0 +1,218 @@
+"""Pokémon Red RAM: named addresses and a `GameState` read in one pass.
+
+The practice cartridge keeps its state at these same addresses, so everything above the
+emulator (rewards, milestones, curriculum, bootstrap) reads one layout for both ROMs.
+Addresses come from the public pokered disassembly's symbol file (see DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+# --- addresses -----------------------------------------------------------------------------
+W_CUR_MAP = 0xD35E
+W_Y_COORD = 0xD361
+W_X_COORD = 0xD362
+W_OBTAINED_BADGES = 0xD356
+W_PARTY_COUNT = 0xD163
+W_PARTY_SPECIES = 0xD164
+PARTY_STRIDE = 0x2C
+W_PARTY_MON1_LEVEL = 0xD18C
+W_PARTY_MON1_HP = 0xD16C  # 2 bytes, big-endian
+W_PARTY_MON1_MAX_HP = 0xD18D  # 2 bytes, big-endian
+PARTY_LEVELS = tuple(W_PARTY_MON1_LEVEL + i * PARTY_STRIDE for i in range(6))
+W_EVENT_FLAGS = 0xD747
+EVENT_FLAGS_LEN = 320
+W_IS_IN_BATTLE = 0xD057
+W_PLAYER_MONEY = 0xD347  # 3 bytes BCD
+W_POKEDEX_OWNED = 0xD2F7
+W_POKEDEX_SEEN = 0xD30A
+POKEDEX_LEN = 19
+W_NUM_BAG_ITEMS = 0xD31D
+W_WALK_BIKE_SURF = 0xD700
+W_STATUS_FLAGS5 = 0xD730
+W_STATUS_FLAGS6 = 0xD732
+W_JOY_IGNORE = 0xCD6B
+W_FONT_LOADED = 0xCFC4
+H_WY = 0xFFB0
+W_TILE_MAP = 0xC3A0
+TILE_MAP_W, TILE_MAP_H = 20, 18
+W_CURRENT_MENU_ITEM = 0xCC26
+
+# --- event flags used by the project (byte address, bit) -----------------------------------
+EVENT_GOT_STARTER = (0xD74B, 2)
+EVENT_OAK_GOT_PARCEL = (0xD74E, 0)
+EVENT_BEAT_BROCK = (0xD755, 7)
+EVENT_BEAT_MISTY = (0xD75E, 7)
+EVENT_BEAT_LT_SURGE = (0xD773, 7)
+
+# The block read each step: wPartyCount .. end of wEventFlags covers almost everything.
+_BLOCK_START = W_PARTY_COUNT
+_BLOCK_END = W_EVENT_FLAGS + EVENT_FLAGS_LEN  # exclusive
+
+_POPCOUNT = bytes(bin(i).count("1") for i in range(256))
+
+
+class Memory(Protocol):
+    """What `read_game_state` needs: PyBoy's `pyboy.memory` satisfies it."""
+
+    def __getitem__(self, key: int | slice) -> int | Sequence[int]: ...
+
+
+def bcd_to_int(data: Sequence[int]) -> int:
+    """Decode Pokémon Red's big-endian BCD money (3 bytes → up to 999999)."""
+    value = 0
+    for byte in data:
+        value = value * 100 + (byte >> 4) * 10 + (byte & 0x0F)
+    return value
+
+
+def popcount(data: bytes | Sequence[int]) -> int:
+    """Number of set bits in a byte string (event flags, Pokédex bits)."""
+    return sum(_POPCOUNT[b] for b in data)
+
+
+@dataclass(frozen=True, slots=True)
+class GameState:
+    """One consistent snapshot of the game, taken between env steps."""
+
+    map_id: int
+    x: int
+    y: int
+    badges: int  # bitfield, bit 0 = Boulder
+    party_count: int
+    levels: tuple[int, ...]  # six entries, 0 where the slot is empty
+    hp: int  # party mon 1
+    max_hp: int
+    events: bytes  # the 320 raw bytes of wEventFlags
+    event_count: int
+    in_battle: int
+    money: int
+    dex_owned: int
+    dex_seen: int
+    bag_count: int
+    in_control: bool  # the DESIGN.md §4 "player in control" conditions
+    text_box: bool
+
+    @property
+    def badge_count(self) -> int:
+        return bin(self.badges).count("1")
+
+    @property
+    def level_sum(self) -> int:
+        return sum(self.levels)
+
+    @property
+    def hp_fraction(self) -> float:
+        return self.hp / self.max_hp if self.max_hp else 0.0
+
+    @property
+    def cell(self) -> tuple[int, int, int]:
+        return (self.map_id, self.x, self.y)
+
+    def event(self, flag: tuple[int, int]) -> bool:
+        """True if the event flag (byte address, bit) is set."""
+        addr, bit = flag
+        return bool(self.events[addr - W_EVENT_FLAGS] >> bit & 1)
+
+
+def in_control(mem: Memory) -> bool:
+    """DESIGN.md §4: a game has started and nothing (text, battle, script) holds the joypad."""
+    return (
+        mem[W_STATUS_FLAGS6] & 1 == 1
+        and mem[W_JOY_IGNORE] == 0
+        and mem[W_STATUS_FLAGS5] & 0xA1 == 0
+        and mem[W_FONT_LOADED] & 1 == 0
+        and mem[W_IS_IN_BATTLE] == 0
+        and mem[H_WY] == 0x90
+    )
+
+
+def read_game_state(mem: Memory) -> GameState:
+    """Read every field in one pass (one slice for the party..event-flag block)."""
+    block = bytes(mem[_BLOCK_START:_BLOCK_END])
+
+    def at(addr: int) -> int:
+        return block[addr - _BLOCK_START]
+
+    party_count = min(at(W_PARTY_COUNT), 6)
+    levels = tuple(at(a) if i < party_count else 0 for i, a in enumerate(PARTY_LEVELS))
+    hp = at(W_PARTY_MON1_HP) << 8 | at(W_PARTY_MON1_HP + 1)
+    max_hp = at(W_PARTY_MON1_MAX_HP) << 8 | at(W_PARTY_MON1_MAX_HP + 1)
+    events = block[W_EVENT_FLAGS - _BLOCK_START :]
+    owned = block[W_POKEDEX_OWNED - _BLOCK_START : W_POKEDEX_OWNED - _BLOCK_START + POKEDEX_LEN]
+    seen = block[W_POKEDEX_SEEN - _BLOCK_START : W_POKEDEX_SEEN - _BLOCK_START + POKEDEX_LEN]
+    money = block[W_PLAYER_MONEY - _BLOCK_START : W_PLAYER_MONEY - _BLOCK_START + 3]
+    font = mem[W_FONT_LOADED]
+    wy = mem[H_WY]
+    battle = mem[W_IS_IN_BATTLE]
+    control = (
+        at(W_STATUS_FLAGS6) & 1 == 1
+        and mem[W_JOY_IGNORE] == 0
+        and at(W_STATUS_FLAGS5) & 0xA1 == 0
+        and font & 1 == 0
+        and battle == 0
+        and wy == 0x90
+    )
+    return GameState(
+        map_id=at(W_CUR_MAP),
+        x=at(W_X_COORD),
+        y=at(W_Y_COORD),
+        badges=at(W_OBTAINED_BADGES),
+        party_count=party_count,
+        levels=levels,
+        hp=hp if party_count else 0,
+        max_hp=max_hp if party_count else 0,
+        events=events,
+        event_count=popcount(events),
+        in_battle=battle,
+        money=bcd_to_int(money),
+        dex_owned=popcount(owned),
+        dex_seen=popcount(seen),
+        bag_count=at(W_NUM_BAG_ITEMS),
+        in_control=control,
+        text_box=bool(font & 1) or wy == 0x00,
+    )
+
+
+def read_tile_text(mem: Memory) -> list[str]:
+    """The 18 rows of `wTileMap` decoded from the game's charset (for intro/menu detection)."""
+    raw = mem[W_TILE_MAP : W_TILE_MAP + TILE_MAP_W * TILE_MAP_H]
+    rows = []
+    for r in range(TILE_MAP_H):
+        rows.append("".join(decode_char(c) for c in raw[r * TILE_MAP_W : (r + 1) * TILE_MAP_W]))
+    return rows
+
+
+def decode_char(code: int) -> str:
+    """Pokémon Red charset → text (space 7F, A–Z 80–99, a–z A0–B9, 0–9 F6–FF); other → ' '."""
+    if 0x80 <= code <= 0x99:
+        return chr(ord("A") + code - 0x80)
+    if 0xA0 <= code <= 0xB9:
+        return chr(ord("a") + code - 0xA0)
+    if 0xF6 <= code <= 0xFF:
+        return chr(ord("0") + code - 0xF6)
+    return " "
+
+
+def encode_text(text: str) -> bytes:
+    """Text → Pokémon Red charset bytes (the inverse of `decode_char` plus a few symbols)."""
+    out = bytearray()
+    for ch in text:
+        if "A" <= ch <= "Z":
+            out.append(0x80 + ord(ch) - ord("A"))
+        elif "a" <= ch <= "z":
+            out.append(0xA0 + ord(ch) - ord("a"))
+        elif "0" <= ch <= "9":
+            out.append(0xF6 + ord(ch) - ord("0"))
+        elif ch in CHARSET_SYMBOLS:
+            out.append(CHARSET_SYMBOLS[ch])
+        else:
+            raise ValueError(f"character {ch!r} has no code in the game's charset")
+    return bytes(out)
+
+
+# A few punctuation codes of Pokémon Red's charset.
+CHARSET_SYMBOLS = {" ": 0x7F, "(": 0x9A, ")": 0x9B, ":": 0x9C, "'": 0xE0, "-": 0xE3,
+                   "?": 0xE6, "!": 0xE7, ".": 0xE8, ">": 0xED, "/": 0xF3, ",": 0xF4}

@@ -1,0 +1,217 @@
+"""Trigger savestates: notice when an env reaches a milestone no env of the run reached before.
+
+Pure logic over `GameState`s, no emulator: the trainer feeds each env's state after every step,
+and when `MilestoneWatcher.observe` returns triggers it asks that env's worker for its
+`save_state()` bytes and hands them to the single writer (`StateIndex.add`) with `state_meta`.
+What counts: every `DEFAULT_MILESTONES` entry, every badge bit, each map entered for the first
+time in the run (`map_0x0d`), configured late-game maps, and configured required event flags.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, Literal, Sequence
+
+from daddy.milestones import DEFAULT_MILESTONES, Milestone, Tier, reached_mask
+from daddy.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
+from daddy.state_index import StateMeta
+
+TriggerKind = Literal["milestone", "badge", "map", "event"]
+EventFlag = tuple[int, int]
+
+MAP_PREFIX = "map_0x"
+EVENT_PREFIX = "event_"
+BADGE_PREFIX = "badge_bit"
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A milestone reached for the first time in the run: save a state named after it."""
+
+    name: str  # file-safe milestone id: "beat_brock", "map_0x0d", "event_d74e_0", "badge_bit3"
+    tier: Tier
+    kind: TriggerKind
+
+
+def map_milestone(map_id: int) -> str:
+    return f"{MAP_PREFIX}{map_id:02x}"
+
+
+def event_milestone(flag: EventFlag) -> str:
+    return f"{EVENT_PREFIX}{flag[0]:04x}_{flag[1]}"
+
+
+def is_map_milestone(name: str) -> bool:
+    return name.startswith(MAP_PREFIX)
+
+
+def parse_event_flag(spec: str | Sequence[int]) -> EventFlag:
+    """'D755.7', '0xD755.7' or [0xD755, 7] → (0xD755, 7), checked to lie in wEventFlags."""
+    if isinstance(spec, str):
+        m = re.fullmatch(r"\s*(?:0x)?([0-9A-Fa-f]{4})\.([0-7])\s*", spec)
+        if m is None:
+            raise ValueError(f"event flag {spec!r} must look like 'D755.7' (byte address.bit)")
+        addr, bit = int(m.group(1), 16), int(m.group(2))
+    else:
+        if len(spec) != 2 or not all(isinstance(v, int) for v in spec):
+            raise ValueError(f"event flag {spec!r} must be [address, bit] or 'D755.7'")
+        addr, bit = spec
+    if not W_EVENT_FLAGS <= addr < W_EVENT_FLAGS + EVENT_FLAGS_LEN or not 0 <= bit <= 7:
+        raise ValueError(
+            f"event flag {addr:#06x}.{bit} is outside wEventFlags "
+            f"({W_EVENT_FLAGS:#06x}..{W_EVENT_FLAGS + EVENT_FLAGS_LEN - 1:#06x}, bits 0-7)"
+        )
+    return addr, bit
+
+
+def entry_name(milestone: str, when: datetime | None = None) -> str:
+    """`<milestone>_<YYYYmmddTHHMMSS>` in UTC: the savestate's name in the index."""
+    when = when or datetime.now(timezone.utc)
+    return f"{milestone}_{when.astimezone(timezone.utc):%Y%m%dT%H%M%S}"
+
+
+def tier_by_badges(badges: int) -> Tier:
+    """0 badges early, 1–2 mid, 3 or more late."""
+    n = bin(badges).count("1")
+    return "early" if n == 0 else "mid" if n <= 2 else "late"
+
+
+def tier_for(
+    milestone: str,
+    state: GameState,
+    late_maps: Iterable[int] = (),
+    milestones: Sequence[Milestone] = DEFAULT_MILESTONES,
+) -> Tier:
+    """A named milestone keeps its own tier; any other is late on a late map, else by badges."""
+    for m in milestones:
+        if m.name == milestone:
+            return m.tier
+    if state.map_id in set(late_maps):
+        return "late"
+    return tier_by_badges(state.badges)
+
+
+@dataclass(slots=True)
+class _EnvEpisode:
+    spawn_mask: int  # DEFAULT_MILESTONES reached by the spawn state's lineage, or true in it
+    mask: int  # spawn_mask | DEFAULT_MILESTONES true at any observed state of the episode
+    key: tuple[int, int, bytes] = field(default=(-1, -1, b""))
+
+
+class MilestoneWatcher:
+    """Per-env episode masks plus the run-level set of milestones already reached.
+
+    Call `start_episode(env_id, state)` after every reset (what is true at the spawn state
+    counts as already seen, never as a trigger), then `observe(env_id, state)` after each step.
+    """
+
+    def __init__(
+        self,
+        num_envs: int,
+        *,
+        late_maps: Iterable[int] = (),
+        required_events: Iterable[str | Sequence[int]] = (),
+        watch_new_maps: bool = True,
+        milestones: Sequence[Milestone] = DEFAULT_MILESTONES,
+        seen: Iterable[str] = (),
+    ) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be at least 1, got {num_envs}")
+        self.num_envs = num_envs
+        self.milestones = tuple(milestones)
+        self.late_maps = frozenset(int(m) for m in late_maps)
+        self.watch_new_maps = watch_new_maps
+        named_events = {m.arg for m in self.milestones if m.kind == "event"}
+        self.required_events = tuple(
+            f for f in dict.fromkeys(parse_event_flag(e) for e in required_events)
+            if f not in named_events
+        )
+        self._named_maps = {int(m.arg) for m in self.milestones if m.kind == "map"}  # type: ignore[arg-type]
+        self._named_badges = {int(m.arg) for m in self.milestones if m.kind == "badge"}  # type: ignore[arg-type]
+        self.seen: set[str] = set(seen)
+        self._envs: list[_EnvEpisode | None] = [None] * num_envs
+
+    # --- episodes ----------------------------------------------------------------------------
+    def start_episode(self, env_id: int, state: GameState, inherited_mask: int = 0) -> None:
+        """Baseline for a fresh episode; everything already true joins the run's seen set.
+
+        `inherited_mask`: the spawn entry's `milestones` (what its lineage reached). A map
+        milestone holds only while on that map, so one GameState cannot tell it.
+        """
+        self._check_env(env_id)
+        mask = int(inherited_mask) | reached_mask(state, self.milestones)
+        self._envs[env_id] = _EnvEpisode(spawn_mask=mask, mask=mask)
+        self.seen.update(t.name for t in self._candidates(state))
+
+    def observe(self, env_id: int, state: GameState) -> list[Trigger]:
+        """Milestones that `state` reaches for the first time in the run (usually none)."""
+        ep = self._episode(env_id)
+        key = (state.map_id, state.badges, state.events)
+        if key == ep.key:
+            return []  # nothing that milestones look at has changed since the last step
+        ep.key = key
+        ep.mask |= reached_mask(state, self.milestones)
+        fired = [t for t in self._candidates(state) if t.name not in self.seen]
+        self.seen.update(t.name for t in fired)
+        return fired
+
+    def episode_mask(self, env_id: int) -> int:
+        """DEFAULT_MILESTONES bits of the episode: inherited, at spawn, or reached since."""
+        return self._episode(env_id).mask
+
+    def new_mask(self, env_id: int) -> int:
+        """Bits first reached during the episode, not already true at its spawn state."""
+        ep = self._episode(env_id)
+        return ep.mask & ~ep.spawn_mask
+
+    def state_meta(self, env_id: int, trigger: Trigger, state: GameState, step: int) -> StateMeta:
+        """Index metadata for a state saved when `trigger` fired on env `env_id` at `step`."""
+        return StateMeta(
+            milestone=trigger.name, tier=trigger.tier, map_id=state.map_id, badges=state.badges,
+            events=state.event_count, step=step, milestones=self.episode_mask(env_id),
+        )
+
+    # --- what counts -------------------------------------------------------------------------
+    def _candidates(self, s: GameState) -> list[Trigger]:
+        """Every trigger that holds in `s`, named milestones first in story order."""
+        out = [Trigger(m.name, m.tier, "milestone") for m in self.milestones if m.reached(s)]
+        for bit in range(8):
+            if s.badges >> bit & 1 and bit not in self._named_badges:
+                out.append(Trigger(f"{BADGE_PREFIX}{bit}", tier_by_badges(s.badges), "badge"))
+        for flag in self.required_events:
+            if s.event(flag):
+                out.append(Trigger(event_milestone(flag), self._tier(s), "event"))
+        late = s.map_id in self.late_maps
+        if s.map_id not in self._named_maps and (self.watch_new_maps or late):
+            out.append(Trigger(map_milestone(s.map_id), self._tier(s), "map"))
+        return out
+
+    def _tier(self, s: GameState) -> Tier:
+        return "late" if s.map_id in self.late_maps else tier_by_badges(s.badges)
+
+    # --- checkpoint --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Only the run-level seen set: episodes restart after a resume."""
+        return {"version": 1, "seen": sorted(self.seen)}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        if d.get("version") != 1 or not isinstance(d.get("seen"), list):
+            raise ValueError("milestone watcher state must be {'version': 1, 'seen': [...]}; "
+                             "the checkpoint is from another Daddy version")
+        self.seen = set(map(str, d["seen"]))
+
+    # --- helpers -----------------------------------------------------------------------------
+    def _check_env(self, env_id: int) -> None:
+        if not 0 <= env_id < self.num_envs:
+            raise IndexError(f"env_id {env_id} out of range 0..{self.num_envs - 1}")
+
+    def _episode(self, env_id: int) -> _EnvEpisode:
+        self._check_env(env_id)
+        ep = self._envs[env_id]
+        if ep is None:
+            raise RuntimeError(
+                f"env {env_id} has no episode; call start_episode(env_id, state) after each reset"
+            )
+        return ep

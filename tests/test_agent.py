@@ -1,0 +1,151 @@
+"""Agent config, ε schedules, and the ε-greedy recurrent actor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from daddy.agent import Actor, AgentConfig, EpsilonSchedule
+from daddy.networks import QNetwork, model_config
+
+
+def obs_batch(b: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        "screen": rng.integers(0, 4, (b, 72, 80), dtype=np.uint8),
+        "map_id": rng.integers(0, 256, b).astype(np.uint8),
+        "features": rng.standard_normal((b, 24)).astype(np.float32),
+    }
+
+
+@pytest.fixture(scope="module")
+def net() -> QNetwork:
+    torch.manual_seed(0)
+    return QNetwork(model_config("slim"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "step", "expected"),
+    [
+        ("linear", 0, 1.0),
+        ("linear", 50, 0.525),
+        ("linear", 100, 0.05),
+        ("linear", 10_000, 0.05),
+        ("exponential", 0, 1.0),
+        ("exponential", 50, 0.05**0.5),
+        ("exponential", 100, 0.05),
+        ("exponential", 10_000, 0.05),
+    ],
+)
+def test_epsilon_schedule_values(kind: str, step: int, expected: float) -> None:
+    assert EpsilonSchedule(kind, 1.0, 0.05, 100).value(step) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("kind", ["linear", "exponential"])
+def test_epsilon_decreases_monotonically(kind: str) -> None:
+    sched = EpsilonSchedule(kind, 1.0, 0.01, 1000)
+    vals = [sched.value(s) for s in range(0, 1200, 50)]
+    assert all(a >= b for a, b in zip(vals, vals[1:])) and vals[-1] == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (("cosine", 1.0, 0.1, 10), "linear"),
+        (("linear", 0.1, 0.5, 10), "end <= start"),
+        (("exponential", 1.0, 0.0, 10), "end > 0"),
+        (("linear", 1.0, 0.1, 0), "decay_steps"),
+    ],
+)
+def test_bad_epsilon_schedule_is_a_clear_error(args: tuple, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        EpsilonSchedule(*args)
+
+
+def test_agent_config_defaults_and_derived_lengths() -> None:
+    cfg = AgentConfig()
+    assert (cfg.gamma, cfg.n_step, cfg.burn_in, cfg.trace_len, cfg.period) == (0.99, 5, 20, 40, 20)
+    assert cfg.double_q and cfg.seq_len == 60 and cfg.window == 65
+    assert cfg.epsilon_schedule().value(0) == 1.0
+
+
+@pytest.mark.parametrize(
+    "bad", [{"n_step": 0}, {"gamma": 1.5}, {"burn_in": -1}, {"loss": "l1"}, {"epsilon_end": 2.0}]
+)
+def test_bad_agent_config_is_rejected(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        AgentConfig(**bad)
+
+
+def test_actor_returns_state_before_step_and_carries_it(net: QNetwork) -> None:
+    actor = Actor(net, num_envs=3, seed=0)
+    a0, s0 = actor.act(obs_batch(3), epsilon=0.0)
+    assert a0.dtype == np.int64 and a0.shape == (3,) and s0.shape == (3, net.state_size)
+    assert not s0.any()  # first step starts from zeros
+    _, s1 = actor.act(obs_batch(3, seed=1), epsilon=0.0)
+    assert np.abs(s1).sum() > 0
+    _, expected = net.step(
+        {k: torch.as_tensor(v) for k, v in obs_batch(3).items()}, net.initial_state(3)
+    )
+    np.testing.assert_allclose(s1, expected.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_actor_greedy_actions_are_argmax_q(net: QNetwork) -> None:
+    actor = Actor(net, num_envs=4)
+    actions, _ = actor.act(obs_batch(4), epsilon=0.0)
+    q, _ = net.step({k: torch.as_tensor(v) for k, v in obs_batch(4).items()}, net.initial_state(4))
+    np.testing.assert_array_equal(actions, q.argmax(-1).numpy())
+
+
+def test_actor_reset_zeroes_only_those_envs(net: QNetwork) -> None:
+    actor = Actor(net, num_envs=3)
+    actor.act(obs_batch(3), epsilon=0.0)
+    actor.reset([1])
+    _, before = actor.act(obs_batch(3), epsilon=0.0, firsts=np.array([False, False, True]))
+    assert not before[1].any() and not before[2].any() and before[0].any()
+
+
+def test_actor_explores_uniformly_at_epsilon_one(net: QNetwork) -> None:
+    actor = Actor(net, num_envs=2, seed=3)
+    obs = obs_batch(2)
+    counts = np.bincount(
+        np.concatenate([actor.act(obs, 1.0)[0] for _ in range(300)]), minlength=7
+    )
+    assert counts.min() > 40  # 600 draws over 7 actions: ~86 each
+
+
+def test_actor_per_env_epsilon_array(net: QNetwork) -> None:
+    actor = Actor(net, num_envs=2, seed=5)
+    obs = obs_batch(2)
+    greedy = actor.act(obs, 0.0)[0][0]
+    actions = np.stack([actor.act(obs, np.array([0.0, 1.0]))[0] for _ in range(50)])
+    assert len(set(actions[:, 1])) > 3
+    actor2 = Actor(net, num_envs=2, seed=5)
+    firsts = np.ones(2, bool)
+    assert all(actor2.act(obs, np.array([0.0, 1.0]), firsts)[0][0] == greedy for _ in range(5))
+
+
+def test_env_random_actions_do_not_depend_on_number_of_envs(net: QNetwork) -> None:
+    one, three = Actor(net, 1, seed=7), Actor(net, 3, seed=7)
+    a1 = [one.act(obs_batch(1), 1.0)[0][0] for _ in range(20)]
+    a3 = [three.act(obs_batch(3), 1.0)[0][0] for _ in range(20)]
+    assert a1 == a3
+
+
+def test_actor_state_dict_round_trip_continues_identically(net: QNetwork) -> None:
+    a = Actor(net, num_envs=3, seed=11)
+    a.act(obs_batch(3), 0.5)
+    d = a.state_dict()
+    assert all(isinstance(v, np.ndarray) for v in d.values())
+    b = Actor(net, num_envs=3, seed=0)
+    b.load_state_dict(d)
+    for i in range(5):
+        (xa, sa), (xb, sb) = a.act(obs_batch(3, i), 0.5), b.act(obs_batch(3, i), 0.5)
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(sa, sb)
+
+
+def test_actor_load_rejects_other_env_count(net: QNetwork) -> None:
+    with pytest.raises(ValueError, match="num-envs"):
+        Actor(net, 2).load_state_dict(Actor(net, 3).state_dict())

@@ -1,0 +1,198 @@
+"""The learner: n-step targets, burn-in from stored states, the NaN guard, checkpoints, learning."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from daddy.agent import Actor, AgentConfig
+from daddy.learning import Learner, inverse_value_rescale, n_step_targets, value_rescale
+from daddy.networks import QNetwork, model_config
+from daddy.replay import SequenceReplay
+
+G = 0.5
+
+
+def col(*xs: float) -> torch.Tensor:
+    return torch.tensor(xs, dtype=torch.float32)[:, None]
+
+
+def flags(*xs: int) -> torch.Tensor:
+    return torch.tensor(xs, dtype=torch.bool)[:, None]
+
+
+def test_n1_is_td0() -> None:
+    r, v = col(1, 2, 3, 4), col(10, 20, 30, 40)
+    d, f = flags(0, 1, 0, 0), flags(1, 0, 1, 0)
+    t, valid = n_step_targets(r, d, f, v, G, n=1)
+    torch.testing.assert_close(t, col(1 + G * 20, 2, 3 + G * 40))
+    assert valid.all()
+
+
+def test_n3_with_a_done_in_the_middle() -> None:
+    r, v = col(1, 2, 4, 8, 16, 32), col(100, 200, 300, 400, 500, 600)
+    d, f = flags(0, 1, 0, 0, 0, 0), flags(1, 0, 1, 0, 0, 0)  # episode ends after step 1
+    t, valid = n_step_targets(r, d, f, v, G, n=3)
+    expected = col(
+        1 + G * 2,  # stops at the done: no bootstrap
+        2,
+        4 + G * 8 + G**2 * 16 + G**3 * 600,
+    )
+    torch.testing.assert_close(t, expected)
+    assert valid.all()
+
+
+def test_truncated_episode_bootstraps_from_its_last_stored_obs() -> None:
+    r, v = col(1, 2, 4, 8, 16), col(100, 200, 300, 400, 500)
+    d, f = flags(0, 0, 0, 0, 0), flags(0, 0, 1, 0, 0)  # obs 2 starts a new episode, no done
+    t, valid = n_step_targets(r, d, f, v, G, n=2)
+    torch.testing.assert_close(t[0], col(1 + G * 200)[0])  # shortened to 1 step
+    assert valid.tolist() == [[True], [False], [True]]  # step 1 has no stored next obs
+    torch.testing.assert_close(t[2], col(4 + G * 8 + G**2 * 500)[0])
+
+
+def test_value_rescale_inverts() -> None:
+    x = torch.linspace(-500, 500, 101, dtype=torch.float64)
+    torch.testing.assert_close(inverse_value_rescale(value_rescale(x)), x)
+
+
+def tiny_cfg(**kw) -> AgentConfig:
+    base = dict(burn_in=2, trace_len=3, n_step=2, period=2, batch_size=4, lr=1e-3)
+    return AgentConfig(**{**base, **kw})
+
+
+def filled_replay(cfg: AgentConfig, net: QNetwork, steps: int = 40, envs: int = 2) -> SequenceReplay:
+    rng = np.random.default_rng(0)
+    replay = SequenceReplay(envs, envs * 64, cfg.seq_len, cfg.burn_in, cfg.n_step, cfg.period,
+                            net.state_size, 24, seed=0)  # fmt: skip
+    for t in range(steps):
+        obs = {
+            "screen": rng.integers(0, 4, (envs, 72, 80), dtype=np.uint8),
+            "map_id": rng.integers(0, 256, envs),
+            "features": rng.standard_normal((envs, 24)).astype(np.float32),
+        }
+        replay.add(obs, rng.integers(0, 7, envs), rng.standard_normal(envs).astype(np.float32),
+                   np.zeros(envs, bool), np.full(envs, t == 0),
+                   rng.standard_normal((envs, net.state_size)).astype(np.float32))  # fmt: skip
+    return replay
+
+
+@pytest.fixture()
+def learner() -> Learner:
+    torch.manual_seed(0)
+    return Learner(QNetwork(model_config("slim")), tiny_cfg(target_sync_every=3), "cpu")
+
+
+def test_burn_in_starts_from_the_stored_state(learner: Learner) -> None:
+    batch = filled_replay(learner.cfg, learner.net).sample(4)
+    with torch.no_grad():
+        q_a, tq_a = learner.unroll(batch)
+        batch.states = batch.states + 1.0
+        q_b, tq_b = learner.unroll(batch)
+    assert not torch.allclose(q_a, q_b) and not torch.allclose(tq_a, tq_b)
+    assert q_a.shape[0] == learner.cfg.window - learner.cfg.burn_in
+
+
+def test_update_changes_weights_and_reports_metrics(learner: Learner) -> None:
+    batch = filled_replay(learner.cfg, learner.net).sample(4)
+    before = [p.detach().clone() for p in learner.net.parameters()]
+    m = learner.update(batch)
+    assert {"losses/td_loss", "losses/q_mean", "losses/grad_norm"} <= set(m)
+    assert m["losses/nonfinite"] == 0.0 and learner.updates == 1
+    assert any(not torch.equal(a, b) for a, b in zip(before, learner.net.parameters()))
+
+
+def test_nonfinite_loss_skips_the_update(learner: Learner) -> None:
+    batch = filled_replay(learner.cfg, learner.net).sample(4)
+    batch.rewards[learner.cfg.burn_in + 1, 0] = float("nan")
+    before = [p.detach().clone() for p in learner.net.parameters()]
+    m = learner.update(batch)
+    assert m["losses/nonfinite"] == 1.0 and learner.nonfinite_updates == 1 and learner.updates == 0
+    assert all(torch.equal(a, b) for a, b in zip(before, learner.net.parameters()))
+    assert not learner.optimizer.state  # Adam moments untouched
+
+
+def test_target_syncs_every_k_updates(learner: Learner) -> None:
+    replay = filled_replay(learner.cfg, learner.net)
+
+    def same() -> bool:
+        return all(torch.equal(a, b) for a, b in zip(learner.net.parameters(),
+                                                     learner.target.parameters()))  # fmt: skip
+
+    learner.update(replay.sample(4))
+    learner.update(replay.sample(4))
+    assert not same()
+    learner.update(replay.sample(4))
+    assert same()
+
+
+def test_state_dict_loads_with_weights_only(learner: Learner) -> None:
+    replay = filled_replay(learner.cfg, learner.net)
+    learner.update(replay.sample(4))
+    buf = io.BytesIO()
+    torch.save(learner.state_dict(), buf)
+    buf.seek(0)
+    d = torch.load(buf, weights_only=True)
+    other = Learner(QNetwork(model_config("slim")), learner.cfg, "cpu")
+    other.load_state_dict(d)
+    assert other.updates == 1
+    batch = replay.sample(4)
+    m1, m2 = learner.update(batch), other.update(batch)
+    assert m1["losses/td_loss"] == pytest.approx(m2["losses/td_loss"], rel=1e-5)
+    for a, b in zip(learner.net.parameters(), other.net.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+class TwoStepChain:
+    """Episode = 2 steps. Step A (map 0): action 2 pays 0.5. Step B (map 1): action 1 pays 1, ends.
+
+    With γ = 0.9: Q*(A, 2) = 1.4, Q*(A, other) = 0.9, Q*(B, 1) = 1, Q*(B, other) = 0.
+    """
+
+    def __init__(self, envs: int) -> None:
+        self.phase = np.zeros(envs, np.int64)
+
+    def obs(self) -> dict[str, np.ndarray]:
+        n = len(self.phase)
+        return {"screen": np.zeros((n, 72, 80), np.uint8), "map_id": self.phase.copy(),
+                "features": np.zeros((n, 24), np.float32)}  # fmt: skip
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        at_a = self.phase == 0
+        rewards = np.where(at_a, 0.5 * (actions == 2), 1.0 * (actions == 1)).astype(np.float32)
+        dones = ~at_a
+        self.phase = np.where(at_a, 1, 0)
+        return rewards, dones
+
+
+@pytest.mark.parametrize("n_step", [1, 2])
+def test_learns_two_step_chain(n_step: int) -> None:
+    torch.manual_seed(0)
+    envs = 4
+    cfg = tiny_cfg(gamma=0.9, n_step=n_step, batch_size=16, target_sync_every=20, lr=1e-3)
+    net = QNetwork(model_config("slim"))
+    actor, env = Actor(net, envs, seed=0), TwoStepChain(envs)
+    replay = SequenceReplay(envs, envs * 200, cfg.seq_len, cfg.burn_in, cfg.n_step, cfg.period,
+                            net.state_size, 24, seed=0)  # fmt: skip
+    firsts = np.ones(envs, bool)
+    for _ in range(150):
+        obs = env.obs()
+        actions, states = actor.act(obs, 1.0, firsts)
+        rewards, dones = env.step(actions)
+        replay.add(obs, actions, rewards, dones, firsts, states)
+        firsts = dones
+    learner = Learner(net, cfg, "cpu")
+    for _ in range(300):
+        m = learner.update(replay.sample(cfg.batch_size))
+    assert learner.nonfinite_updates == 0 and np.isfinite(m["losses/td_loss"])
+    episode = {"screen": torch.zeros(2, 1, 72, 80, dtype=torch.uint8),
+               "map_id": torch.tensor([[0], [1]]), "features": torch.zeros(2, 1, 24)}  # fmt: skip
+    with torch.no_grad():
+        q, _ = net.sequence(episode, net.initial_state(1), torch.tensor([[True], [False]]))
+    q = inverse_value_rescale(q[:, 0])
+    assert q[0].argmax() == 2 and q[1].argmax() == 1
+    expected = torch.tensor([[0.9, 0.9, 1.4, 0.9, 0.9, 0.9, 0.9], [0, 1, 0, 0, 0, 0, 0.0]])
+    torch.testing.assert_close(q, expected, atol=0.15, rtol=0)

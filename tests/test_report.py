@@ -1,0 +1,134 @@
+"""The stability report: every plot from a synthetic log, clear failures, SWMR reading."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis import report
+from analysis.beta import beta_ppf
+from daddy.episode_log import EpisodeLogger
+from daddy.heatmap import VisitCounts
+from daddy.milestones import DEFAULT_MILESTONES
+
+NAMES = [m.name for m in DEFAULT_MILESTONES]
+
+
+def synthetic_row(i: int, rng: np.random.Generator) -> dict:
+    """One plausible episode: returns drift upward, later spawns from deeper tiers."""
+    progress = min(i / 300, 1.0)
+    m = len(NAMES)
+    successes = np.minimum(i * np.linspace(0.5, 0.01, m), i)
+    return {
+        "episode": i, "env_id": i % 8, "global_step": 500 * (i + 1), "length": int(rng.integers(200, 2000)),
+        "return_env": rng.normal(progress * 5, 1), "return_total": rng.normal(progress * 8, 2),
+        "return_rnd": rng.normal(0.5, 0.2), "return_novel": rng.normal(1 + progress, 0.3),
+        "return_bayes": rng.normal(progress, 0.5),
+        "badges": int(rng.random() < progress * 0.3) | (int(rng.random() < progress * 0.1) << 1),
+        "map_id": int(rng.choice([0x00, 0x0C, 0x01, 0x33])), "savestate_tag": f"state_{i % 5}",
+        "spawn_tier": int(rng.choice(3, p=[1 - progress * 0.6, progress * 0.4, progress * 0.2])),
+        "milestones_reached": int(rng.integers(0, 1 << 6)), "alarm": 1 << 3 if i in (40, 41, 200) else 0,
+        "cells_visited": int(rng.integers(10, 400)), "epsilon": max(0.05, 1 - progress),
+        "wall_time": 1.7e9 + 2.0 * i, "sps": rng.normal(700, 40),
+        "alpha": 1 + successes, "beta": 1 + i - successes,
+    }
+
+
+def write_run(root: Path, run: str = "demo", rows: int = 300) -> Path:
+    run_dir = root / run
+    rng = np.random.default_rng(0)
+    with EpisodeLogger(run_dir / "episodes.h5", run, NAMES) as log:
+        for i in range(rows):
+            log.append(synthetic_row(i, rng))
+    return run_dir
+
+
+def test_report_writes_every_named_plot_and_the_page(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path)
+    visits = VisitCounts()
+    visits.add([(0x00, 3, 4), (0x00, 3, 5), (0x0C, 8, 30), (0x33, 1, 1), (0x36, 4, 4)])
+    visits.save(run_dir / "heatmap.npz")
+    assert report.main(["--run", "demo", "--runs-root", str(tmp_path)]) == 0
+    out = run_dir / "report"
+    for name in report.PLOTS:
+        assert (out / f"{name}.png").stat().st_size > 5000, name
+    heatmaps = sorted(p.name for p in out.glob("heatmap_*.png"))
+    assert heatmaps == ["heatmap_gyms.png", "heatmap_routes.png", "heatmap_towns.png",
+                        "heatmap_dungeons.png"] or set(heatmaps) == {
+        "heatmap_gyms.png", "heatmap_routes.png", "heatmap_towns.png", "heatmap_dungeons.png"}
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(report.PLOTS) + 4
+    assert "300 from 8 envs" in page
+
+
+@pytest.mark.parametrize("setup, expected", [
+    ("no_run_dir", "no run folder"),
+    ("no_file", "does not exist"),
+    ("empty_file", "has 0 rows"),
+])
+def test_report_without_episodes_says_why_and_exits_2(tmp_path: Path, capsys, setup: str,
+                                                      expected: str) -> None:
+    if setup != "no_run_dir":
+        (tmp_path / "demo").mkdir()
+    if setup == "empty_file":
+        EpisodeLogger(tmp_path / "demo" / "episodes.h5", "demo", NAMES).close()
+    code = report.main(["--run", "demo", "--runs-root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == report.EXIT_NO_EPISODES
+    assert expected in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+_WRITER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    sys.path.insert(0, {tests!r})
+    from test_report import NAMES, synthetic_row
+    from daddy.episode_log import EpisodeLogger
+    rng = np.random.default_rng(1)
+    with EpisodeLogger({path!r}, "live", NAMES) as log:
+        for i in range(40):
+            log.append(synthetic_row(i, rng))
+        print("ready", flush=True)
+        sys.stdin.readline()
+        for i in range(40, 90):
+            log.append(synthetic_row(i, rng))
+        print("ready", flush=True)
+        sys.stdin.readline()
+""")
+
+
+def test_report_reads_a_log_while_the_writer_appends(tmp_path: Path) -> None:
+    path = tmp_path / "live" / "episodes.h5"
+    code = _WRITER.format(tests=str(Path(__file__).parent), path=str(path))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        for _ in range(2):
+            assert proc.stdout.readline().strip() == "ready"
+            assert report.main(["--run", "live", "--runs-root", str(tmp_path)]) == 0
+            seen.append((tmp_path / "live" / "report" / "report.html").read_text())
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+    assert "40 from 8 envs" in seen[0]
+    assert "90 from 8 envs" in seen[1]
+
+
+@pytest.mark.parametrize("a, b", [(1.0, 1.0), (3.0, 1.0), (0.5, 1.0), (1.0, 7.0), (1.0, 2e5)])
+@pytest.mark.parametrize("q", [0.05, 0.5, 0.95])
+def test_beta_quantiles_match_closed_forms(a: float, b: float, q: float) -> None:
+    exact = q ** (1 / a) if b == 1.0 else 1 - (1 - q) ** (1 / b)
+    assert beta_ppf(q, a, b) == pytest.approx(exact, abs=1e-3, rel=1e-2)
+
+
+def test_beta_quantiles_of_bad_parameters_are_nan() -> None:
+    assert np.isnan(beta_ppf(0.5, np.array([0.0, -1.0]), 1.0)).all()
