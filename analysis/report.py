@@ -3,8 +3,10 @@
     python -m analysis.report --run NAME [--runs-root runs] [--out runs/NAME/report]
 
 Reads `runs/NAME/episodes.h5` through `daddy.episode_log.read` (SWMR, so it works while training
-still writes the log) and the newest visit counts (`daddy.heatmap.find_visit_counts`). Exit code
-2, with one line saying why, when the run has no episodes yet.
+still writes the log), the newest visit counts (the newest checkpoint's `visits` part, or
+`runs/NAME/heatmap.npz`) and the rollout videos in `runs/NAME/videos/`, and writes one PNG per plot
+plus `index.html` (every PNG embedded, so the page travels alone). Exit code 2, with one line
+saying why, when the run has no episodes yet.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 import argparse
 import base64
 import html
+import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -22,17 +26,17 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import FuncFormatter
 
-from analysis.beta import beta_mean, beta_ppf  # noqa: E402
-from daddy import episode_log  # noqa: E402
-from daddy.heatmap import VisitCounts, find_visit_counts, render_heatmaps, save_figure  # noqa: E402
-from daddy.maps import map_name  # noqa: E402
-from daddy.milestones import DEFAULT_MILESTONES  # noqa: E402
-from daddy.video_utils import BADGE_NAMES  # noqa: E402
+from analysis.beta import beta_mean, beta_ppf
+from daddy import episode_log
+from daddy.heatmap import CHECKPOINT_PART, RUN_FILE, VisitCounts, render_heatmaps, save_figure
+from daddy.maps import map_name
+from daddy.milestones import DEFAULT_MILESTONES
+from daddy.video_utils import BADGE_NAMES
 
 COMPONENTS = ("return_total", "return_env", "return_rnd", "return_novel", "return_bayes")
 TIER_NAMES = ("early", "mid", "late")
@@ -40,6 +44,8 @@ TIER_COLOURS = ("#7fb3d5", "#f5b041", "#c0392b")
 MAX_POSTERIOR_POINTS = 200
 MAX_SCATTER_POINTS = 5000
 EXIT_NO_EPISODES = 2
+PAGE = "index.html"
+MAX_TAGS = 7  # spawn-mix panel: the most used savestates, the rest as "other"
 
 
 class NoEpisodesError(RuntimeError):
@@ -208,11 +214,14 @@ def plot_sps(ep: Episodes, out: Path) -> Path:
 
 
 def plot_milestone_posteriors(ep: Episodes, out: Path) -> Path:
-    """Posterior mean and 90% credible interval of each milestone's success probability."""
+    """Posterior mean and 90% credible interval of each milestone's success probability;
+    red ticks where that milestone's alarm fired (alarm bit j = milestone j)."""
     rows = _thin(ep.n, MAX_POSTERIOR_POINTS)
-    steps = ep.df["global_step"].to_numpy(float)[rows]
+    all_steps = ep.df["global_step"].to_numpy(float)
+    steps = all_steps[rows]
     a, b = ep.alpha[rows], ep.beta[rows]
     mean, lo, hi = beta_mean(a, b), beta_ppf(0.05, a, b), beta_ppf(0.95, a, b)
+    alarm = ep.df["alarm"].to_numpy(np.uint64)
     m = len(ep.milestones)
     ncols = min(4, max(m, 1))
     nrows = max(1, -(-m // ncols))
@@ -223,7 +232,13 @@ def plot_milestone_posteriors(ep: Episodes, out: Path) -> Path:
     for j, (ax, label) in enumerate(zip(axes.flat, ep.labels())):
         ax.fill_between(steps, lo[:, j], hi[:, j], color="#5dade2", alpha=0.35, linewidth=0)
         ax.plot(steps, mean[:, j], color="#1b4f72", linewidth=1.6)
-        ax.set_title(f"{label}  ({mean[-1, j]:.2f})", fontsize=10)
+        fired = np.flatnonzero(alarm >> np.uint64(j) & np.uint64(1)) if j < 64 else []
+        title = f"{label}  ({mean[-1, j]:.2f})"
+        if len(fired):
+            ax.plot(all_steps[fired], np.full(len(fired), 0.97), linestyle="none", marker="v",
+                    color="red", markersize=5)
+            title += f"  {len(fired)} alarm" + ("s" if len(fired) > 1 else "")
+        ax.set_title(title, fontsize=10, color="#a93226" if len(fired) else "black")
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
     for ax in axes[:, 0]:
@@ -232,48 +247,72 @@ def plot_milestone_posteriors(ep: Episodes, out: Path) -> Path:
         if k + ncols >= m:  # nothing below it: label its x axis
             _steps_axis(ax)
             ax.xaxis.set_tick_params(labelbottom=True)
-    fig.suptitle(f"{ep.run}: milestone posteriors, mean and 90% credible interval", fontsize=12)
+    fig.suptitle(f"{ep.run}: milestone posteriors, mean and 90% credible interval "
+                 "(red ▼: alarm)", fontsize=12)
     return _save(fig, out / "milestone_posteriors.png")
 
 
 def plot_alarms(ep: Episodes, out: Path) -> Path:
-    """Which alarm bits fired in which episodes."""
+    """Which milestone alarms (bit j = milestone j) fired in which episodes."""
     alarm = ep.df["alarm"].to_numpy(np.uint64)
+    labels = ep.labels()
     fig, ax = plt.subplots(figsize=(11, 3.2))
     bits = [k for k in range(64) if np.any(alarm >> np.uint64(k) & np.uint64(1))]
-    for k in bits:
+    for row, k in enumerate(bits):
         hit = np.flatnonzero(alarm >> np.uint64(k) & np.uint64(1))
-        ax.scatter(hit, np.full(len(hit), k), marker="|", s=120, color="red")
+        ax.scatter(hit, np.full(len(hit), row), marker="|", s=120, color="red")
     if bits:
-        ax.set_yticks(bits, [f"bit {k}" for k in bits])
-        ax.set_title(f"{ep.run}: alarms ({int((alarm != 0).sum())} of {ep.n} episodes)")
+        ax.set_yticks(range(len(bits)),
+                      [labels[k] if k < len(labels) else f"bit {k}" for k in bits])
+        ax.set_ylim(-0.7, len(bits) - 0.3)
+        ax.set_title(f"{ep.run}: milestone alarms ({int((alarm != 0).sum())} of {ep.n} episodes)")
     else:
         ax.set_yticks([])
         ax.text(0.5, 0.5, "no alarms raised", ha="center", va="center", fontsize=14,
                 transform=ax.transAxes, color="#27ae60")
-        ax.set_title(f"{ep.run}: alarms")
+        ax.set_title(f"{ep.run}: milestone alarms")
     ax.set_xlim(-0.5, max(ep.n - 0.5, 0.5))
     ax.set_xlabel("episode (completion order)")
     ax.grid(alpha=0.3, axis="x")
     return _save(fig, out / "alarms.png")
 
 
-def plot_spawn_mix(ep: Episodes, out: Path) -> Path:
-    """Share of episodes spawned from each curriculum tier, over training."""
-    idx, centres = _bins(ep.df["global_step"].to_numpy(float))
-    tiers = ep.df["spawn_tier"].to_numpy(int)
-    shares = np.zeros((len(TIER_NAMES), len(centres)))
-    for t in range(len(TIER_NAMES)):
-        hits = np.bincount(idx, weights=(tiers == t).astype(float), minlength=len(centres))
-        shares[t] = hits / np.maximum(np.bincount(idx, minlength=len(centres)), 1)
-    fig, ax = plt.subplots(figsize=(11, 3.6))
-    if len(centres) == 1:
+def _shares(idx: np.ndarray, nbins: int, groups: np.ndarray, keys: Sequence) -> np.ndarray:
+    """(len(keys), nbins): share of each bin's rows whose group is each key."""
+    counts = np.maximum(np.bincount(idx, minlength=nbins), 1)
+    return np.array([np.bincount(idx, weights=(groups == k).astype(float), minlength=nbins)
+                     / counts for k in keys]).reshape(len(keys), nbins)
+
+
+def _stack(ax: plt.Axes, centres: np.ndarray, shares: np.ndarray, labels: Sequence[str],
+           colours: Sequence[str] | None, title: str) -> None:
+    if len(centres) == 1:  # one bin: draw it as a band, not an invisible line
         centres = np.array([centres[0] - 0.5, centres[0] + 0.5])
         shares = np.repeat(shares, 2, axis=1)
-    ax.stackplot(centres, shares, labels=TIER_NAMES, colors=TIER_COLOURS, alpha=0.85)
-    ax.set(title=f"{ep.run}: curriculum spawn mix", ylabel="share of episodes", ylim=(0, 1))
+    ax.stackplot(centres, shares, labels=labels, colors=colours, alpha=0.85)
+    ax.set(title=title, ylabel="share of episodes", ylim=(0, 1))
     _steps_axis(ax)
-    ax.legend(loc="upper left", fontsize=8, ncols=3)
+
+
+def plot_spawn_mix(ep: Episodes, out: Path) -> Path:
+    """Where episodes started over training: curriculum tier, and the most used savestates."""
+    idx, centres = _bins(ep.df["global_step"].to_numpy(float))
+    tiers = ep.df["spawn_tier"].to_numpy(int)
+    tags = ep.df["savestate_tag"].astype(str).to_numpy()
+    top = list(pd.Series(tags).value_counts().index[:MAX_TAGS])
+    grouped = np.where(np.isin(tags, top), tags, "other")
+    keys = top + (["other"] if len(top) < len(set(tags)) else [])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 3.8), width_ratios=(1, 1.25))
+    _stack(ax1, centres, _shares(idx, len(centres), tiers, range(len(TIER_NAMES))),
+           TIER_NAMES, TIER_COLOURS, "by curriculum tier")
+    ax1.legend(loc="upper left", fontsize=8, ncols=3)
+    colours = [plt.get_cmap("tab10")(i) for i in range(len(keys))]
+    if "other" in keys:
+        colours[-1] = (0.75, 0.75, 0.75, 1.0)
+    _stack(ax2, centres, _shares(idx, len(centres), grouped, keys),
+           [k or "(untagged)" for k in keys], colours, "by savestate")
+    ax2.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    fig.suptitle(f"{ep.run}: curriculum spawn mix", fontsize=12)
     return _save(fig, out / "spawn_mix.png")
 
 
@@ -296,7 +335,7 @@ def plot_badges(ep: Episodes, out: Path) -> Path:
                  transform=ax1.transAxes, color="#7f8c8d")
     ax1.set(title="share of episodes holding each badge", ylabel="share", ylim=(-0.02, 1.02))
     ax1.grid(alpha=0.3)
-    n_badges = np.array([bin(int(b)).count("1") for b in badges])
+    n_badges = np.array([int(b).bit_count() for b in badges])
     ax2.step(steps, np.maximum.accumulate(n_badges), where="post", color="#b7950b",
              label="best so far")
     ax2.plot(centres, np.bincount(idx, weights=n_badges, minlength=len(centres)) / counts,
@@ -319,8 +358,10 @@ def plot_milestones_reached(ep: Episodes, out: Path) -> Path:
                                   minlength=len(centres)) / counts
                       for j in range(len(ep.milestones))])
     fig, ax = plt.subplots(figsize=(11, 0.4 * len(ep.milestones) + 1.8))
+    half = (centres[1] - centres[0]) / 2 if len(centres) > 1 else 0.5
     img = ax.imshow(share, aspect="auto", cmap="viridis", vmin=0, vmax=1,
-                    extent=(centres[0], centres[-1], len(ep.milestones) - 0.5, -0.5),
+                    extent=(centres[0] - half, centres[-1] + half, len(ep.milestones) - 0.5,
+                            -0.5),
                     interpolation="nearest")
     ax.set_yticks(range(len(ep.milestones)), ep.labels())
     ax.set(title=f"{ep.run}: share of episodes reaching each milestone")
@@ -356,18 +397,48 @@ def summary(ep: Episodes) -> dict[str, str]:
         "SPS (recent median)": f"{float(last['sps'].median()):,.0f}",
         "return_total (recent mean / best)": (f"{float(last['return_total'].mean()):.2f} / "
                                               f"{float(df['return_total'].max()):.2f}"),
-        "most badges in an episode": str(max(bin(int(b)).count("1") for b in df["badges"])),
+        "most badges in an episode": str(max(int(b).bit_count() for b in df["badges"])),
         "milestones ever reached": ", ".join(names) or "none",
         "last map": map_name(int(df["map_id"].iloc[-1])),
         "episodes with alarms": f"{int((df['alarm'] != 0).sum()):,}",
     }
 
 
-def write_html(ep: Episodes, images: Sequence[Path], out: Path, notes: Sequence[str] = ()) -> Path:
-    """One page with the summary table and every PNG embedded (base64), so it travels alone."""
+def _videos_html(run_dir: Path, out: Path) -> str:
+    """Links to the run's rollout videos, newest first, with the newest GIF shown inline."""
+    folder = run_dir / "videos"
+    found = sorted(folder.glob("rollout_*.mp4"), key=lambda p: _step_of(p.stem), reverse=True) \
+        if folder.is_dir() else []
+    if not found:
+        return ""
+
+    def rel(p: Path) -> str:
+        return html.escape(os.path.relpath(p, out))
+
+    gif = found[0].with_suffix(".gif")
+    shown = (f'<p><img src="{rel(gif)}" alt="newest rollout" class=video></p>'
+             if gif.is_file() else "")
+    links = "".join(f'<li><a href="{rel(p)}">{html.escape(p.name)}</a>'
+                    + (f' (<a href="{rel(p.with_suffix(".gif"))}">gif</a>)'
+                       if p.with_suffix(".gif").is_file() else "") + "</li>" for p in found)
+    return f'<h2 id="videos">rollout videos</h2>{shown}<ul>{links}</ul>'
+
+
+def _step_of(stem: str) -> tuple[int, int]:
+    """(checkpoint step, episode) of `rollout_<step>` or `rollout_<step>_<k>`; (-1, 0) else."""
+    m = re.fullmatch(r"rollout_(\d+)(?:_(\d+))?", stem)
+    return (int(m.group(1)), -int(m.group(2) or 0)) if m else (-1, 0)
+
+
+def write_html(ep: Episodes, images: Sequence[Path], out: Path, notes: Sequence[str] = (),
+               extra_html: str = "") -> Path:
+    """`out/index.html`: summary table, notes, every PNG embedded (base64) so it travels alone,
+    and `extra_html` (the videos section) at the end."""
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
                    for k, v in summary(ep).items())
     notes_html = "".join(f"<p class=note>{html.escape(n)}</p>" for n in notes)
+    toc = " · ".join(f'<a href="#{img.stem}">{html.escape(img.stem.replace("_", " "))}</a>'
+                     for img in images)
     figs = []
     for img in images:
         data = base64.b64encode(img.read_bytes()).decode("ascii")
@@ -377,15 +448,17 @@ def write_html(ep: Episodes, images: Sequence[Path], out: Path, notes: Sequence[
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(ep.run)}: stability report</title>
 <style>body{{font-family:sans-serif;max-width:1250px;margin:auto;padding:1em}}
-img{{max-width:100%;border:1px solid #ddd}}th{{text-align:left;padding-right:1em}}
-.note{{color:#a04000}}</style></head><body>
+img{{max-width:100%;border:1px solid #ddd}}img.video{{image-rendering:pixelated}}
+th{{text-align:left;padding-right:1em}}.note{{color:#a04000}}</style></head><body>
 <h1>{html.escape(ep.run)}: stability report</h1>
 <table>{rows}</table>{notes_html}
+<p>{toc}</p>
 {''.join(figs)}
+{extra_html}
 </body></html>
 """
-    path = out / "report.html"
-    fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".html", dir=out)
+    path = out / PAGE
+    fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".html", dir=out)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(page)
     os.chmod(tmp, 0o644)
@@ -393,21 +466,52 @@ img{{max-width:100%;border:1px solid #ddd}}th{{text-align:left;padding-right:1em
     return path
 
 
+def load_visits(run_dir: Path) -> tuple[VisitCounts, str] | None:
+    """The run's newest visit counts and where they came from: `heatmap.npz` in the run folder
+    or the `visits` part of the newest complete checkpoint, whichever was written last."""
+    from daddy.evaluate import EvaluationError, complete_checkpoints, load_checkpoint_parts
+
+    candidates: list[tuple[float, str, Path]] = []
+    if (run_dir / RUN_FILE).is_file():
+        candidates.append(((run_dir / RUN_FILE).stat().st_mtime, "file", run_dir / RUN_FILE))
+    for folder in reversed(complete_checkpoints(run_dir / "checkpoints")):
+        try:
+            parts = json.loads((folder / "meta.json").read_text()).get("parts", [])
+        except (OSError, ValueError):
+            continue
+        if CHECKPOINT_PART in parts:
+            candidates.append(((folder / "COMPLETE").stat().st_mtime, "checkpoint", folder))
+            break
+    if not candidates:
+        return None
+    _, kind, path = max(candidates)
+    if kind == "file":
+        return VisitCounts.load(path), str(path)
+    try:
+        _, payload = load_checkpoint_parts(path, [CHECKPOINT_PART])
+    except EvaluationError as err:
+        raise ValueError(str(err)) from err
+    return VisitCounts.from_state_dict(payload[CHECKPOINT_PART]), f"{path} ({CHECKPOINT_PART})"
+
+
 def build_report(run_dir: Path, out: Path) -> Path:
-    """Every plot plus the visit heatmaps (if the run saved counts) → `out/report.html`."""
+    """Every plot, the visit heatmaps (if the run saved counts) and links to the rollout
+    videos → `out/index.html`."""
     ep = load_episodes(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     images = [plot(ep, out) for plot in PLOTS.values()]
     notes = []
-    visits = find_visit_counts(run_dir)
-    if visits is None:
-        notes.append("No visit heatmap yet: the run has saved no visit counts.")
-    else:
-        try:
-            images += render_heatmaps(VisitCounts.load(visits), out)
-        except (ValueError, OSError) as err:
-            notes.append(f"Visit heatmap skipped: {err}")
-    return write_html(ep, images, out, notes)
+    try:
+        visits = load_visits(run_dir)
+        if visits is None:
+            notes.append("No visit heatmap yet: the run has saved no visit counts.")
+        elif len(visits[0]) == 0:
+            notes.append(f"No visit heatmap yet: {visits[1]} holds no visits.")
+        else:
+            images += render_heatmaps(visits[0], out)
+    except (ValueError, OSError) as err:
+        notes.append(f"Visit heatmap skipped: {err}")
+    return write_html(ep, images, out, notes, _videos_html(run_dir, out))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

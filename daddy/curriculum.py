@@ -13,14 +13,20 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from daddy.milestones import DEFAULT_MILESTONES, TIERS, Tier
-from daddy.state_index import StateEntry, StateIndex, StateIndexError
-from daddy.trigger import is_map_milestone, parse_event_flag
+from daddy.state_index import StateEntry, StateIndex, StateIndexError, StateMeta
+from daddy.trigger import (
+    GYM_LEADER_EVENTS,
+    MilestoneWatcher,
+    is_map_milestone,
+    parse_required_event,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +60,10 @@ class CurriculumConfig:
     """Also migrate for plain first-visit map states (`map_0x..`), not only story milestones."""
     max_bytes: int | None = 1 << 30
     """Disk cap of the run's savestate folder (None: no cap)."""
-    late_maps: tuple[int, ...] = (0x41, 0x05)
-    """Map ids that count as late-game areas (trigger a state, tier late)."""
-    required_events: tuple[str, ...] = ("D74E.0",)
-    """Extra event flags ('D74E.0' = byte address.bit) that trigger a state when first set."""
+    late_maps: tuple[int, ...] = (0x41, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A)
+    """Late-game areas (Cerulean Gym, Vermilion … Saffron): a state on first entry, tier late."""
+    required_events: tuple[str, ...] = ("oak_got_parcel=D74E.0", *GYM_LEADER_EVENTS)
+    """Event flags ('name=D74E.0': byte address.bit) that trigger a state when first set."""
     watch_new_maps: bool = True
     """Save a state for every map the run enters for the first time."""
     summary_window: int = 1000
@@ -89,7 +95,7 @@ class CurriculumConfig:
         if self.novelty_cells_scale <= 0 or self.summary_window < 1:
             raise ValueError("novelty_cells_scale must be positive and summary_window >= 1")
         for spec in self.required_events:
-            parse_event_flag(spec)
+            parse_required_event(spec)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CurriculumConfig:
@@ -104,9 +110,10 @@ class CurriculumConfig:
 
 @dataclass
 class _Stats:
-    chosen: int = 0
-    episodes: int = 0
-    novelty: float = 0.0
+    chosen: int = 0  # times sampled (migrations included)
+    episodes: int = 0  # finished episodes reported through `update`
+    novelty: float = 0.0  # EMA of what those episodes found
+    ret: float = 0.0  # EMA of their return, for reports only
 
 
 class CurriculumManager:
@@ -245,11 +252,12 @@ class CurriculumManager:
 
     # --- feedback ----------------------------------------------------------------------------
     def update(self, env_id: int, entry_name: str, *, new_cells: int, milestones_mask: int,
-               episode_return: float) -> None:
+               episode_return: float = 0.0) -> None:
         """An episode spawned from `entry_name` ended: fold its novelty into the state's score.
 
         `new_cells`: cells the episode visited that the run had not; `milestones_mask`: the
-        episode's DEFAULT_MILESTONES bits. `episode_return` is accepted for later use (issue 5).
+        episode's DEFAULT_MILESTONES bits (those beyond the state's own count as found).
+        `episode_return` only feeds `state_stats` (reports), not the weights.
         """
         self._check_env(env_id)
         if new_cells < 0:
@@ -258,24 +266,47 @@ class CurriculumManager:
         entry = self._usable.get(entry_name)
         if st is None or entry is None:
             return  # the state left the index since the spawn (evicted or replaced)
-        gained = bin(int(milestones_mask) & ~entry.milestones).count("1")
+        gained = (int(milestones_mask) & ~entry.milestones).bit_count()
         x = (new_cells / self.cfg.novelty_cells_scale
              + self.cfg.novelty_milestone_bonus * gained)
         x = min(x, self.cfg.novelty_cap)
         a = self.cfg.novelty_alpha
         st.novelty = (1 - a) * st.novelty + a * x
+        r = float(episode_return)
+        st.ret = r if st.episodes == 0 else (1 - a) * st.ret + a * r
         st.episodes += 1
 
-    def notify_new_state(self, entry: StateEntry) -> list[int]:
-        """A state this run just added: register it and pick the envs that migrate to it.
+    def add_state(
+        self, name: str, data: bytes, meta: StateMeta
+    ) -> tuple[StateEntry | None, list[int]]:
+        """Write a triggered state through the index, register it, maybe migrate envs to it.
 
-        Returns the env ids that will spawn from it at their next `sample`.
+        Returns (the new entry or None when the index kept an earlier one, env ids that
+        migrate). Only a milestone the index did not have yet moves envs; a better copy of a
+        known one (fewer steps) just replaces it.
+        """
+        known = {e.milestone for e in self.index.entries} | {
+            e.milestone for e in self._usable.values()}
+        entry = self.index.add(name, data, meta)
+        if entry is None:
+            return None, []
+        self._bytes[entry.sha256] = bytes(data)
+        return entry, self.notify_new_state(entry, migrate=meta.milestone not in known)
+
+    def notify_new_state(self, entry: StateEntry, *, migrate: bool = True) -> list[int]:
+        """A state just added to the index: register it and pick the envs that migrate to it.
+
+        Returns the env ids that will spawn from it at their next `sample` (round(fraction ×
+        num_envs), at least one; none when migration is off, `migrate` is False, or the state
+        is a plain first-visit map and `migrate_on_new_maps` is off).
         """
         self.refresh()
-        if entry.name not in self._usable:
+        if any(e.name == entry.name for e, _ in self._skipped):
+            return []  # its file is already missing or corrupt (logged by the index)
+        if entry.name not in self._usable:  # the index could not be re-read: trust the caller
             self._usable[entry.name] = entry
             self._stats.setdefault(entry.name, _Stats(novelty=self.cfg.novelty_init))
-        if not self.cfg.migration or self.cfg.migration_fraction <= 0:
+        if not migrate or not self.cfg.migration or self.cfg.migration_fraction <= 0:
             return []
         if is_map_milestone(entry.milestone) and not self.cfg.migrate_on_new_maps:
             return []
@@ -319,6 +350,17 @@ class CurriculumManager:
         out["migrations_pending"] = len(self._pending)
         return out
 
+    def state_stats(self) -> dict[str, dict[str, float | int | str]]:
+        """Per usable state: tier, times chosen, episodes, novelty, mean return, spawn share."""
+        probs = self.probabilities()
+        return {
+            name: {"tier": e.tier, "chosen": self._stats[name].chosen,
+                   "episodes": self._stats[name].episodes,
+                   "novelty": round(self._stats[name].novelty, 4),
+                   "return": round(self._stats[name].ret, 4), "p": round(probs.get(name, 0.0), 4)}
+            for name, e in self._usable.items()
+        }
+
     def _recent_fractions(self) -> dict[str, float]:
         n = len(self._recent)
         return {t: (sum(r == t for r in self._recent) / n if n else 0.0) for t in TIERS}
@@ -329,7 +371,7 @@ class CurriculumManager:
         rng = self.rng.bit_generator.state
         return {
             "version": _STATE_VERSION,
-            "stats": {n: [s.chosen, s.episodes, s.novelty] for n, s in self._stats.items()},
+            "stats": {n: [s.chosen, s.episodes, s.novelty, s.ret] for n, s in self._stats.items()},
             "pending": {str(k): v for k, v in self._pending.items()},
             "pressure": dict(self._pressure),
             "recent": list(self._recent),
@@ -344,7 +386,8 @@ class CurriculumManager:
             raise ValueError(f"curriculum state has version {d.get('version')!r}, expected "
                              f"{_STATE_VERSION}; the checkpoint is from another Daddy version")
         try:
-            stats = {str(n): _Stats(int(c), int(e), float(v)) for n, (c, e, v) in d["stats"].items()}
+            stats = {str(n): _Stats(int(c), int(e), float(v), float(r))
+                     for n, (c, e, v, r) in d["stats"].items()}
             pending = {int(k): str(v) for k, v in d["pending"].items()}
             r = d["rng"]
             rng_state = {"bit_generator": r["bit_generator"],
@@ -355,7 +398,7 @@ class CurriculumManager:
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"curriculum state in the checkpoint is malformed ({err!r}); "
                              f"resume from an earlier checkpoint") from None
-        self._stats.update(stats)
+        self._stats = stats
         for name in self._usable:
             self._stats.setdefault(name, _Stats(novelty=self.cfg.novelty_init))
         self._pending = {k: v for k, v in pending.items()
@@ -383,3 +426,16 @@ def next_milestone(entry: StateEntry) -> str | None:
         if not mask >> i & 1:
             return m.name
     return None
+
+
+def make_watcher(cfg: CurriculumConfig, num_envs: int, index: StateIndex | None = None,
+                 ) -> MilestoneWatcher:
+    """The run's MilestoneWatcher from the curriculum config.
+
+    Milestones that already have a state in `index` count as seen, so a resumed or parallel
+    job does not save them again (the index would keep the earlier copy anyway).
+    """
+    seen = {e.milestone for e in index.entries} if index is not None else set()
+    return MilestoneWatcher(num_envs, late_maps=cfg.late_maps,
+                            required_events=cfg.required_events,
+                            watch_new_maps=cfg.watch_new_maps, seen=seen)

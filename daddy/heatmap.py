@@ -1,8 +1,10 @@
 """Visit heatmaps: how often the agents stood on each (map, x, y) cell.
 
 Every env adds the cell it stands on each step; the trainer merges the envs' counts and saves
-them with each checkpoint as plain arrays (`VISITS_FILE`, an `.npz` without pickled objects), so
-a resumed run keeps counting and the report can draw where the agents have been.
+them with each checkpoint as plain arrays (`state_dict()`: four numpy arrays, no pickled objects,
+stored as the checkpoint part `CHECKPOINT_PART`), so a resumed run keeps counting and the report
+can draw where the agents have been. `save`/`load` write the same arrays as a standalone `.npz`
+(`runs/<run>/heatmap.npz`) for tools that should not open checkpoints.
 """
 
 from __future__ import annotations
@@ -10,14 +12,19 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 from daddy.maps import GROUP_TITLES, GROUPS, MAP_BLOCKS, map_group, map_name
 
-VISITS_FILE = "visits.npz"
+CHECKPOINT_PART = "visits"  # payload key the trainer stores `state_dict()` under
+RUN_FILE = "heatmap.npz"  # optional standalone copy in the run folder
 _KEYS = ("map", "x", "y", "count")
 
 
@@ -86,7 +93,7 @@ class VisitCounts:
         return out
 
     # --- plain arrays for checkpoints (no pickle) --------------------------------------------
-    def to_arrays(self) -> dict[str, np.ndarray]:
+    def state_dict(self) -> dict[str, np.ndarray]:
         """`{"map","x","y": uint8[K], "count": uint64[K]}`, sorted by (map, y, x)."""
         keys = np.array(sorted(self._counts), dtype=np.int64)
         counts = np.array([self._counts[k] for k in keys.tolist()], dtype=np.uint64)
@@ -97,17 +104,26 @@ class VisitCounts:
             "count": counts,
         }
 
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> VisitCounts:
+    def load_state_dict(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Replace the counts with a `state_dict()` (e.g. from a checkpoint on resume)."""
         missing = [k for k in _KEYS if k not in arrays]
         if missing:
-            raise ValueError(f"visit counts need arrays {_KEYS}; missing {missing}")
-        lengths = {len(arrays[k]) for k in _KEYS}
-        if len(lengths) != 1:
-            raise ValueError(f"visit count arrays differ in length: {sorted(lengths)}")
+            raise ValueError(f"visit counts need arrays {list(_KEYS)}; missing {missing}")
+        cols = [np.asarray(arrays[k]).reshape(-1) for k in _KEYS]
+        if len({len(c) for c in cols}) != 1:
+            raise ValueError(f"visit count arrays differ in length: {[len(c) for c in cols]}")
+        if len(cols[3]) and np.asarray(cols[3]).astype(np.float64).min() < 0:
+            raise ValueError("visit counts must not be negative")
+        m, x, y = (c.astype(np.int64) & 0xFF for c in cols[:3])
+        keys = (m << 16 | y << 8 | x).tolist()
+        self._counts = {}
+        for key, n in zip(keys, cols[3].astype(np.int64).tolist()):
+            self._counts[key] = self._counts.get(key, 0) + n
+
+    @classmethod
+    def from_state_dict(cls, arrays: Mapping[str, np.ndarray]) -> VisitCounts:
         out = cls()
-        for m, x, y, n in zip(*(np.asarray(arrays[k]).tolist() for k in _KEYS)):
-            out.add_cell(m, x, y, int(n))
+        out.load_state_dict(arrays)
         return out
 
     def save(self, path: str | Path) -> Path:
@@ -117,7 +133,7 @@ class VisitCounts:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, **self.to_arrays())
+                np.savez(f, **self.state_dict())
                 f.flush()
                 os.fsync(f.fileno())
             os.chmod(tmp, 0o644)
@@ -134,37 +150,9 @@ class VisitCounts:
             raise FileNotFoundError(f"no visit counts at {path}")
         try:
             with np.load(path, allow_pickle=False) as data:
-                return cls.from_arrays({k: data[k] for k in data.files})
+                return cls.from_state_dict({k: data[k] for k in data.files})
         except (ValueError, OSError) as err:
             raise ValueError(f"{path} is not a visit-count file ({err}); delete or replace it") from err
-
-
-def find_visit_counts(run_dir: str | Path) -> Path | None:
-    """The run's newest visit counts: `heatmap.npz` in the run, else the latest checkpoint's."""
-    run_dir = Path(run_dir)
-    for name in ("heatmap.npz", VISITS_FILE):
-        if (run_dir / name).is_file():
-            return run_dir / name
-    ckpts = run_dir / "checkpoints"
-    latest = ckpts / "latest"
-    candidates: list[Path] = []
-    if latest.is_dir():
-        candidates.append(latest)
-    elif latest.is_file():
-        candidates.append(ckpts / latest.read_text().strip())
-    steps = sorted(ckpts.glob("step_*"), key=lambda p: _step_of(p.name), reverse=True)
-    candidates.extend(steps)
-    for ckpt in candidates:
-        if (ckpt / VISITS_FILE).is_file():
-            return ckpt / VISITS_FILE
-    return None
-
-
-def _step_of(name: str) -> int:
-    try:
-        return int(name.removeprefix("step_"))
-    except ValueError:
-        return -1
 
 
 def render_heatmaps(counts: VisitCounts, out_dir: str | Path, prefix: str = "heatmap") -> list[Path]:
@@ -212,7 +200,7 @@ def render_heatmaps(counts: VisitCounts, out_dir: str | Path, prefix: str = "hea
     return paths
 
 
-def save_figure(fig, path: Path, dpi: int = 100) -> Path:  # noqa: ANN001 (matplotlib Figure)
+def save_figure(fig: Figure, path: Path, dpi: int = 100) -> Path:
     """Save a figure atomically, so a report being read never shows half a PNG."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
     os.close(fd)

@@ -17,10 +17,11 @@ import logging
 import os
 import re
 import tempfile
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from importlib import metadata
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 import filelock
@@ -35,9 +36,11 @@ LOCK_FILE = "index.json.lock"
 STATE_SUFFIX = ".state"
 BOOTSTRAP_MILESTONE = "bootstrap"
 LOCK_TIMEOUT_S = 120.0
+LOCK_POLL_S = 0.005  # waiters poll the lock this often; 50 ms (filelock's default) idles writers
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_DRIVE_RE = re.compile(r"^[A-Za-z]:")  # 'C:x' and 'C:\\x': Windows paths off the folder
 
 
 class StateIndexError(ValueError):
@@ -80,9 +83,10 @@ class StateEntry:
         return self.milestone == BOOTSTRAP_MILESTONE
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: getattr(self, k) for k in _ENTRY_FIELDS}
 
 
+_ENTRY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StateEntry))
 _REQUIRED: dict[str, type] = {
     "name": str, "path": str, "milestone": str, "tier": str, "map_id": int, "badges": int,
     "events": int, "step": int, "created": str, "sha256": str,
@@ -117,17 +121,27 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, rename: readers see old or new, never half."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def write_temp(folder: Path, stem: str, data: bytes) -> Path:
+    """Write `data` to a fresh, fsynced temp file in `folder` (rename it into place later)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename: readers see the old or the new, never half."""
+    tmp = write_temp(path.parent, path.name, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -152,6 +166,7 @@ class StateIndex:
         self.max_bytes = max_bytes
         self._entries: list[StateEntry] = []
         self._hash_cache: dict[tuple[str, int, int], str] = {}
+        self._seen_sig: tuple[int, ...] | None = None  # index.json as of self._entries
         self._warned: set[tuple[str, str]] = set()
 
     # --- construction ----------------------------------------------------------------------
@@ -249,19 +264,23 @@ class StateIndex:
         return usable, skipped
 
     def _problem(self, e: StateEntry, running: tuple[int, ...]) -> str | None:
-        path = self.state_path(e)
+        try:
+            path = self.state_path(e)
+        except StateIndexError:
+            return f"path {e.path!r} leads out of {self.folder} (a symlink?)"
         if e.pyboy and version_tuple(e.pyboy) > running:
             return (f"made by PyBoy {e.pyboy}, newer than the running {self.pyboy_version}; "
                     f"install PyBoy {e.pyboy} or re-bootstrap")
         try:
             st = path.stat()
+            key = (str(path), st.st_size, st.st_mtime_ns)
+            digest = self._hash_cache.get(key)
+            if digest is None:
+                digest = self._hash_cache[key] = sha256_bytes(path.read_bytes())
         except FileNotFoundError:
             return f"file {path} is missing"
-        key = (str(path), st.st_size, st.st_mtime_ns)
-        digest = self._hash_cache.get(key)
-        if digest is None:
-            digest = sha256_bytes(path.read_bytes())
-            self._hash_cache[key] = digest
+        except OSError as err:
+            return f"file {path} cannot be read ({err.strerror or err})"
         if digest != e.sha256:
             return f"sha256 of {path} is {digest[:12]}…, the index says {e.sha256[:12]}…"
         return None
@@ -274,6 +293,10 @@ class StateIndex:
         except FileNotFoundError:
             raise StateIndexError(
                 f"savestate {path} is missing; refresh the curriculum or re-bootstrap"
+            ) from None
+        except OSError as err:
+            raise StateIndexError(
+                f"savestate {path} cannot be read ({err.strerror or err}); check its permissions"
             ) from None
         if sha256_bytes(data) != entry.sha256:
             raise StateIndexError(
@@ -298,8 +321,18 @@ class StateIndex:
             raise StateIndexError(f"tier must be one of {TIERS}, got {meta.tier!r}")
         if not state_bytes:
             raise StateIndexError(f"savestate {name!r} has no bytes; the emulator save failed")
+        # The slow part (write + fsync) happens before the lock, so writers overlap.
+        tmp = write_temp(self.folder, name, state_bytes)
+        try:
+            return self._add_locked(name, tmp, state_bytes, meta)
+        finally:
+            tmp.unlink(missing_ok=True)  # still there only if the add changed nothing
+
+    def _add_locked(
+        self, name: str, tmp: Path, state_bytes: bytes, meta: StateMeta
+    ) -> StateEntry | None:
         with self._lock():
-            _, entries = _read_index(self.index_path)
+            entries = self._read_fresh()
             old = next((e for e in entries if e.milestone == meta.milestone), None)
             if old is not None and old.step <= meta.step:
                 self._entries = entries
@@ -313,14 +346,15 @@ class StateIndex:
                 milestones=int(meta.milestones), pyboy=self.pyboy_version,
                 bytes=len(state_bytes),
             )
-            atomic_write_bytes(self.folder / entry.path, state_bytes)
+            os.replace(tmp, self.folder / entry.path)
             kept.append(entry)
             kept, evicted = self._apply_cap(kept, entry)
             self._write_index(kept)
             self._entries = kept
+            self._seen_sig = _signature(self.index_path)
             for gone in ([old] if old is not None else []) + evicted:
                 if gone.path != entry.path:
-                    _checked_path(self.folder, gone.path, self.index_path).unlink(missing_ok=True)
+                    self._remove_file(gone)
         if evicted:
             log.info("disk cap %s bytes: evicted %s", self.max_bytes,
                      ", ".join(e.name for e in evicted))
@@ -336,7 +370,7 @@ class StateIndex:
             return entries, []
         per_tier = {t: sum(e.tier == t for e in entries) for t in TIERS}
         # Least advanced first (badges, events), then oldest: those are the easiest to re-reach.
-        order = sorted(entries, key=lambda e: (bin(e.badges).count("1"), e.events, e.created))
+        order = sorted(entries, key=lambda e: (e.badges.bit_count(), e.events, e.created))
         evicted: list[StateEntry] = []
         for e in order:
             if total <= self.max_bytes:
@@ -348,9 +382,28 @@ class StateIndex:
             total -= self._size(e)
         if total > self.max_bytes:
             log.warning("savestates use %d bytes, over the cap of %d, but every remaining state "
-                        "is protected (bootstrap, last of a tier, or newest)", total, self.max_bytes)
+                        "is protected (bootstrap, last of a tier, or newest)",
+                        total, self.max_bytes)
         gone = {e.name for e in evicted}
         return [e for e in entries if e.name not in gone], evicted
+
+    def _read_fresh(self) -> list[StateEntry]:
+        """index.json's entries; re-parsed only if it changed since this object last saw it.
+
+        Called under the lock, so the file cannot change between the check and the parse.
+        """
+        sig = _signature(self.index_path)
+        if sig is None or sig != self._seen_sig:
+            _, self._entries = _read_index(self.index_path)
+            self._seen_sig = sig
+        return list(self._entries)
+
+    def _remove_file(self, e: StateEntry) -> None:
+        """Delete a replaced or evicted state's file; never one outside the folder."""
+        try:
+            self.state_path(e).unlink(missing_ok=True)
+        except StateIndexError as err:
+            log.warning("not deleting %s: %s", e.name, err)
 
     def _size(self, e: StateEntry) -> int:
         if e.bytes:
@@ -361,9 +414,12 @@ class StateIndex:
             return 0
 
     def _write_index(self, entries: list[StateEntry]) -> None:
-        doc = {"version": INDEX_VERSION, "run": self.run, "rom_sha1": self.rom_sha1,
-               "pyboy": self.pyboy_version, "states": [e.to_json() for e in entries]}
-        atomic_write_bytes(self.index_path, (json.dumps(doc, indent=1) + "\n").encode())
+        # One state per line: readable and diffable, and json's fast C encoder (no indent).
+        head = json.dumps({"version": INDEX_VERSION, "run": self.run, "rom_sha1": self.rom_sha1,
+                           "pyboy": self.pyboy_version})[:-1]
+        rows = ",\n".join(json.dumps(e.to_json()) for e in entries)
+        text = f'{head}, "states": [\n{rows}\n]}}\n' if rows else f'{head}, "states": []}}\n'
+        atomic_write_bytes(self.index_path, text.encode())
 
     def _lock(self) -> _Lock:
         return _Lock(self.folder / LOCK_FILE)
@@ -374,7 +430,8 @@ class _Lock:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = filelock.FileLock(str(path), timeout=LOCK_TIMEOUT_S)
+        self._lock = filelock.FileLock(str(path), timeout=LOCK_TIMEOUT_S,
+                                       poll_interval=LOCK_POLL_S)
 
     def __enter__(self) -> None:
         try:
@@ -410,29 +467,22 @@ def _read_index(path: Path) -> tuple[dict[str, Any], list[StateEntry]]:
         ) from None
     if not isinstance(doc, dict):
         raise StateIndexError(f"{path} must hold a JSON object, found {type(doc).__name__}; {fix}")
-    if doc.get("version") != INDEX_VERSION:
+    if type(doc.get("version")) is not int or doc["version"] != INDEX_VERSION:
         raise StateIndexError(
             f"{path} has version {doc.get('version')!r}, this Daddy reads version "
             f"{INDEX_VERSION}; re-bootstrap the run's savestates"
         )
-    _check_fields(doc, _HEADER, {}, f"{path}", fix)
+    _check_fields(doc, _HEADER, {}, lambda: f"{path}", fix)
     entries: list[StateEntry] = []
     names: set[str] = set()
     for i, raw in enumerate(doc["states"]):
-        where = f"{path} states[{i}]"
-        if not isinstance(raw, dict):
-            raise StateIndexError(f"{where} must be an object; {fix}")
-        _check_fields(raw, _REQUIRED, _OPTIONAL, where, fix)
-        if raw["tier"] not in TIERS:
-            raise StateIndexError(f"{where} has tier {raw['tier']!r}, not one of {TIERS}; {fix}")
-        if not _SHA256_RE.match(raw["sha256"]):
-            raise StateIndexError(f"{where} sha256 is not 64 lowercase hex digits; {fix}")
-        if raw["name"] in names:
-            raise StateIndexError(f"{where} repeats the name {raw['name']!r}; {fix}")
-        names.add(raw["name"])
-        _checked_path(path.parent, raw["path"], path)
-        known = {f.name for f in fields(StateEntry)}
-        entries.append(StateEntry(**{k: v for k, v in raw.items() if k in known}))
+        entry = _parse_row(raw, lambda i=i: f"{path} states[{i}]", fix)  # type: ignore[misc]
+        if entry.name in names:
+            raise StateIndexError(
+                f"{path} states[{i}] repeats the name {entry.name!r}; {fix}")
+        names.add(entry.name)
+        _check_relative(path.parent, entry.path, path)
+        entries.append(entry)
     if not doc["pyboy"]:
         raise StateIndexError(f"{path} does not record a PyBoy version; {fix}")
     default_pyboy = doc["pyboy"]
@@ -446,45 +496,69 @@ def _replace_pyboy(e: StateEntry, version: str) -> StateEntry:
     return StateEntry(**d)
 
 
+def _signature(path: Path) -> tuple[int, int, int, int] | None:
+    """What changes whenever index.json is replaced (each write is a rename of a new file)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+
+def _parse_row(raw: object, where: Callable[[], str], fix: str) -> StateEntry:
+    """One `states[i]` object → StateEntry; `where` names it, built only for an error."""
+    if type(raw) is not dict:
+        raise StateIndexError(f"{where()} must be an object; {fix}")
+    _check_fields(raw, _REQUIRED, _OPTIONAL, where, fix)
+    if raw["tier"] not in TIERS:
+        raise StateIndexError(f"{where()} has tier {raw['tier']!r}, not one of {TIERS}; {fix}")
+    if not _SHA256_RE.match(raw["sha256"]):
+        raise StateIndexError(f"{where()} sha256 is not 64 lowercase hex digits; {fix}")
+    return StateEntry(**{k: raw[k] for k in _ENTRY_FIELDS if k in raw})
+
+
 def _check_fields(
-    raw: dict[str, Any], required: dict[str, type], optional: dict[str, type], where: str,
-    fix: str,
+    raw: dict[str, Any], required: dict[str, type], optional: dict[str, type],
+    where: Callable[[], str], fix: str,
 ) -> None:
+    """Keys present and of their JSON type (exact: json gives bool for true, never int)."""
     for key, typ in required.items():
         if key not in raw:
-            raise StateIndexError(f"{where} lacks the key {key!r}; {fix}")
-    for key, typ in {**required, **optional}.items():
-        if key in raw and not _is_type(raw[key], typ):
-            raise StateIndexError(
-                f"{where} key {key!r} must be {typ.__name__}, found {type(raw[key]).__name__} "
-                f"{raw[key]!r:.40}; {fix}"
-            )
+            raise StateIndexError(f"{where()} lacks the key {key!r}; {fix}")
+        if type(raw[key]) is not typ:
+            raise _type_error(raw, key, typ, where(), fix)
+    for key, typ in optional.items():
+        if key in raw and type(raw[key]) is not typ:
+            raise _type_error(raw, key, typ, where(), fix)
 
 
-def _is_type(value: Any, typ: type) -> bool:
-    if typ is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, typ)
+def _type_error(raw: dict[str, Any], key: str, typ: type, where: str, fix: str) -> StateIndexError:
+    return StateIndexError(
+        f"{where} key {key!r} must be {typ.__name__}, found {type(raw[key]).__name__} "
+        f"{raw[key]!r:.40}; {fix}"
+    )
+
+
+def _check_relative(folder: Path, rel: str, index_path: Path) -> None:
+    """Refuse empty and absolute paths and `..` (a text check: cheap enough for every read)."""
+    posix = rel.replace("\\", "/")
+    if not rel or posix.startswith("/") or _DRIVE_RE.match(rel) or ".." in posix.split("/"):
+        raise _escape_error(folder, rel, index_path)
 
 
 def _checked_path(folder: Path, rel: str, index_path: Path) -> Path:
-    """`folder/rel`, refusing absolute paths, `..`, and symlinks that lead out of the folder."""
-    bad = (
-        not rel
-        or PurePosixPath(rel).is_absolute()
-        or PureWindowsPath(rel).is_absolute()
-        or rel.startswith("\\")
-        or ".." in PurePosixPath(rel.replace("\\", "/")).parts
-    )
-    if not bad:
-        root = folder.resolve()
-        bad = not (folder / rel).resolve().is_relative_to(root)
-    if bad:
-        raise StateIndexError(
-            f"{index_path} names the path {rel!r}, which leaves its folder; paths must be "
-            f"relative and inside {folder} — fix or remove that entry"
-        )
+    """`folder/rel`, refusing what `_check_relative` does and symlinks that lead out."""
+    _check_relative(folder, rel, index_path)
+    if not (folder / rel).resolve().is_relative_to(folder.resolve()):
+        raise _escape_error(folder, rel, index_path)
     return folder / rel
+
+
+def _escape_error(folder: Path, rel: str, index_path: Path) -> StateIndexError:
+    return StateIndexError(
+        f"{index_path} names the path {rel!r}, which leaves its folder; paths must be "
+        f"relative and inside {folder} — fix or remove that entry"
+    )
 
 
 def _check_name(name: str) -> None:

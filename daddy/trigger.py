@@ -4,15 +4,17 @@ Pure logic over `GameState`s, no emulator: the trainer feeds each env's state af
 and when `MilestoneWatcher.observe` returns triggers it asks that env's worker for its
 `save_state()` bytes and hands them to the single writer (`StateIndex.add`) with `state_meta`.
 What counts: every `DEFAULT_MILESTONES` entry, every badge bit, each map entered for the first
-time in the run (`map_0x0d`), configured late-game maps, and configured required event flags.
+time in the run (`map_0x0d`), configured late-game maps, and configured required event flags
+(named, e.g. `beat_erika=D77C.1`: the gym leaders after Lt. Surge are there by default).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Literal
 
 from daddy.milestones import DEFAULT_MILESTONES, Milestone, Tier, reached_mask
 from daddy.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
@@ -24,6 +26,17 @@ EventFlag = tuple[int, int]
 MAP_PREFIX = "map_0x"
 EVENT_PREFIX = "event_"
 BADGE_PREFIX = "badge_bit"
+_EVENT_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
+
+# Gym leaders' "beaten" event flags beyond those in DEFAULT_MILESTONES (pokered
+# constants/event_constants.asm: EVENT_BEAT_ERIKA = $1A9 → wEventFlags + $35, bit 1, …).
+GYM_LEADER_EVENTS: tuple[str, ...] = (
+    "beat_erika=D77C.1",
+    "beat_koga=D792.1",
+    "beat_sabrina=D7B3.1",
+    "beat_blaine=D79A.1",
+    "beat_giovanni=D751.1",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +54,19 @@ def map_milestone(map_id: int) -> str:
 
 def event_milestone(flag: EventFlag) -> str:
     return f"{EVENT_PREFIX}{flag[0]:04x}_{flag[1]}"
+
+
+def parse_required_event(spec: str | Sequence[int]) -> tuple[str, EventFlag]:
+    """'beat_erika=D77C.1' → ('beat_erika', (0xD77C, 1)); unnamed 'D77C.1' → 'event_d77c_1'."""
+    if isinstance(spec, str) and "=" in spec:
+        name, _, flag_spec = spec.partition("=")
+        name = name.strip()
+        if not _EVENT_NAME_RE.fullmatch(name):
+            raise ValueError(f"required event name {name!r} in {spec!r} must be lowercase "
+                             f"letters, digits and '_' (at most 64), e.g. 'beat_erika=D77C.1'")
+        return name, parse_event_flag(flag_spec)
+    flag = parse_event_flag(spec)
+    return event_milestone(flag), flag
 
 
 def is_map_milestone(name: str) -> bool:
@@ -74,7 +100,7 @@ def entry_name(milestone: str, when: datetime | None = None) -> str:
 
 def tier_by_badges(badges: int) -> Tier:
     """0 badges early, 1–2 mid, 3 or more late."""
-    n = bin(badges).count("1")
+    n = badges.bit_count()
     return "early" if n == 0 else "mid" if n <= 2 else "late"
 
 
@@ -91,6 +117,11 @@ def tier_for(
     if state.map_id in set(late_maps):
         return "late"
     return tier_by_badges(state.badges)
+
+
+def _args(milestones: Sequence[Milestone], kind: str) -> set[int]:
+    """The map ids or badge bits that named milestones of `kind` watch."""
+    return {int(m.arg) for m in milestones if m.kind == kind}  # type: ignore[arg-type]
 
 
 @dataclass(slots=True)
@@ -123,15 +154,27 @@ class MilestoneWatcher:
         self.milestones = tuple(milestones)
         self.late_maps = frozenset(int(m) for m in late_maps)
         self.watch_new_maps = watch_new_maps
-        named_events = {m.arg for m in self.milestones if m.kind == "event"}
-        self.required_events = tuple(
-            f for f in dict.fromkeys(parse_event_flag(e) for e in required_events)
-            if f not in named_events
-        )
-        self._named_maps = {int(m.arg) for m in self.milestones if m.kind == "map"}  # type: ignore[arg-type]
-        self._named_badges = {int(m.arg) for m in self.milestones if m.kind == "badge"}  # type: ignore[arg-type]
+        self.required_events = self._required(required_events)
+        self._named_maps = _args(self.milestones, "map")
+        self._named_badges = _args(self.milestones, "badge")
         self.seen: set[str] = set(seen)
         self._envs: list[_EnvEpisode | None] = [None] * num_envs
+
+    def _required(self, specs: Iterable[str | Sequence[int]]) -> tuple[tuple[str, EventFlag], ...]:
+        """Parsed (name, flag) pairs; flags that are already named milestones are left out."""
+        named = {m.arg: m.name for m in self.milestones if m.kind == "event"}
+        out: dict[EventFlag, str] = {}
+        for spec in specs:
+            name, flag = parse_required_event(spec)
+            if name in {m.name for m in self.milestones} and named.get(flag) != name:
+                raise ValueError(f"required event {spec!r} reuses the milestone name {name!r} "
+                                 f"for another flag; pick another name")
+            if flag not in named:
+                out.setdefault(flag, name)
+        names = list(out.values())
+        if len(set(names)) != len(names):
+            raise ValueError(f"required events repeat a name: {sorted(names)}")
+        return tuple((n, f) for f, n in out.items())
 
     # --- episodes ----------------------------------------------------------------------------
     def start_episode(self, env_id: int, state: GameState, inherited_mask: int = 0) -> None:
@@ -180,9 +223,9 @@ class MilestoneWatcher:
         for bit in range(8):
             if s.badges >> bit & 1 and bit not in self._named_badges:
                 out.append(Trigger(f"{BADGE_PREFIX}{bit}", tier_by_badges(s.badges), "badge"))
-        for flag in self.required_events:
+        for name, flag in self.required_events:
             if s.event(flag):
-                out.append(Trigger(event_milestone(flag), self._tier(s), "event"))
+                out.append(Trigger(name, self._tier(s), "event"))
         late = s.map_id in self.late_maps
         if s.map_id not in self._named_maps and (self.watch_new_maps or late):
             out.append(Trigger(map_milestone(s.map_id), self._tier(s), "map"))

@@ -1,19 +1,19 @@
 """Rollout videos: the Game Boy screen with an info panel, saved as MP4 and GIF.
 
 `render_frame` draws one frame (nearest-neighbour scaled screen, then a panel with map, step,
-reward sums, badge icons and the milestone posterior); `write_rollout` writes a list of frames as
-`rollout_<step>.mp4` (H.264, yuv420p) and `rollout_<step>.gif`. Frame sides are multiples of 16,
-the H.264 macro-block size, so ffmpeg never rescales (and blurs) the pixel art.
+reward sums, badge icons and the milestone posterior); `write_rollout` renders an episode's raw
+screens and overlays straight into `rollout_<step>.mp4` (H.264, yuv420p) and `rollout_<step>.gif`,
+one frame at a time, so a 2,048-step episode never holds gigabytes of scaled frames. Frame sides
+are multiples of 16, the H.264 macro-block size, so ffmpeg never rescales (and blurs) pixel art.
 
-Left to the trainer (needs env + agent): `evaluate(checkpoint_dir, state_path, ...)`, which loads
-the agent, resets an env from the savestate, and feeds `record_episode` a step function.
+Playing the episode (checkpoint, env, greedy policy) is `daddy.evaluate`.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +26,7 @@ from daddy.maps import map_name
 SCREEN_H, SCREEN_W = 144, 160
 MACRO_BLOCK = 16
 BADGE_NAMES = ("Boulder", "Cascade", "Thunder", "Rainbow", "Soul", "Marsh", "Volcano", "Earth")
-BADGE_COLOURS = ((150, 150, 160), (70, 140, 255), (255, 170, 40), (120, 210, 90),
+BADGE_COLOURS = ((205, 205, 220), (70, 140, 255), (255, 170, 40), (120, 210, 90),
                  (255, 120, 190), (220, 190, 60), (235, 70, 50), (60, 170, 110))
 _PANEL_BG = (24, 26, 36)
 _TEXT = (235, 235, 240)
@@ -35,7 +35,8 @@ _DIM = (130, 134, 150)
 
 @dataclass(frozen=True, slots=True)
 class Overlay:
-    """What the panel shows under one frame. Rewards are the episode's sums so far."""
+    """What the panel shows under one frame. Rewards are the episode's sums so far; NaN means
+    "not computed in this rollout" and reads "n/a"."""
 
     map_id: int
     step: int
@@ -83,34 +84,33 @@ def render_frame(screen: np.ndarray, overlay: Overlay, scale: int = 3) -> np.nda
     return np.asarray(img)
 
 
-def record_episode(step_fn: Callable[[], tuple[np.ndarray, Overlay, bool]], max_steps: int,
-                   scale: int = 3) -> list[np.ndarray]:
-    """Call `step_fn` (one env step: screen, overlay, done) until done; return rendered frames."""
-    if max_steps < 1:
-        raise ValueError(f"max_steps must be at least 1; got {max_steps}")
-    frames = []
-    for _ in range(max_steps):
-        screen, overlay, done = step_fn()
-        frames.append(render_frame(screen, overlay, scale))
-        if done:
-            break
-    return frames
+def write_rollout(screens: Sequence[np.ndarray], overlays: Sequence[Overlay],
+                  out_dir: str | Path, step: int | str, *, scale: int = 3, fps: int = 15,
+                  gif_scale: int = 2, gif_max_frames: int = 300) -> tuple[Path, Path]:
+    """Write `rollout_<step>.mp4` (every frame, at `scale`) and `rollout_<step>.gif` (at most
+    `gif_max_frames` evenly spaced frames at `gif_scale`, same playback time) atomically.
 
-
-def write_rollout(frames: Sequence[np.ndarray], out_dir: str | Path, step: int, fps: int = 15,
-                  gif_max_frames: int = 300) -> tuple[Path, Path]:
-    """Write `rollout_<step>.mp4` and `.gif` atomically; the GIF keeps every n-th frame so it
-    has at most `gif_max_frames` (same total duration). Returns (mp4_path, gif_path)."""
-    frames = _check_frames(frames)
-    if fps <= 0:
-        raise ValueError(f"fps must be positive; got {fps}")
+    Returns (mp4_path, gif_path).
+    """
+    if len(screens) != len(overlays):
+        raise ValueError(f"got {len(screens)} screens but {len(overlays)} overlays; "
+                         "pass one overlay per screen")
+    if len(screens) == 0:
+        raise ValueError("no frames to write: the rollout recorded nothing")
+    if not isinstance(fps, int) or fps <= 0:
+        raise ValueError(f"fps must be a positive integer; got {fps!r}")
+    if gif_max_frames < 1:
+        raise ValueError(f"gif_max_frames must be at least 1; got {gif_max_frames}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     mp4 = out_dir / f"rollout_{step}.mp4"
     gif = out_dir / f"rollout_{step}.gif"
-    _atomic(mp4, lambda tmp: _write_mp4(frames, tmp, fps))
-    stride = max(1, math.ceil(len(frames) / gif_max_frames))
-    _atomic(gif, lambda tmp: _write_gif(frames[::stride], tmp, round(1000 * stride / fps)))
+    frames = (render_frame(s, o, scale) for s, o in zip(screens, overlays))
+    _atomic(mp4, lambda tmp: write_mp4(frames, tmp, fps))
+    stride = max(1, math.ceil(len(screens) / gif_max_frames))
+    picked = [render_frame(screens[i], overlays[i], gif_scale)
+              for i in range(0, len(screens), stride)]
+    _atomic(gif, lambda tmp: write_gif(picked, tmp, round(1000 * stride / fps)))
     return mp4, gif
 
 
@@ -166,9 +166,12 @@ def _pairs(draw: ImageDraw.ImageDraw, xy: tuple[int, int], pairs: list[tuple[str
     for i, (label, value) in enumerate(pairs):
         cx = x + i * col
         draw.text((cx, y), label, font=font, fill=_DIM)
-        colour = (120, 220, 120) if value > 0 else (240, 110, 100) if value < 0 else _TEXT
-        draw.text((cx + draw.textlength(label + " ", font=font), y), f"{value:+.2f}",
-                  font=font, fill=colour)
+        if math.isnan(value):
+            text, colour = "n/a", _DIM
+        else:
+            text = f"{value:+.2f}"
+            colour = (120, 220, 120) if value > 0 else (240, 110, 100) if value < 0 else _TEXT
+        draw.text((cx + draw.textlength(label + " ", font=font), y), text, font=font, fill=colour)
 
 
 def _badges(draw: ImageDraw.ImageDraw, xy: tuple[int, int], badges: int, px: int,
@@ -190,7 +193,7 @@ def _badges(draw: ImageDraw.ImageDraw, xy: tuple[int, int], badges: int, px: int
         tw = draw.textlength(name[0], font=small)
         draw.text((x + (d - tw) / 2, y + 1 + d / 2), name[0], font=small, fill=ink, anchor="lm")
         x += d + max(2, d // 3)
-    n = bin(badges & 0xFF).count("1")
+    n = (badges & 0xFF).bit_count()
     draw.text((x + d // 3, y), f"{n}/8", font=font, fill=_TEXT)
 
 
@@ -216,48 +219,52 @@ def _as_rgb(screen: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(screen[:, :, :3])
 
 
-def _check_frames(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Same-shape uint8 RGB frames, padded (black) to multiples of 16 for H.264."""
-    if len(frames) == 0:
-        raise ValueError("no frames to write: the rollout recorded nothing")
-    first = np.asarray(frames[0])
-    if first.ndim != 3 or first.shape[2] != 3 or first.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8 (H, W, 3); got {first.dtype} {first.shape}")
-    out = []
+def _checked(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """uint8 (H, W, 3) frames of one shape with sides that are multiples of 16 (H.264 blocks)."""
+    first: tuple[int, ...] | None = None
     for i, f in enumerate(frames):
         f = np.asarray(f)
-        if f.shape != first.shape or f.dtype != np.uint8:
-            raise ValueError(f"frame {i} is {f.dtype} {f.shape}; frame 0 is uint8 {first.shape}")
-        out.append(f)
-    h, w, _ = first.shape
-    ph, pw = -h % MACRO_BLOCK, -w % MACRO_BLOCK
-    if ph or pw:
-        out = [np.pad(f, ((0, ph), (0, pw), (0, 0))) for f in out]
-    return out
+        if first is None:
+            if f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
+                raise ValueError(f"frames must be uint8 (H, W, 3); got {f.dtype} {f.shape}")
+            if f.shape[0] % MACRO_BLOCK or f.shape[1] % MACRO_BLOCK:
+                raise ValueError(f"frame sides must be multiples of {MACRO_BLOCK} for H.264; "
+                                 f"got {f.shape[1]}x{f.shape[0]} (render with render_frame)")
+            first = f.shape
+        elif f.shape != first or f.dtype != np.uint8:
+            raise ValueError(f"frame {i} is {f.dtype} {f.shape}; frame 0 is uint8 {first}")
+        yield f
+    if first is None:
+        raise ValueError("no frames to write: the rollout recorded nothing")
 
 
-def _write_mp4(frames: list[np.ndarray], path: Path, fps: int) -> None:
+def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: int) -> int:
+    """Stream frames into an H.264 MP4 (yuv420p, plays everywhere); returns the frame count."""
     import imageio.v2 as iio
 
-    writer = iio.get_writer(path, format="FFMPEG", mode="I", fps=fps, codec="libx264",
+    writer = iio.get_writer(Path(path), format="FFMPEG", mode="I", fps=fps, codec="libx264",
                             pixelformat="yuv420p", macro_block_size=MACRO_BLOCK, quality=None,
                             ffmpeg_log_level="error",
                             output_params=["-crf", "18", "-preset", "veryfast",
                                            "-movflags", "+faststart"])
+    n = 0
     try:
-        for f in frames:
+        for f in _checked(frames):
             writer.append_data(f)
+            n += 1
     finally:
         writer.close()
+    return n
 
 
-def _write_gif(frames: list[np.ndarray], path: Path, duration_ms: int) -> None:
-    """Pillow GIF; durations are milliseconds. Pillow merges identical consecutive frames
-    (adding their durations), so a still agent gives fewer frames but the right playback time."""
+def write_gif(frames: Sequence[np.ndarray], path: str | Path, duration_ms: int) -> None:
+    """Looping GIF via Pillow; `duration_ms` is each frame's display time in milliseconds
+    (GIF stores 10 ms units). Pillow merges identical consecutive frames, adding durations."""
+    frames = list(_checked(frames))
     images = [Image.fromarray(f).quantize(colors=255, method=Image.Quantize.MEDIANCUT)
               for f in frames]
-    images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
-                   duration=duration_ms, loop=0, disposal=1)
+    images[0].save(Path(path), format="GIF", save_all=True, append_images=images[1:],
+                   duration=int(duration_ms), loop=0, disposal=1)
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:

@@ -12,9 +12,11 @@ import pytest
 
 from analysis import report
 from analysis.beta import beta_ppf
+from daddy.checkpoint import CheckpointManager
 from daddy.episode_log import EpisodeLogger
-from daddy.heatmap import VisitCounts
+from daddy.heatmap import CHECKPOINT_PART, RUN_FILE, VisitCounts
 from daddy.milestones import DEFAULT_MILESTONES
+from daddy.video_utils import Overlay, write_rollout
 
 NAMES = [m.name for m in DEFAULT_MILESTONES]
 
@@ -48,22 +50,45 @@ def write_run(root: Path, run: str = "demo", rows: int = 300) -> Path:
     return run_dir
 
 
-def test_report_writes_every_named_plot_and_the_page(tmp_path: Path) -> None:
+ISSUE_PLOTS = {"returns", "episode_length", "sps", "milestone_posteriors", "alarms",
+               "spawn_mix", "badges", "milestones_reached"}
+
+
+@pytest.mark.parametrize("visits_in", ["checkpoint", "run_file"])
+def test_report_writes_every_named_plot_heatmaps_videos_and_the_page(tmp_path: Path,
+                                                                     visits_in: str) -> None:
     run_dir = write_run(tmp_path)
     visits = VisitCounts()
     visits.add([(0x00, 3, 4), (0x00, 3, 5), (0x0C, 8, 30), (0x33, 1, 1), (0x36, 4, 4)])
-    visits.save(run_dir / "heatmap.npz")
+    if visits_in == "checkpoint":
+        CheckpointManager(run_dir).save(150_000, {CHECKPOINT_PART: visits.state_dict(),
+                                                  "replay": {"obs": np.zeros(8)}})
+    else:
+        visits.save(run_dir / RUN_FILE)
+    screens = [np.full((144, 160, 3), 30 * i, np.uint8) for i in range(3)]
+    write_rollout(screens, [Overlay(0, i) for i in range(3)], run_dir / "videos", step=150_000)
+
     assert report.main(["--run", "demo", "--runs-root", str(tmp_path)]) == 0
     out = run_dir / "report"
-    for name in report.PLOTS:
+    assert set(report.PLOTS) == ISSUE_PLOTS
+    for name in ISSUE_PLOTS:
         assert (out / f"{name}.png").stat().st_size > 5000, name
-    heatmaps = sorted(p.name for p in out.glob("heatmap_*.png"))
-    assert heatmaps == ["heatmap_gyms.png", "heatmap_routes.png", "heatmap_towns.png",
-                        "heatmap_dungeons.png"] or set(heatmaps) == {
-        "heatmap_gyms.png", "heatmap_routes.png", "heatmap_towns.png", "heatmap_dungeons.png"}
-    page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == len(report.PLOTS) + 4
+    heatmaps = {p.name for p in out.glob("heatmap_*.png")}
+    assert heatmaps == {"heatmap_gyms.png", "heatmap_routes.png", "heatmap_towns.png",
+                        "heatmap_dungeons.png"}
+    page = (out / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == len(ISSUE_PLOTS) + 4
     assert "300 from 8 envs" in page
+    assert 'href="../videos/rollout_150000.mp4"' in page
+    assert 'src="../videos/rollout_150000.gif"' in page
+
+
+def test_report_of_a_single_episode_without_visits_says_so_on_the_page(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path, rows=1)
+    assert report.main(["--run", "demo", "--runs-root", str(tmp_path)]) == 0
+    page = (run_dir / "report" / "index.html").read_text()
+    assert "No visit heatmap yet" in page
+    assert not list((run_dir / "report").glob("heatmap_*.png"))
 
 
 @pytest.mark.parametrize("setup, expected", [
@@ -106,19 +131,19 @@ _WRITER = textwrap.dedent("""
 def test_report_reads_a_log_while_the_writer_appends(tmp_path: Path) -> None:
     path = tmp_path / "live" / "episodes.h5"
     code = _WRITER.format(tests=str(Path(__file__).parent), path=str(path))
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        seen = []
-        for _ in range(2):
-            assert proc.stdout.readline().strip() == "ready"
-            assert report.main(["--run", "live", "--runs-root", str(tmp_path)]) == 0
-            seen.append((tmp_path / "live" / "report" / "report.html").read_text())
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        assert proc.wait(timeout=30) == 0
-    finally:
-        proc.kill()
+    seen = []
+    with subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            for _ in range(2):
+                assert proc.stdout.readline().strip() == "ready"
+                assert report.main(["--run", "live", "--runs-root", str(tmp_path)]) == 0
+                seen.append((tmp_path / "live" / "report" / "index.html").read_text())
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+            assert proc.wait(timeout=30) == 0
+        finally:
+            proc.kill()
     assert "40 from 8 envs" in seen[0]
     assert "90 from 8 envs" in seen[1]
 

@@ -40,7 +40,8 @@ def test_add_writes_state_file_and_schema_entry(index: StateIndex) -> None:
     (row,) = doc["states"]
     assert row["path"] == "route_1_20240101T000000.state"
     assert row["sha256"] == sha256_bytes(b"state-bytes")
-    assert {"name", "milestone", "tier", "map_id", "badges", "events", "step", "created"} <= set(row)
+    schema = {"name", "milestone", "tier", "map_id", "badges", "events", "step", "created"}
+    assert schema <= set(row)
     assert StateIndex.load(index.folder).entries == [entry]
 
 
@@ -74,6 +75,15 @@ def test_same_milestone_is_kept_once_unless_reached_in_fewer_steps(index: StateI
     assert [e.name for e in index.reload()] == ["beat_brock_c"]
     assert not (index.folder / first.path).exists()
     assert not (index.folder / "beat_brock_b.state").exists()
+
+
+def test_adds_leave_no_temp_files_behind(index: StateIndex) -> None:
+    index.add("a", b"a", meta("route_1", step=5))
+    index.add("b", b"b", meta("route_1", step=9))  # refused: not better
+    with pytest.raises(StateIndexError):
+        index.add("c", b"", meta("pewter_city", "mid"))
+    files = {p.name for p in index.folder.iterdir()} - {"index.json.lock"}
+    assert files == {"a.state", "index.json"}
 
 
 def test_replacing_with_the_same_name_keeps_the_new_file(index: StateIndex) -> None:
@@ -147,6 +157,10 @@ def _doc(*rows: dict[str, object], **over: object) -> dict[str, object]:
         (_doc(_good_row(path="../other/s.state")), "leaves its folder"),
         (_doc(_good_row(path="sub/../../s.state")), "leaves its folder"),
         (_doc(_good_row(path="")), "leaves its folder"),
+        (_doc(_good_row(path="..\\s.state")), "leaves its folder"),
+        (_doc(_good_row(path="C:s.state")), "leaves its folder"),
+        (_doc(_good_row(path="\\\\server\\s.state")), "leaves its folder"),
+        (_doc(version=True), "version True"),
     ],
 )
 def test_bad_index_raises_one_line_error(tmp_path: Path, content: object, needle: str) -> None:
@@ -157,14 +171,17 @@ def test_bad_index_raises_one_line_error(tmp_path: Path, content: object, needle
     assert needle in msg and "\n" not in msg
 
 
-def test_symlink_out_of_the_folder_is_rejected(tmp_path: Path) -> None:
+def test_symlink_out_of_the_folder_is_skipped_and_never_read(tmp_path: Path) -> None:
     outside = tmp_path / "outside.state"
     outside.write_bytes(b"secret")
     folder = tmp_path / "run"
-    _write_index(folder, _doc(_good_row(path="s.state")))
+    _write_index(folder, _doc(_good_row(path="s.state", sha256=sha256_bytes(b"secret"))))
     (folder / "s.state").symlink_to(outside)
+    idx = StateIndex.load(folder, pyboy_version="2.8.1")
+    usable, skipped = idx.verified_entries()
+    assert usable == [] and "leads out of" in skipped[0][1]
     with pytest.raises(StateIndexError, match="leaves its folder"):
-        StateIndex.load(folder)
+        idx.read_state(skipped[0][0])
 
 
 def test_missing_index_says_to_bootstrap(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@
 # and the job state stay, so the next up.sh starts where this one stopped. Jobs that are running
 # keep their slurmstepd; slurmd picks them up again after up.sh.
 set -euo pipefail
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
 STATE=${DADDY_SLURM_STATE:-/var/lib/daddy-slurm}
 
@@ -43,7 +44,7 @@ stop() {
 [[ $(id -u) == 0 ]] || { echo "down.sh: error: run as root: sudo slurm/local-cluster/down.sh" >&2; exit 1; }
 [[ -d $STATE/pids ]] || { echo "slurm down: nothing was started"; exit 0; }
 exec 9>"$STATE/lock"
-flock 9 # one up.sh/down.sh at a time
+flock -w 120 9 || { echo "down.sh: error: another up.sh or down.sh has held $STATE/lock for 120s; is one stuck?" >&2; exit 1; }
 for name in slurmd slurmctld slurmdbd mariadbd munged; do
     stop "$name"
 done

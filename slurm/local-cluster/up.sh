@@ -10,6 +10,7 @@
 #   $DADDY_SLURM_STATE (/var/lib/daddy-slurm)          pids/, log/, spool/, mysql/ (database)
 #   /run/daddy-slurm                                  daemon pid files and the MariaDB socket
 set -euo pipefail
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
 STATE=${DADDY_SLURM_STATE:-/var/lib/daddy-slurm}
 RUN=/run/daddy-slurm
@@ -19,6 +20,7 @@ MIN_CPUS=${DADDY_SLURM_CPUS:-8}
 MARKER="# written by daddy slurm/local-cluster/up.sh"
 DB_SOCKET=$RUN/mysql/mysqld.sock
 PACKAGES=(slurm-wlm munge slurmdbd mariadb-server)
+CHANGED=0 # set when this run installed, configured or started anything
 
 step() { printf '%s\n' "$*"; }
 
@@ -64,8 +66,19 @@ start_daemon() {
     # start_daemon NAME LOG CMD...: run CMD in the foreground of its own session, record its pid.
     local name=$1 log=$2
     shift 2
-    setsid "$@" </dev/null >>"$log" 2>&1 &
+    # Close every inherited descriptor above 2 first: a daemon holding our lock (fd 9) would
+    # block the next up.sh forever, and one holding a caller's pipe (make, pytest) would keep
+    # that caller waiting for EOF.
+    (
+        local fd
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            if ((fd > 2)); then eval "exec $fd>&-"; fi
+        done
+        exec setsid "$@" </dev/null >>"$log" 2>&1
+    ) &
     local pid=$!
+    CHANGED=1
     echo "$pid" >"$STATE/pids/$name.pid.tmp"
     mv "$STATE/pids/$name.pid.tmp" "$STATE/pids/$name.pid"
 }
@@ -343,10 +356,11 @@ wait_sacct() {
 }
 
 main() {
+    local t0=$SECONDS
     [[ $(id -u) == 0 ]] || die "run as root: sudo slurm/local-cluster/up.sh"
     mkdir -p "$STATE/log" "$STATE/pids"
     exec 9>"$STATE/lock"
-    flock 9 # one up.sh/down.sh at a time
+    flock -w 120 9 || die "another up.sh or down.sh has held $STATE/lock for 120s; is one stuck?"
     installed || install_packages
     prepare_dirs
     write_if_changed "$ETC/slurmdbd.conf" slurm:slurm 600 < <(slurmdbd_conf) && {
@@ -365,7 +379,11 @@ main() {
     start_slurmd
     wait_node_ready
     wait_sacct
-    step "slurm up: $(node_name) $(node_state)"
+    if ((CHANGED)); then
+        step "slurm up: node $(node_name) $(node_state), partitions debug (default) and urgent; took $((SECONDS - t0))s"
+    else
+        step "slurm up: already running (node $(node_name) $(node_state)); nothing to do"
+    fi
 }
 
 main "$@"

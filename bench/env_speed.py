@@ -1,0 +1,66 @@
+"""Env overhead: steps/s of the bare PyBoy loop vs the full `EpsilonEnv` step, in one process.
+
+Both loops start from the same bootstrap savestate and replay the same random actions, with the
+same frames per step (press 8 frames, release, tick to `action_freq`, render only the last
+frame and read it). Rounds alternate between the two so machine noise hits both alike.
+Last stdout line: {"bench":"env_speed","raw_sps":…,"env_sps":…,"ratio":…}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from daddy.bootstrap import play_intro
+from daddy.env import ACTIONS, PokemonEnv, make_env
+
+
+def raw_loop(env: PokemonEnv, state: bytes, actions: np.ndarray) -> float:
+    pb = env.pyboy
+    env.load_state(state)
+    screen = pb.screen.ndarray
+    t = time.perf_counter()
+    for a in actions:
+        button = ACTIONS[a]
+        pb.button_press(button)
+        pb.tick(env.press_frames, False)
+        pb.button_release(button)
+        pb.tick(env.action_freq - env.press_frames, True)
+        screen[::2, ::2, 0].copy()
+    return len(actions) / (time.perf_counter() - t)
+
+
+def env_loop(env, state: bytes, actions: np.ndarray) -> float:
+    env.reset(options={"state": state})
+    t = time.perf_counter()
+    for a in actions:
+        env.step(int(a))
+    return len(actions) / (time.perf_counter() - t)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--rom", default="practice")
+    p.add_argument("--steps", type=int, default=2000, help="steps per round")
+    p.add_argument("--rounds", type=int, default=5)
+    args = p.parse_args()
+    env = make_env(args.rom, max_episode_steps=10**9)
+    state = play_intro(env.unwrapped).state
+    rng = np.random.default_rng(0)
+    raw, full = [], []
+    for r in range(args.rounds):
+        actions = rng.integers(0, len(ACTIONS), args.steps)
+        raw.append(raw_loop(env.unwrapped, state, actions))
+        full.append(env_loop(env, state, actions))
+        print(f"round {r}: raw {raw[-1]:.0f} sps, env {full[-1]:.0f} sps")
+    raw_sps, env_sps = float(np.median(raw)), float(np.median(full))
+    print(json.dumps({"bench": "env_speed", "rom": args.rom, "steps": args.steps,
+                      "rounds": args.rounds, "raw_sps": round(raw_sps, 1),
+                      "env_sps": round(env_sps, 1), "ratio": round(env_sps / raw_sps, 3)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,494 @@
+"""Trainer terminal output: watch the agent learn, live on a terminal or in a SLURM log.
+
+The seed (§4) asks for a progress bar over the total steps, one structured line every
+`--log-interval` steps and one brief line per finished episode. Two audiences read it:
+
+- a person at a terminal: a rich one-screen dashboard (progress bar, latest interval stats,
+  posterior means, curriculum mix, the last few episodes) redrawn at most ~4 times a second,
+  with interval and alarm lines kept in the scrollback above it;
+- `tail -f` of a job log (stdout not a terminal): plain `key=value` lines only — no carriage
+  returns, no ANSI escapes, no redraws — a progress line at start, at `close()` and in between
+  at most every `plain_interval_s` of silence (an interval line restarts that wait).
+
+Line formats (the `format_*` functions are pure, so tests and log parsers can pin them):
+
+    [EP 1342 env=7] len=642  R_env=23.5  R_total=31.8  badges=2  map=PewterCity  savestate_tag=pewter_city_gym  R_rnd=1.20  R_novel=6.10  R_bayes=1.00  cells=211  theta_Boulder=0.81  alarm=Boulder
+    [STEP 50000/5000000 1.0%] sps=812 epsilon=0.452 ep_len=642.0 R_env=23.50 R_total=31.80 r_env=0.0123 r_rnd=0.0040 r_novel=0.0100 r_bayes=0.0002 episodes=1342 envs=32 loss=0.0123 q=1.234 alarms=0 restarts=0 eta=1:42:00 spawn="early 45% | mid 35% | late 20%" theta="Boulder: 0.81, Cascade: 0.42"
+    [PROGRESS 50000/5000000 1.0%] sps=812 elapsed=0:01:02 eta=1:42:00
+    [ALARM step=50000] Boulder  success rate 0.81 -> 0.52
+
+Capital `R_*` are episode returns (sums over an episode; in the interval line, averages over
+recent episodes); lower-case `r_*` are per-step means over the last interval.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import IO
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from daddy.maps import map_name
+
+REFRESH_S = 0.25
+"""Minimum seconds between dashboard redraws (PufferLib's 4 Hz)."""
+EPISODE_LINES = 8
+"""Finished episodes the dashboard keeps on screen."""
+
+
+# --- data ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EpisodeSummary:
+    """What the terminal shows about one finished episode (a subset of the episodes.h5 row)."""
+
+    episode: int
+    """Run-wide episode number (the episodes.h5 `episode` column)."""
+    env_id: int
+    length: int
+    """Steps in the episode."""
+    return_env: float
+    return_total: float
+    badges: int
+    map_id: int
+    """Map at the episode's end; shown by name."""
+    savestate_tag: str = ""
+    """Name of the savestate the episode spawned from ("" → '-')."""
+    return_rnd: float = 0.0
+    return_novel: float = 0.0
+    return_bayes: float = 0.0
+    cells: int = 0
+    """Distinct (map, x, y) cells visited (info["cells_visited"])."""
+    posteriors: Mapping[str, float] = field(default_factory=dict)
+    """Posterior means to show as theta_<label>=…, e.g. the milestones this episode reached."""
+    alarms: Sequence[str] = ()
+    """Labels of milestones whose alarm this episode raised."""
+
+
+@dataclass(frozen=True)
+class IntervalStats:
+    """The numbers of one `--log-interval` line; NaN or None shows as '-' (nothing yet)."""
+
+    step: int
+    """Global env steps so far (all envs together)."""
+    sps: float
+    """Env steps per second over the last interval."""
+    epsilon: float
+    episodes_completed: int
+    recent_avg_episode_length: float = math.nan
+    recent_avg_r_env: float = math.nan
+    """Average episode return_env over the recent-episode window."""
+    recent_avg_r_total: float = math.nan
+    mean_r_env: float = math.nan
+    """Per-step mean of each reward component over the last interval."""
+    mean_r_rnd: float = 0.0
+    mean_r_novel: float = 0.0
+    mean_r_bayes: float = 0.0
+    curriculum: str = ""
+    """CurriculumManager.summary(), e.g. 'early 45% | mid 35% | late 20%'."""
+    posteriors: Mapping[str, float] | str = ""
+    """Posterior means by label, or MilestonePosteriors.summary() ('Boulder: 0.81, …')."""
+    alarm_count: int = 0
+    worker_restarts: int = 0
+    loss: float | None = None
+    q_mean: float | None = None
+    extra: Mapping[str, float | int | str] = field(default_factory=dict)
+    """Further key=value pairs appended to the line (e.g. replay size, learner updates)."""
+
+
+# --- pure formatting -----------------------------------------------------------------------
+def _num(x: float | None, spec: str) -> str:
+    """Format a number; None/NaN/inf read '-' so a line never shows 'nan' before data exists."""
+    if x is None:
+        return "-"
+    x = float(x)
+    return format(x, spec) if math.isfinite(x) else "-"
+
+
+def _token(s: str) -> str:
+    """A value safe to put after `key=` without quotes: whitespace → '_', empty → '-'."""
+    return "_".join(str(s).split()) or "-"
+
+
+def _quoted(s: str) -> str:
+    """A free-text value in double quotes (shlex-splittable), e.g. spawn="early 45% | …"."""
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _value(v: float | str) -> str:
+    if isinstance(v, (bool, int)):
+        return str(int(v))
+    if isinstance(v, float):
+        return _num(v, ".4g")
+    return _token(v) if len(str(v).split()) <= 1 else _quoted(v)
+
+
+def format_duration(seconds: float | None) -> str:
+    """H:MM:SS (hours unbounded), '-' when unknown."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "-"
+    s = round(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def format_posteriors(posteriors: Mapping[str, float] | str) -> str:
+    """'Boulder: 0.81, Cascade: 0.42' from a mapping; a string passes through unchanged."""
+    if isinstance(posteriors, str):
+        return posteriors
+    return ", ".join(f"{k}: {_num(v, '.2f')}" for k, v in posteriors.items())
+
+
+def _percent(step: int, total_steps: int) -> str:
+    return f"{100.0 * step / total_steps:.1f}%"
+
+
+def format_episode_line(ep: EpisodeSummary) -> str:
+    """One line per finished episode, the seed's format first, extras after."""
+    parts = [
+        f"[EP {ep.episode} env={ep.env_id}] len={ep.length}",
+        f"R_env={_num(ep.return_env, '.1f')}",
+        f"R_total={_num(ep.return_total, '.1f')}",
+        f"badges={ep.badges}",
+        f"map={map_name(ep.map_id)}",
+        f"savestate_tag={_token(ep.savestate_tag)}",
+        f"R_rnd={_num(ep.return_rnd, '.2f')}",
+        f"R_novel={_num(ep.return_novel, '.2f')}",
+        f"R_bayes={_num(ep.return_bayes, '.2f')}",
+        f"cells={ep.cells}",
+    ]
+    parts += [f"theta_{_token(k)}={_num(v, '.2f')}" for k, v in ep.posteriors.items()]
+    if ep.alarms:
+        parts.append("alarm=" + ",".join(_token(a) for a in ep.alarms))
+    return "  ".join(parts)
+
+
+def format_interval_line(
+    stats: IntervalStats, *, total_steps: int, num_envs: int, eta_s: float | None = None
+) -> str:
+    """The structured `--log-interval` line: one `key=value` per seed §4.1 field."""
+    s = stats
+    parts = [
+        f"[STEP {s.step}/{total_steps} {_percent(s.step, total_steps)}]",
+        f"sps={_num(s.sps, '.0f')}",
+        f"epsilon={_num(s.epsilon, '.3f')}",
+        f"ep_len={_num(s.recent_avg_episode_length, '.1f')}",
+        f"R_env={_num(s.recent_avg_r_env, '.2f')}",
+        f"R_total={_num(s.recent_avg_r_total, '.2f')}",
+        f"r_env={_num(s.mean_r_env, '.4f')}",
+        f"r_rnd={_num(s.mean_r_rnd, '.4f')}",
+        f"r_novel={_num(s.mean_r_novel, '.4f')}",
+        f"r_bayes={_num(s.mean_r_bayes, '.4f')}",
+        f"episodes={s.episodes_completed}",
+        f"envs={num_envs}",
+        f"loss={_num(s.loss, '.4g')}",
+        f"q={_num(s.q_mean, '.4g')}",
+        f"alarms={s.alarm_count}",
+        f"restarts={s.worker_restarts}",
+        f"eta={format_duration(eta_s)}",
+    ]
+    parts += [f"{_token(k)}={_value(v)}" for k, v in s.extra.items()]
+    parts.append(f"spawn={_quoted(s.curriculum or 'no spawns yet')}")
+    theta = format_posteriors(s.posteriors)
+    if theta:
+        parts.append(f"theta={_quoted(theta)}")
+    return " ".join(parts)
+
+
+def format_progress_line(
+    step: int, total_steps: int, *, sps: float, elapsed_s: float, eta_s: float | None
+) -> str:
+    """The plain-mode stand-in for a progress bar: one line, no carriage return."""
+    return (
+        f"[PROGRESS {step}/{total_steps} {_percent(step, total_steps)}] sps={_num(sps, '.0f')} "
+        f"elapsed={format_duration(elapsed_s)} eta={format_duration(eta_s)}"
+    )
+
+
+def format_alarm_line(name: str, *, step: int | None = None, detail: str = "") -> str:
+    """One line per raised alarm; `detail` is free text (e.g. 'success rate 0.81 -> 0.52')."""
+    head = f"[ALARM step={step}]" if step is not None else "[ALARM]"
+    return f"{head} {name}" + (f"  {detail}" if detail else "")
+
+
+# --- the terminal --------------------------------------------------------------------------
+class Terminal:
+    """What the trainer prints: a rich dashboard on a terminal, throttled plain lines elsewhere.
+
+    Call `progress(step)` as often as you like (every vector step is fine): output is throttled
+    here, not in the train loop. Use as a context manager or call `close()` at the end.
+    """
+
+    def __init__(
+        self,
+        total_steps: int,
+        num_envs: int,
+        *,
+        stream: IO[str] | None = None,
+        is_tty: bool | None = None,
+        plain_interval_s: float = 30.0,
+        start_step: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if total_steps <= 0:
+            raise ValueError(f"total_steps must be > 0, got {total_steps}")
+        if num_envs <= 0:
+            raise ValueError(f"num_envs must be > 0, got {num_envs}")
+        if not 0 <= start_step <= total_steps:
+            raise ValueError(
+                f"start_step must be in [0, total_steps={total_steps}], "
+                f"got {start_step} (resuming past the end? raise --total-steps)"
+            )
+        if not plain_interval_s >= 0:
+            raise ValueError(f"plain_interval_s must be >= 0, got {plain_interval_s}")
+        self.total_steps = int(total_steps)
+        self.num_envs = int(num_envs)
+        self.stream: IO[str] = stream if stream is not None else sys.stdout
+        self.is_tty = _isatty(self.stream) if is_tty is None else bool(is_tty)
+        self.plain_interval_s = float(plain_interval_s)
+        self.start_step = int(start_step)
+        self._clock = clock
+        self._t0 = clock()
+        self._step = self.start_step
+        self._last_step_line = self._t0  # last plain progress/interval line
+        self._last_refresh = -math.inf  # last dashboard redraw
+        self._closed = False
+        self._stats: IntervalStats | None = None
+        self._episodes: deque[str] = deque(maxlen=EPISODE_LINES)
+        self._alarms_seen = 0
+        if self.is_tty:
+            self._start_dashboard()
+        else:  # marks where this (possibly resumed) segment starts in the job log
+            self._write_step_line(self._progress_line())
+
+    # --- public API --------------------------------------------------------------------------
+    def progress(self, step: int) -> None:
+        """Advance the progress bar to `step` (global env steps); cheap, throttled output."""
+        self._step = int(step)
+        if self.is_tty:
+            self._progress_bar.update(self._task, completed=min(self._step, self.total_steps))
+            self._refresh()
+        elif self._clock() - self._last_step_line >= self.plain_interval_s:
+            self._write_step_line(self._progress_line())
+
+    def episode(self, ep: EpisodeSummary) -> None:
+        """One line per finished episode (plain) or into the dashboard's recent-episode list."""
+        line = format_episode_line(ep)
+        if self.is_tty:
+            self._episodes.append(line)
+            self._refresh()
+        else:
+            self._write(line)
+
+    def interval(self, stats: IntervalStats) -> None:
+        """The `--log-interval` line: printed in both modes (scrollback on a terminal)."""
+        self._stats = stats
+        self._step = max(self._step, int(stats.step))
+        line = format_interval_line(
+            stats, total_steps=self.total_steps, num_envs=self.num_envs, eta_s=self._eta()
+        )
+        if self.is_tty:
+            self._progress_bar.update(self._task, completed=min(self._step, self.total_steps))
+            self._print_above(line, style=None)
+            self._refresh(force=True)
+        else:
+            self._write_step_line(line)
+
+    def alarm(self, name: str, *, step: int | None = None, detail: str = "") -> None:
+        """One line per raised alarm (posterior drop), always shown immediately."""
+        self._alarms_seen += 1
+        line = format_alarm_line(name, step=self._step if step is None else step, detail=detail)
+        if self.is_tty:
+            self._print_above(line, style="bold red")
+            self._refresh(force=True)
+        else:
+            self._write(line)
+
+    def close(self) -> None:
+        """Final progress line (plain) or final redraw (terminal); safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.is_tty:
+            self._refresh(force=True)
+            self._live.stop()
+        else:
+            self._write(self._progress_line())
+
+    def __enter__(self) -> Terminal:  # noqa: PYI034 (py310: no typing.Self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- timing ------------------------------------------------------------------------------
+    def _elapsed(self) -> float:
+        return max(self._clock() - self._t0, 0.0)
+
+    def _run_sps(self) -> float:
+        """Steps per second since this process started (resumed steps do not count)."""
+        elapsed = self._elapsed()
+        return (self._step - self.start_step) / elapsed if elapsed > 0 else math.nan
+
+    def _eta(self) -> float | None:
+        sps = self._run_sps()
+        if not (math.isfinite(sps) and sps > 0):
+            return None
+        return max(self.total_steps - self._step, 0) / sps
+
+    # --- plain mode --------------------------------------------------------------------------
+    def _progress_line(self) -> str:
+        return format_progress_line(
+            self._step,
+            self.total_steps,
+            sps=self._run_sps(),
+            elapsed_s=self._elapsed(),
+            eta_s=self._eta(),
+        )
+
+    def _write(self, line: str) -> None:
+        """Whole line + flush, so a SLURM log shows it now; never fails on odd encodings."""
+        try:
+            self.stream.write(line + "\n")
+        except UnicodeEncodeError:
+            enc = getattr(self.stream, "encoding", None) or "ascii"
+            self.stream.write(line.encode(enc, "replace").decode(enc) + "\n")
+        self.stream.flush()
+
+    def _write_step_line(self, line: str) -> None:
+        """A line that tells the step (progress, interval): restarts the progress-line wait.
+
+        Episode and alarm lines do not, so a busy run still shows where it is every interval.
+        """
+        self._write(line)
+        self._last_step_line = self._clock()
+
+    # --- dashboard mode ----------------------------------------------------------------------
+    def _start_dashboard(self) -> None:
+        redirect = self.stream is sys.stdout or self.stream is sys.__stdout__
+        self._console = Console(file=self.stream, force_terminal=True)
+        self._progress_bar = Progress(
+            TextColumn("[bold]steps"),
+            BarColumn(bar_width=None),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            get_time=self._clock,
+            expand=True,
+        )
+        self._task = self._progress_bar.add_task(
+            "steps", total=self.total_steps, completed=self.start_step
+        )
+        self._live: Live = Live(
+            self._render(),
+            console=self._console,
+            auto_refresh=False,
+            redirect_stdout=redirect,
+            redirect_stderr=redirect,
+        )
+        self._live.start(refresh=True)
+        self._last_refresh = self._clock()
+
+    def _print_above(self, line: str, style: str | None) -> None:
+        """Into the scrollback above the live dashboard, so history survives the redraws."""
+        self._console.print(
+            line, style=style, markup=False, highlight=style is None, soft_wrap=True
+        )
+
+    def _refresh(self, force: bool = False) -> None:
+        now = self._clock()
+        if force or now - self._last_refresh >= REFRESH_S:
+            self._live.update(self._render(), refresh=True)
+            self._last_refresh = now
+
+    def _render(self) -> RenderableType:
+        """One screen: progress, stats | rewards | curriculum + posteriors, recent episodes."""
+        s = self._stats
+        train = _kv_table(
+            "training",
+            [
+                ("step", f"{self._step:,} / {self.total_steps:,}"),
+                ("sps", _num(s.sps if s else self._run_sps(), ",.0f")),
+                ("epsilon", _num(s.epsilon if s else None, ".3f")),
+                ("episodes", str(s.episodes_completed) if s else "-"),
+                ("envs", str(self.num_envs)),
+                ("loss", _num(s.loss if s else None, ".4g")),
+                ("q mean", _num(s.q_mean if s else None, ".4g")),
+                ("restarts", str(s.worker_restarts) if s else "-"),
+            ],
+        )
+        rewards = _kv_table(
+            "rewards",
+            [
+                ("ep len", _num(s.recent_avg_episode_length if s else None, ".1f")),
+                ("R_env", _num(s.recent_avg_r_env if s else None, ".2f")),
+                ("R_total", _num(s.recent_avg_r_total if s else None, ".2f")),
+                ("r_env", _num(s.mean_r_env if s else None, ".4f")),
+                ("r_rnd", _num(s.mean_r_rnd if s else None, ".4f")),
+                ("r_novel", _num(s.mean_r_novel if s else None, ".4f")),
+                ("r_bayes", _num(s.mean_r_bayes if s else None, ".4f")),
+            ],
+        )
+        alarms = max(s.alarm_count if s else 0, self._alarms_seen)
+        beliefs = _kv_table(
+            "curriculum and beliefs",
+            [
+                ("spawn", (s.curriculum if s else "") or "no spawns yet"),
+                ("theta", (format_posteriors(s.posteriors) if s else "") or "-"),
+                ("alarms", str(alarms)),
+            ],
+        )
+        grid = Table.grid(expand=True, padding=(0, 2))
+        grid.add_row(train, rewards, beliefs)
+        episodes = Text(
+            "\n".join(self._episodes) or "no finished episodes yet",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+        return Panel(
+            Group(self._progress_bar, grid, Panel(episodes, title="recent episodes")),
+            title="Daddy training",
+            border_style="red" if alarms else "blue",
+        )
+
+
+def _kv_table(title: str, rows: Sequence[tuple[str, str]]) -> Table:
+    t = Table(title=title, show_header=False, box=None, expand=True, title_justify="left")
+    t.add_column(style="dim", no_wrap=True)
+    t.add_column(overflow="fold")
+    for k, v in rows:
+        t.add_row(k, v)
+    return t
+
+
+def _isatty(stream: IO[str]) -> bool:
+    """A terminal that can redraw: TERM=dumb (emacs shells, some CI) gets plain lines."""
+    try:
+        return bool(stream.isatty()) and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False

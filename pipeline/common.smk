@@ -1,0 +1,20 @@
+# Shared state of the rule files: the run table, the Python to run, and the Snakemake config.
+import sys
+
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
+
+from pipeline import stages
+
+RUNS = stages.RunTable("runs")
+MODULES = config.get("modules", {})
+EXECUTOR = config.get("executor", "")
+DEFAULT_TARGETS = [stages.report_html(run) for run in config.get("runs", ["demo"])]
+# The Python that runs Snakemake (the project .venv) unless --use-conda builds envs/daddy.yaml.
+USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+PY = "python" if USE_CONDA else sys.executable
+ENV = "envs/daddy.yaml"
+
+
+wildcard_constraints:
+    run=stages.RUN_WILDCARD,
+    k=stages.SEGMENT_WILDCARD,

@@ -1,0 +1,225 @@
+"""The pipeline's stages: where each one's outputs land and what command it runs.
+
+The Snakefile, the segment submitter (`pipeline/train_segment.py`) and the tests share these, so
+paths and commands live in one place. A rule's shell line names only the run and the stage:
+
+    python -m pipeline.stages bootstrap --config runs/NAME.yaml
+
+and this module reads the run config when the job starts. Editing a run config therefore never
+makes Snakemake re-run finished stages on its own; to redo a stage, delete its output or use
+`snakemake -R RULE`. Bootstrap's declared output is a marker written after `index.json` is
+verified, because Snakemake deletes declared outputs before a re-run and the index is also the
+record of every curriculum state found during training.
+
+`RunTable` loads every `runs/*.yaml` once per Snakemake parse. A broken config does not stop
+the other runs: its problems are raised, one line each, when a target that needs it is built,
+during DAG construction, so nothing is submitted for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from daddy.config import ConfigError, RunConfig, load_run_config
+
+STAGE_MODULES: dict[str, str] = {
+    "bootstrap": "daddy.bootstrap",
+    "train": "daddy.train_big",
+    "eval": "daddy.evaluate",
+    "report": "analysis.report",
+}
+RUN_WILDCARD = r"[A-Za-z][A-Za-z0-9_]*"
+SEGMENT_WILDCARD = r"[1-9][0-9]*"
+
+
+# --- paths (relative to the repository root, where Snakemake runs) ------------------------
+def config_path(run: str) -> str:
+    return f"runs/{run}.yaml"
+
+
+def index_json(run: str) -> str:
+    return f"savestates/{run}/index.json"
+
+
+def bootstrap_done(run: str) -> str:
+    """Bootstrap's declared output. Not index.json itself: Snakemake deletes a rule's outputs
+    before re-running it, and the index also records every state training found since."""
+    return f"savestates/{run}/bootstrap.done"
+
+
+def segment_done(run: str, k: int | str) -> str:
+    return f"runs/{run}/segments/segment_{k}.done"
+
+
+def job_record(run: str, k: int | str) -> str:
+    return f"runs/{run}/jobs/segment_{k}.json"
+
+
+def submitit_folder(run: str) -> str:
+    return f"runs/{run}/jobs/submitit"
+
+
+def eval_dir(run: str) -> str:
+    return f"runs/{run}/videos/final"
+
+
+def eval_done(run: str) -> str:
+    return f"runs/{run}/videos/final.done"
+
+
+def report_html(run: str) -> str:
+    return f"runs/{run}/report/index.html"
+
+
+def log_file(run: str, name: str) -> str:
+    return f"runs/{run}/logs/{name}.log"
+
+
+# --- commands ------------------------------------------------------------------------------
+def _python(module: str) -> list[str]:
+    return [sys.executable, "-m", module]
+
+
+def bootstrap_cmd(run: RunConfig, module: str = STAGE_MODULES["bootstrap"]) -> list[str]:
+    cmd = [*_python(module), "--rom", run.train.rom, "--run", run.run_name]
+    return cmd + (["--allow-unknown-rom"] if run.train.allow_unknown_rom else [])
+
+
+def train_cmd(
+    config: str | os.PathLike[str], until_step: int, module: str = STAGE_MODULES["train"]
+) -> list[str]:
+    return [*_python(module), "--config", str(config), "--until-step", str(until_step)]
+
+
+def eval_cmd(run: RunConfig, module: str = STAGE_MODULES["eval"]) -> list[str]:
+    cmd = [*_python(module), "--run", run.run_name, "--checkpoint", "latest"]
+    cmd += ["--out", eval_dir(run.run_name)]
+    episodes = run.pipeline.eval_episodes
+    return cmd + (["--episodes", str(episodes)] if episodes > 1 else [])
+
+
+def report_cmd(run: RunConfig, module: str = STAGE_MODULES["report"]) -> list[str]:
+    return [*_python(module), "--run", run.run_name]
+
+
+def write_marker(path: str | os.PathLike[str], text: str) -> None:
+    """Atomically write a small marker file (a `.done` output), so it is never half there."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# --- the run table the Snakefile uses ------------------------------------------------------
+class RunTable:
+    """Every `runs/*.yaml` by run name: a RunConfig, or the ConfigError it raised."""
+
+    def __init__(self, folder: str | os.PathLike[str] = "runs") -> None:
+        self.folder = Path(folder)
+        self.entries: dict[str, RunConfig | ConfigError] = {}
+        for path in sorted(self.folder.glob("*.yaml")):
+            try:
+                self.entries[path.stem] = load_run_config(path)
+            except ConfigError as e:
+                self.entries[path.stem] = e
+
+    @property
+    def names(self) -> list[str]:
+        """Runs that can be Snakemake targets (file stems that are rule names)."""
+        return [n for n in self.entries if re.fullmatch(RUN_WILDCARD, n)]
+
+    def get(self, run: str) -> RunConfig:
+        entry = self.entries.get(run)
+        if entry is None:
+            have = ", ".join(self.names) or "none"
+            raise ConfigError(config_path(run), [f"no such run config (runs: {have})"])
+        if isinstance(entry, ConfigError):
+            raise entry
+        return entry
+
+    # input functions: each checks the run's config first, so a bad YAML stops the DAG
+    def bootstrap_inputs(self, wildcards: Any) -> list[str]:
+        self.get(wildcards.run)
+        return []
+
+    def segment_inputs(self, wildcards: Any) -> list[str]:
+        run, k = self.get(wildcards.run), int(wildcards.k)
+        run.until_step(k)  # raises for a segment the run does not have
+        previous = [segment_done(run.run_name, k - 1)] if k > 1 else []
+        return [bootstrap_done(run.run_name), *previous]
+
+    def last_segment(self, wildcards: Any) -> str:
+        run = self.get(wildcards.run)
+        return segment_done(run.run_name, run.pipeline.segments)
+
+    def resources(self, stage: str) -> dict[str, Callable[[Any], Any]]:
+        """Snakemake `resources:` for `stage`, read per run from its config."""
+
+        def get(key: str) -> Callable[[Any], Any]:
+            return lambda wc: getattr(self.get(wc.run).pipeline.stage(stage), key)
+
+        return {
+            "slurm_partition": get("partition"),
+            "slurm_account": get("account"),
+            "runtime": get("time_min"),
+            "mem_mb": get("mem_mb"),
+            "cpus_per_task": get("cpus"),
+            "gpu": get("gpus"),
+        }
+
+
+def module_flags(overrides: Mapping[str, str], stage: str) -> str:
+    """`--module M` for a stage whose module the Snakemake config replaces (tests use fakes)."""
+    module = overrides.get(stage)
+    return f"--module {shlex.quote(module)}" if module else ""
+
+
+# --- command line: run one stage -----------------------------------------------------------
+def run_stage(stage: str, run: RunConfig, module: str | None = None) -> int:
+    """Run `stage` of `run` and check its output exists; returns the exit code."""
+    builders = {"bootstrap": bootstrap_cmd, "eval": eval_cmd, "report": report_cmd}
+    cmd = builders[stage](run, module or STAGE_MODULES[stage])
+    print("+", shlex.join(cmd), flush=True)
+    rc = subprocess.call(cmd)
+    if rc != 0:
+        print(f"{stage} of run {run.run_name} failed with exit code {rc}", file=sys.stderr)
+        return rc
+    expected = {"bootstrap": index_json, "report": report_html}.get(stage)
+    if expected and not Path(expected(run.run_name)).is_file():
+        print(f"{stage} exited 0 but wrote no {expected(run.run_name)}", file=sys.stderr)
+        return 1
+    marker = {"bootstrap": bootstrap_done, "eval": eval_done}.get(stage)
+    if marker:
+        write_marker(marker(run.run_name), f"{shlex.join(cmd)}\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.stages", description=__doc__)
+    parser.add_argument("stage", choices=("bootstrap", "eval", "report"))
+    parser.add_argument("--config", required=True, metavar="runs/NAME.yaml")
+    parser.add_argument("--module", help="run this module instead of the stage's own")
+    args = parser.parse_args(argv)
+    try:
+        run = load_run_config(args.config)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
+    return run_stage(args.stage, run, args.module)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

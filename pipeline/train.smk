@@ -1,0 +1,23 @@
+rule train_segment:
+    """Train segment k of the run (up to k * steps_per_segment) as a requeueable submitit job.
+
+    A local rule on purpose: this process only submits the segment's job (SLURM through
+    submitit, or a local process) and waits for it, so it must not hold a SLURM allocation of
+    its own. Checkpoints are not outputs: Snakemake would delete them before a re-run.
+    """
+    input:
+        RUNS.segment_inputs,
+    output:
+        "runs/{run}/segments/segment_{k}.done",
+    log:
+        "runs/{run}/logs/segment_{k}.log",
+    localrule: True
+    params:
+        python=PY,
+        module=stages.module_flags(MODULES, "train"),
+        executor=f"--executor {EXECUTOR}" if EXECUTOR else "",
+    conda:
+        ENV
+    shell:
+        "{params.python} -m pipeline.train_segment --config runs/{wildcards.run}.yaml"
+        " --segment {wildcards.k} {params.executor} {params.module} > {log} 2>&1"

@@ -1,0 +1,442 @@
+"""One training segment as a requeueable submitit job, re-attached instead of submitted twice.
+
+    python -m pipeline.train_segment --config runs/NAME.yaml --segment K [--executor local]
+
+Why it is built this way (docs/PIPELINE.md has the long version):
+
+- Snakemake runs this as a *local* rule. It only submits the segment and waits, so it holds no
+  SLURM allocation while the segment queues: a Snakemake SLURM job waiting for a submitit SLURM
+  job would hold two allocations and can deadlock a small cluster.
+- The segment job runs `python -m daddy.train_big --config ... --until-step N` as a child of
+  submitit's job process. The trainer owns all training state and puts it on disk (it writes a
+  checkpoint and exits 3 on SIGTERM/SIGUSR2); nothing large is pickled into a resubmission, and
+  a crashing trainer cannot take submitit's bookkeeping down with it.
+- On USR2 (time limit near, preemption with `preempt_send_user_signal`, `scancel --signal=USR2`)
+  submitit calls `TrainSegment.checkpoint()`: it passes the signal on, waits for the trainer's
+  checkpoint and exit, and hands back a fresh TrainSegment that submitit requeues. Every start
+  resumes from the newest complete checkpoint (the trainer does that itself), which also covers
+  an outside `scontrol requeue`, which calls no `checkpoint()`.
+- The job id is recorded in `runs/NAME/jobs/segment_K.json` before waiting. A restarted
+  Snakemake finds the job still queued or running and waits for it instead of submitting again.
+- `segment_K.done` is written only when the job succeeded and the newest complete checkpoint
+  has reached the segment's end step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import filelock
+import submitit
+from submitit.core.utils import FailedJobError, UncompletedJobError
+
+from daddy.config import ConfigError, RunConfig, load_run_config
+from pipeline import stages
+
+EXIT_PREEMPTED = 3  # train_big's exit code after a signal-triggered checkpoint (CONTRACTS.md)
+# sacct/squeue states of a job that may still run (submitit treats these as not done, too)
+ACTIVE_STATES = frozenset(
+    {
+        "PENDING",
+        "RUNNING",
+        "REQUEUED",
+        "REQUEUE_HOLD",
+        "REQUEUE_FED",
+        "CONFIGURING",
+        "COMPLETING",
+        "SUSPENDED",
+        "RESIZING",
+        "SIGNALING",
+        "STAGE_OUT",
+        "PREEMPTED",
+        "READY",
+    }
+)
+_STEP_DIR = re.compile(r"^step_(\d+)$")
+_COMPLETE = "COMPLETE"  # daddy.checkpoint.COMPLETE; not imported, that would load torch here
+
+
+class SegmentError(RuntimeError):
+    """A segment that cannot run or did not finish; the message says what to do."""
+
+
+def newest_checkpoint_step(run_dir: str | os.PathLike[str]) -> int | None:
+    """Step of the newest complete checkpoint in `run_dir/checkpoints/` (DESIGN.md §6)."""
+    folder = Path(run_dir) / "checkpoints"
+    if not folder.is_dir():
+        return None
+    steps = [
+        int(m.group(1))
+        for entry in folder.iterdir()
+        if (m := _STEP_DIR.match(entry.name)) and (entry / _COMPLETE).is_file()
+    ]
+    return max(steps, default=None)
+
+
+# --- the job --------------------------------------------------------------------------------
+class TrainSegment(submitit.helpers.Checkpointable):
+    """The callable submitit runs: the trainer as a child process, stopped cleanly on USR2."""
+
+    def __init__(
+        self,
+        command: list[str],
+        cwd: str,
+        run_dir: str,
+        until_step: int,
+        stop_grace_s: float = 75.0,
+        outside_stop_wait_s: float = 60.0,
+    ) -> None:
+        self.command = list(command)
+        self.cwd = cwd
+        self.run_dir = run_dir
+        self.until_step = until_step
+        self.stop_grace_s = stop_grace_s
+        self.outside_stop_wait_s = outside_stop_wait_s
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _spec(self) -> dict[str, Any]:
+        keys = ("command", "cwd", "run_dir", "until_step", "stop_grace_s", "outside_stop_wait_s")
+        return {k: getattr(self, k) for k in keys}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self._spec()  # never pickle the running child
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    def __call__(self) -> dict[str, int]:
+        _say(f"segment job: {shlex.join(self.command)}")
+        self._proc = subprocess.Popen(self.command, cwd=self.cwd)
+        # poll, not wait(): a signal handler that waits on the same Popen must not deadlock
+        while (rc := self._proc.poll()) is None:
+            time.sleep(0.5)
+        step = newest_checkpoint_step(self.run_dir)
+        if rc == 0 and step is not None and step >= self.until_step:
+            _say(f"segment job: trainer reached step {step} (segment ends at {self.until_step})")
+            return {"until_step": self.until_step, "checkpoint_step": step}
+        if rc in (0, EXIT_PREEMPTED):
+            self._stopped_from_outside(rc, step)
+        raise SegmentError(f"trainer exited with code {rc}; its output is above in this log")
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
+        """submitit's USR2 hook: let the trainer checkpoint and exit, then resubmit afresh."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            _say("segment job: stop signal; asking the trainer to checkpoint and exit")
+            proc.send_signal(signal.SIGUSR2)
+            if _poll_exit(proc, self.stop_grace_s) is None:
+                proc.kill()
+                _say(
+                    f"segment job: trainer still running after {self.stop_grace_s:.0f} s, "
+                    "killed; its previous complete checkpoint stands"
+                )
+        return submitit.helpers.DelayedSubmission(TrainSegment(**self._spec()))
+
+    def _stopped_from_outside(self, rc: int, step: int | None) -> None:
+        """The trainer checkpointed and stopped on a signal that did not come through submitit
+        (outside `scontrol requeue`, preemption by SIGTERM, `scancel`). On SLURM the job is then
+        being requeued or cancelled: wait for that; if nothing happens, requeue it ourselves.
+        Exiting (not returning) writes no result, so the waiting side keeps waiting."""
+        where = (
+            f"trainer stopped at checkpoint step {step} (exit {rc}) before step {self.until_step}"
+        )
+        job_id = os.environ.get("SLURM_JOB_ID")
+        if os.environ.get("SUBMITIT_EXECUTOR") != "slurm" or not job_id:
+            raise SegmentError(f"{where}; run the pipeline again to resume from the checkpoint")
+        _say(f"segment job: {where}; waiting for SLURM to requeue or end this job")
+        time.sleep(self.outside_stop_wait_s)
+        _say(f"segment job: still here; requeueing job {job_id} myself")
+        subprocess.call(["scontrol", "requeue", job_id])
+        time.sleep(self.outside_stop_wait_s)
+        sys.exit(EXIT_PREEMPTED)
+
+
+def _poll_exit(proc: subprocess.Popen[bytes], timeout_s: float) -> int | None:
+    deadline = time.monotonic() + timeout_s
+    while (rc := proc.poll()) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return rc
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)  # flushed at once: SLURM logs are what people `tail -f`
+
+
+# --- the job record and re-attaching --------------------------------------------------------
+@dataclass
+class JobRecord:
+    """What `runs/NAME/jobs/segment_K.json` says about the segment's job."""
+
+    job_id: str
+    cluster: str
+    folder: str
+    until_step: int
+    command: list[str]
+    submitted: str
+
+    @classmethod
+    def load(cls, path: Path) -> JobRecord | None:
+        try:
+            return cls(**json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError) as e:
+            _say(f"ignoring unreadable job record {path} ({e})")
+            return None
+
+    def save(self, path: Path) -> None:
+        stages.write_marker(path, json.dumps(asdict(self), indent=2) + "\n")
+
+    def log_path(self) -> Path:
+        return Path(self.folder) / f"{self.job_id}_0_log.out"
+
+
+class _LocalJobHandle:
+    """A local submitit job found again by its controller's pid (its Popen died with us)."""
+
+    def __init__(self, record: JobRecord) -> None:
+        self.record = record
+        self.job = submitit.local.local.LocalJob(folder=record.folder, job_id=record.job_id)
+
+    def done(self) -> bool:
+        return not _local_controller_alive(self.record)
+
+    def result(self) -> Any:
+        return self.job.result()
+
+
+def _local_controller_alive(record: JobRecord) -> bool:
+    """Is the recorded pid still submitit's local controller for this folder (not a zombie)?"""
+    proc = Path("/proc") / record.job_id
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and "submitit.local._local" in cmdline and record.folder in cmdline
+
+
+def slurm_state(job_id: str) -> str:
+    """The job's state from squeue (the controller's live view, current even for a job that
+    was submitted a second ago); '' once the job has left the queue or squeue fails."""
+    try:
+        out = subprocess.run(
+            ["squeue", "-h", "-j", job_id, "-o", "%T"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip().split("\n")[0].upper() if out.returncode == 0 else ""
+
+
+def attach(record: JobRecord) -> Any | None:
+    """A handle on the recorded job if it may still run, else None."""
+    if record.cluster == "slurm":
+        if slurm_state(record.job_id) in ACTIVE_STATES:
+            return submitit.SlurmJob(folder=record.folder, job_id=record.job_id)
+        return None
+    if _local_controller_alive(record):
+        return _LocalJobHandle(record)
+    return None
+
+
+def _job_done(job: Any) -> bool:
+    if isinstance(job, submitit.SlurmJob):
+        return job.done(force_check=True)
+    return job.done()
+
+
+# --- submitting and waiting ------------------------------------------------------------------
+def _clean_slurm_env() -> None:
+    """Forget the enclosing allocation's SLURM_* settings (e.g. when Snakemake itself runs in
+    an sbatch job) so they do not leak into the segment's own sbatch; keep SLURM_CONF."""
+    for key in [k for k in os.environ if k.startswith("SLURM_") and k != "SLURM_CONF"]:
+        del os.environ[key]
+
+
+def make_executor(run: RunConfig, segment: int, cluster: str) -> submitit.AutoExecutor:
+    """AutoExecutor for `run`'s train stage: SLURM when `srun` exists (auto), else local."""
+    p = run.pipeline
+    ex = submitit.AutoExecutor(
+        folder=stages.submitit_folder(run.run_name),
+        cluster=None if cluster == "auto" else cluster,
+        slurm_max_num_timeout=p.slurm_max_num_timeout,
+        local_max_num_timeout=p.slurm_max_num_timeout,
+    )
+    res = p.stage("train")
+    params: dict[str, Any] = {
+        "name": f"{run.run_name}_seg{segment}",
+        "timeout_min": res.time_min,
+        "mem_gb": res.mem_mb / 1024,
+        "cpus_per_task": res.cpus,
+        "stderr_to_stdout": True,
+        "slurm_signal_delay_s": p.signal_delay_s,
+    }
+    if ex.cluster == "local" or res.gpus:
+        params["gpus_per_node"] = res.gpus  # local: 0 hides GPUs, as SLURM would
+    if res.partition:
+        params["slurm_partition"] = res.partition
+    if res.account:
+        params["slurm_account"] = res.account
+    ex.update_parameters(**params)
+    return ex
+
+
+def run_segment(
+    run: RunConfig,
+    segment: int,
+    *,
+    config: str,
+    executor: str | None = None,
+    module: str = stages.STAGE_MODULES["train"],
+    command: list[str] | None = None,
+    poll_s: float | None = None,
+) -> int:
+    """Submit (or re-attach to) segment `segment` of `run`, wait, write its `.done` marker.
+
+    `command` replaces the trainer command (tests use a stand-in). Returns the exit code.
+    """
+    until = run.until_step(segment)
+    name, where = run.run_name, f"segment {segment}/{run.pipeline.segments} of {run.run_name}"
+    cwd = os.getcwd()
+    run_dir = str(Path(cwd, "runs", name))
+    grace = max(5.0, run.pipeline.signal_delay_s - 15.0)  # USR2 comes signal_delay_s early
+    segment_job = TrainSegment(
+        command or stages.train_cmd(config, until, module), cwd, run_dir, until, stop_grace_s=grace
+    )
+    record_path = Path(stages.job_record(name, segment))
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    with filelock.FileLock(f"{record_path}.lock"):
+        job, record, attached = _attach_or_submit(
+            record_path, segment_job, run, segment, executor or run.pipeline.executor
+        )
+    verb = "re-attached to" if attached else "submitted"
+    _say(
+        f"{where} (to step {until}): {verb} job {record.job_id} ({record.cluster}); "
+        f"log: {record.log_path()}"
+    )
+    try:
+        result = _wait(job, poll_s or (10.0 if record.cluster == "slurm" else 1.0), record)
+    except (FailedJobError, UncompletedJobError, SegmentError) as e:
+        text = str(e).strip()
+        first = text.splitlines()[0] if text else type(e).__name__
+        _say(f"{where} failed: job {record.job_id}: {first}")
+        _say(f"the job's log: {record.log_path()}; rerun snakemake to resume from its checkpoint")
+        return 1
+    step = newest_checkpoint_step(run_dir)
+    if step is None or step < until:
+        _say(
+            f"{where}: job {record.job_id} ended but the newest complete checkpoint is "
+            f"{step}, not >= {until}; rerun to resume"
+        )
+        return 1
+    done = {
+        "segment": segment,
+        "until_step": until,
+        "checkpoint_step": step,
+        "job_id": record.job_id,
+        "cluster": record.cluster,
+        "result": result,
+    }
+    stages.write_marker(stages.segment_done(name, segment), json.dumps(done, indent=2) + "\n")
+    _say(f"{where}: done at checkpoint step {step}")
+    return 0
+
+
+def _attach_or_submit(
+    record_path: Path, segment_job: TrainSegment, run: RunConfig, segment: int, cluster: str
+) -> tuple[Any, JobRecord, bool]:
+    """(job, its record, re-attached?): the recorded job while it may still run, else a new one."""
+    record = JobRecord.load(record_path)
+    job = attach(record) if record is not None else None
+    if record is not None and job is not None:
+        if record.command != segment_job.command:
+            stop = "scancel" if record.cluster == "slurm" else "kill"
+            raise SegmentError(
+                f"segment {segment}'s job {record.job_id} is still running another command "
+                f"({shlex.join(record.command)}); wait for it or `{stop} {record.job_id}`, "
+                "then rerun"
+            )
+        return job, record, True
+    if cluster == "slurm" or (cluster == "auto" and submitit.AutoExecutor.which() == "slurm"):
+        _clean_slurm_env()
+    executor = make_executor(run, segment, cluster)
+    job = executor.submit(segment_job)
+    record = JobRecord(
+        job_id=str(job.job_id),
+        cluster=executor.cluster,
+        folder=str(job.paths.folder),
+        until_step=segment_job.until_step,
+        command=segment_job.command,
+        submitted=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    record.save(record_path)
+    return job, record, False
+
+
+def _wait(job: Any, poll_s: float, record: JobRecord) -> Any:
+    """Block until the job is over (requeues included); its result, or its error raised."""
+    last = ""
+    while not _job_done(job):
+        if record.cluster == "slurm" and (state := slurm_state(record.job_id)) != last:
+            _say(f"job {record.job_id}: {state or 'left the queue'}")
+            last = state
+        time.sleep(poll_s)
+    return job.result()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.train_segment", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--config", required=True, metavar="runs/NAME.yaml")
+    parser.add_argument("--segment", required=True, type=int, metavar="K")
+    parser.add_argument(
+        "--executor",
+        choices=("auto", "slurm", "local"),
+        help="where the segment job runs (default: the run config's)",
+    )
+    parser.add_argument(
+        "--module",
+        default=stages.STAGE_MODULES["train"],
+        help="trainer module (default: %(default)s)",
+    )
+    parser.add_argument("--poll-s", type=float, help="seconds between job status checks")
+    args = parser.parse_args(argv)
+    try:
+        run = load_run_config(args.config)
+        run.until_step(args.segment)
+    except (ConfigError, ValueError) as e:
+        print(f"train_segment: {e}", file=sys.stderr)
+        return 2
+    try:
+        return run_segment(
+            run,
+            args.segment,
+            config=args.config,
+            executor=args.executor,
+            module=args.module,
+            poll_s=args.poll_s,
+        )
+    except SegmentError as e:
+        print(f"train_segment: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

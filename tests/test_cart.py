@@ -1,0 +1,175 @@
+"""The practice cartridge: built deterministically, and its game rules work in real PyBoy."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+
+import pytest
+
+from daddy import ram
+from daddy.cart import build, world
+from daddy.cart.asm import finalize_header
+from tests.cart_util import face, get_starter, make_strong, press, settle, walk_to
+
+PALLET, ROUTE_1, PEWTER_GYM, REDS_2F, REDS_1F = 0x00, 0x0C, 0x36, 0x26, 0x25
+
+
+def test_building_twice_gives_identical_bytes(tmp_path):
+    first = build.build_rom()
+    out = tmp_path / "cart.gb"
+    subprocess.run(
+        [sys.executable, "-m", "daddy.cart", "build", "--out", str(out)], check=True,
+        capture_output=True,
+    )  # fmt: skip
+    assert out.read_bytes() == first == build.build_rom()
+
+
+def test_header_has_own_title_and_valid_checksums():
+    rom = build.build_rom()
+    assert len(rom) == 0x8000 and rom[0x147] == 0x00
+    assert rom[0x134:0x143].rstrip(b"\0") == b"PRACTICE RED"
+    again = bytearray(rom)
+    finalize_header(again, "PRACTICE RED")
+    assert bytes(again) == rom  # recomputing both checksums changes nothing
+
+
+def test_world_is_consistent_and_large_enough():
+    world.validate()
+    assert len(world.MAPS) >= 10
+    assert world.reachable_maps() == set(world.BY_ID)
+    assert len({m.tileset for m in world.MAPS}) >= 5
+    leaders = [o for m in world.MAPS for o in m.objects if o.badge]
+    assert sorted(o.badge for o in leaders) == [1, 2, 4]
+
+
+def test_broken_world_is_rejected(monkeypatch):
+    bad = world.BY_ID[0x0C]
+    rows = ("TTTT..TTTT", *bad.rows[1:8], "TTTTT.TTTT")  # south opening no longer lines up
+    monkeypatch.setitem(world.BY_ID, 0x0C, world.MapDef(**{**bad.__dict__, "rows": rows}))
+    monkeypatch.setattr(world, "MAPS", tuple(world.BY_ID.values()))
+    with pytest.raises(world.WorldError, match="do not line up"):
+        world.validate()
+
+
+def test_text_without_glyphs_is_rejected():
+    with pytest.raises(ValueError, match="no glyph"):
+        build.check_text('Foo: db "caf\u00e9@"')
+
+
+def test_bootstrap_state_is_in_control_in_reds_room(game):
+    s = game.state
+    assert s.in_control and (s.map_id, s.x, s.y) == world.START
+    assert s.money == 3000 and s.party_count == 0 and s.badges == 0
+    text = bytes(game.pyboy.memory[0xD158:0xD15B])
+    assert text == ram.encode_text("RED")  # DOWN then A took the first preset name
+
+
+@pytest.mark.parametrize("button, dx, dy", [("right", 1, 0), ("left", -1, 0), ("up", 0, -1)])
+def test_walking_changes_coordinates(game, button, dx, dy):
+    before = game.state
+    after = press(game, button)
+    assert (after.x, after.y) == (before.x + dx, before.y + dy)
+    assert after.map_id == before.map_id
+
+
+def test_walls_block(game):
+    for _ in range(8):
+        press(game, "down")
+    s = game.state
+    assert s.y == world.HEIGHT - 2  # the wall row stops the player
+
+
+def test_stairs_and_door_change_map(game):
+    walk_to(game, REDS_1F, 4, 7)
+    assert game.state.map_id == REDS_1F
+    press(game, "down")  # onto the door
+    s = game.state
+    assert (s.map_id, s.x, s.y) == (PALLET, 3, 4)
+
+
+def test_gate_needs_starter_then_edge_leads_to_route_1(game):
+    walk_to(game, PALLET, 4, 1)
+    press(game, "up")
+    assert game.state.map_id == PALLET  # the gate is closed
+    settle(game)
+    get_starter(game)
+    s = game.state
+    assert s.event(ram.EVENT_GOT_STARTER) and s.party_count == 1 and s.levels[0] == 5
+    assert s.dex_owned == 1
+    walk_to(game, PALLET, 4, 0)
+    s = press(game, "up")
+    assert (s.map_id, s.x, s.y) == (ROUTE_1, 4, 8)
+
+
+def test_text_box_sets_font_flag_and_window(game):
+    walk_to(game, REDS_2F, 1, 2)
+    face(game, "up")  # the PC
+    press(game, "a")
+    mem = game.pyboy.memory
+    assert mem[ram.W_FONT_LOADED] & 1 and mem[ram.H_WY] == 0x00
+    assert not game.state.in_control
+    press(game, "b")
+    assert mem[ram.W_FONT_LOADED] & 1 == 0 and mem[ram.H_WY] == 0x90
+    assert game.state.in_control
+
+
+def test_wild_battle_costs_hp_and_raises_a_level(game):
+    get_starter(game)
+    mem = game.pyboy.memory
+    mem[ram.W_PARTY_MON1_MAX_HP + 1] = mem[ram.W_PARTY_MON1_HP + 1] = 200  # never black out
+    walk_to(game, ROUTE_1, 5, 4)  # grass
+    for _ in range(400):
+        if game.state.in_battle:
+            break
+        press(game, "left" if game.state.x == 5 else "right")
+        settle_text_only(game)
+    assert game.state.in_battle == 1
+    mem[0xC012] = 4  # experience one short of level 5 -> the win must level up
+    before = game.state
+    hp_seen = before.hp
+    while game.state.in_battle:
+        press(game, "a")
+        hp_seen = min(hp_seen, game.state.hp)
+    assert game.state.levels[0] == before.levels[0] + 1
+    assert hp_seen < before.hp
+    assert game.state.dex_seen >= 2
+
+
+def settle_text_only(game) -> None:
+    while game.state.text_box and not game.state.in_battle:
+        press(game, "b")
+
+
+def test_losing_a_battle_returns_to_the_healing_spot(game):
+    get_starter(game)
+    mem = game.pyboy.memory
+    walk_to(game, ROUTE_1, 5, 4)
+    mem[ram.W_PARTY_MON1_HP + 1] = 1
+    for _ in range(600):
+        if game.state.in_battle:
+            break
+        press(game, "left" if game.state.x == 5 else "right")
+    while game.state.in_battle:
+        press(game, "a")
+    s = game.state
+    assert (s.map_id, s.x, s.y) == world.HEAL_START and s.hp == s.max_hp
+
+
+def test_gym_leader_gives_badge_and_event(game):
+    get_starter(game)
+    make_strong(game)
+    walk_to(game, PEWTER_GYM, 4, 2)
+    face(game, "up")
+    press(game, "a")  # Brock's text, then the battle
+    for _ in range(200):
+        if game.state.in_control:
+            break
+        press(game, "a")
+    s = game.state
+    assert s.badges & 1 and s.event(ram.EVENT_BEAT_BROCK)
+    assert s.money > 3000
+    # The east gate of Pewter City is open now.
+    walk_to(game, 0x0E, 0, 4)
+

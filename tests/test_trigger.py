@@ -1,0 +1,197 @@
+"""Trigger savestates: which GameStates fire a milestone, once per run, with what metadata."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from daddy import ram
+from daddy.milestones import DEFAULT_MILESTONES, by_name
+from daddy.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
+from daddy.trigger import (
+    GYM_LEADER_EVENTS,
+    MilestoneWatcher,
+    Trigger,
+    entry_name,
+    parse_event_flag,
+    parse_required_event,
+    tier_by_badges,
+    tier_for,
+)
+
+PALLET, ROUTE_1, PEWTER, CERULEAN_GYM, CELADON = 0x00, 0x0C, 0x02, 0x41, 0x06
+REDS_HOUSE = 0x25
+
+
+def game(map_id: int = PALLET, badges: int = 0, events: tuple[tuple[int, int], ...] = (),
+         x: int = 3, y: int = 4) -> GameState:
+    flags = bytearray(EVENT_FLAGS_LEN)
+    for addr, bit in events:
+        flags[addr - W_EVENT_FLAGS] |= 1 << bit
+    return GameState(
+        map_id=map_id, x=x, y=y, badges=badges, party_count=1, levels=(5, 0, 0, 0, 0, 0),
+        hp=20, max_hp=20, events=bytes(flags), event_count=ram.popcount(flags), in_battle=0,
+        money=3000, dex_owned=1, dex_seen=1, bag_count=0, in_control=True, text_box=False,
+    )
+
+
+STARTER = (ram.EVENT_GOT_STARTER,)
+
+
+def names(triggers: list[Trigger]) -> list[str]:
+    return [t.name for t in triggers]
+
+
+@pytest.fixture
+def watcher() -> MilestoneWatcher:
+    w = MilestoneWatcher(2, late_maps=(CERULEAN_GYM, CELADON),
+                         required_events=("oak_got_parcel=D74E.0", *GYM_LEADER_EVENTS))
+    for env in range(2):
+        w.start_episode(env, game(events=STARTER))
+    return w
+
+
+def test_each_milestone_fires_once_per_run_across_envs(watcher: MilestoneWatcher) -> None:
+    assert names(watcher.observe(0, game(ROUTE_1, events=STARTER))) == ["route_1"]
+    assert watcher.observe(0, game(ROUTE_1, events=STARTER, x=9)) == []
+    assert watcher.observe(1, game(ROUTE_1, events=STARTER)) == []  # another env: still once
+    watcher.start_episode(0, game(events=STARTER))  # a new episode of the same run
+    assert watcher.observe(0, game(ROUTE_1, events=STARTER)) == []
+
+
+def test_what_is_true_at_the_spawn_state_never_fires() -> None:
+    w = MilestoneWatcher(1)
+    spawn = game(PEWTER, badges=0b1, events=(*STARTER, ram.EVENT_BEAT_BROCK))
+    w.start_episode(0, spawn)
+    assert w.observe(0, spawn) == []
+    assert {"pewter_city", "beat_brock", "badge_boulder", "got_starter"} <= w.seen
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (game(events=(*STARTER, ram.EVENT_BEAT_BROCK)), [("beat_brock", "mid", "milestone")]),
+        (game(badges=0b1, events=STARTER), [("badge_boulder", "mid", "milestone")]),
+        (game(badges=0b1000, events=STARTER), [("badge_bit3", "mid", "badge")]),
+        (game(badges=0b1111, events=STARTER),
+         [("badge_boulder", "mid", "milestone"), ("badge_cascade", "late", "milestone"),
+          ("badge_thunder", "late", "milestone"), ("badge_bit3", "late", "badge")]),
+        (game(badges=0b1111, events=(*STARTER, (0xD77C, 1))),
+         [("badge_boulder", "mid", "milestone"), ("badge_cascade", "late", "milestone"),
+          ("badge_thunder", "late", "milestone"), ("badge_bit3", "late", "badge"),
+          ("beat_erika", "late", "event")]),
+        (game(events=(*STARTER, ram.EVENT_OAK_GOT_PARCEL)), [("oak_got_parcel", "early", "event")]),
+        (game(REDS_HOUSE, events=STARTER), [("map_0x25", "early", "map")]),
+        (game(REDS_HOUSE, badges=0b11, events=STARTER),
+         [("badge_boulder", "mid", "milestone"), ("badge_cascade", "late", "milestone"),
+          ("map_0x25", "mid", "map")]),
+        (game(CERULEAN_GYM, events=STARTER), [("map_0x41", "late", "map")]),
+        (game(PEWTER, events=STARTER), [("pewter_city", "mid", "milestone")]),
+    ],
+    ids=["gym-leader-event", "badge", "unnamed-badge", "four-badges", "erika", "required-event",
+         "new-map", "new-map-with-badges", "late-area", "named-map"],
+)
+def test_trigger_names_tiers_and_kinds(
+    watcher: MilestoneWatcher, state: GameState, expected: list[tuple[str, str, str]]
+) -> None:
+    fired = watcher.observe(0, state)
+    assert [(t.name, t.tier, t.kind) for t in fired] == expected
+
+
+def test_only_late_maps_fire_when_new_maps_are_not_watched() -> None:
+    w = MilestoneWatcher(1, late_maps=(CELADON,), watch_new_maps=False)
+    w.start_episode(0, game(events=STARTER))
+    assert w.observe(0, game(REDS_HOUSE, events=STARTER)) == []
+    assert names(w.observe(0, game(CELADON, events=STARTER))) == ["map_0x06"]
+
+
+def test_gym_leaders_named_in_milestones_are_not_doubled() -> None:
+    w = MilestoneWatcher(1, required_events=("D755.7", "beat_brock=D755.7", "D77C.1"))
+    assert w.required_events == (("event_d77c_1", (0xD77C, 1)),)
+    w.start_episode(0, game(events=STARTER))
+    fired = w.observe(0, game(events=(*STARTER, ram.EVENT_BEAT_BROCK, (0xD77C, 1))))
+    assert names(fired) == ["beat_brock", "event_d77c_1"]
+
+
+def test_episode_masks_separate_spawn_from_new_progress(watcher: MilestoneWatcher) -> None:
+    i_route, i_pewter = (DEFAULT_MILESTONES.index(by_name(n)) for n in ("route_1", "pewter_city"))
+    watcher.start_episode(0, game(events=STARTER), inherited_mask=1 << i_route)
+    watcher.observe(0, game(PEWTER, events=STARTER))
+    watcher.observe(0, game(REDS_HOUSE, events=STARTER))  # left Pewter: the bit stays
+    assert watcher.new_mask(0) == 1 << i_pewter
+    assert watcher.episode_mask(0) == 1 | 1 << i_route | 1 << i_pewter
+
+
+def test_state_meta_describes_the_state_to_save(watcher: MilestoneWatcher) -> None:
+    state = game(PEWTER, badges=0b1, events=(*STARTER, ram.EVENT_BEAT_BROCK))
+    (pewter, brock, badge) = watcher.observe(0, state)  # story order
+    meta = watcher.state_meta(0, badge, state, step=12_345)
+    assert (meta.milestone, meta.tier, meta.map_id, meta.badges, meta.step) == (
+        "badge_boulder", "mid", PEWTER, 1, 12_345)
+    assert meta.events == 2 and meta.milestones == watcher.episode_mask(0)
+    assert {brock.name, pewter.name} == {"beat_brock", "pewter_city"}
+
+
+def test_seen_set_survives_a_checkpoint(watcher: MilestoneWatcher) -> None:
+    watcher.observe(0, game(ROUTE_1, events=STARTER))
+    fresh = MilestoneWatcher(1)
+    fresh.load_state_dict(watcher.state_dict())
+    fresh.start_episode(0, game(events=STARTER))
+    assert fresh.observe(0, game(ROUTE_1, events=STARTER)) == []
+    assert names(fresh.observe(0, game(PEWTER, events=STARTER))) == ["pewter_city"]
+    with pytest.raises(ValueError, match="version"):
+        fresh.load_state_dict({"seen": []})
+
+
+def test_observe_needs_a_started_episode_and_a_valid_env() -> None:
+    w = MilestoneWatcher(2)
+    with pytest.raises(RuntimeError, match="start_episode"):
+        w.observe(1, game())
+    with pytest.raises(IndexError, match="out of range"):
+        w.start_episode(2, game())
+    with pytest.raises(ValueError, match="num_envs"):
+        MilestoneWatcher(0)
+
+
+@pytest.mark.parametrize(
+    ("spec", "parsed"),
+    [("D755.7", (0xD755, 7)), ("0xd74e.0", (0xD74E, 0)), ([0xD747, 0], (0xD747, 0))],
+)
+def test_event_flag_specs_parse(spec: object, parsed: tuple[int, int]) -> None:
+    assert parse_event_flag(spec) == parsed  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [("D755", "byte address.bit"), ("D755.8", "byte address.bit"), ("C000.1", "outside"),
+     ([0xD755], "address, bit"), ("Beat-Erika=D77C.1", "lowercase"),
+     ("=D77C.1", "lowercase")],
+)
+def test_bad_event_specs_say_what_is_wrong(spec: object, needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        parse_required_event(spec)  # type: ignore[arg-type]
+
+
+def test_required_event_names_must_not_clash() -> None:
+    with pytest.raises(ValueError, match="reuses the milestone name"):
+        MilestoneWatcher(1, required_events=("beat_brock=D77C.1",))
+    with pytest.raises(ValueError, match="repeat a name"):
+        MilestoneWatcher(1, required_events=("x=D77C.1", "x=D792.1"))
+
+
+def test_entry_name_is_milestone_and_utc_timestamp() -> None:
+    when = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    assert entry_name("beat_brock", when) == "beat_brock_20240506T070809"
+
+
+@pytest.mark.parametrize(("badges", "tier"), [(0, "early"), (1, "mid"), (0b11, "mid"),
+                                              (0b111, "late"), (0xFF, "late")])
+def test_tier_by_badges(badges: int, tier: str) -> None:
+    assert tier_by_badges(badges) == tier
+
+
+def test_tier_for_prefers_a_named_milestones_tier() -> None:
+    assert tier_for("beat_misty", game()) == "late"
+    assert tier_for("map_0x25", game(REDS_HOUSE, badges=1)) == "mid"
+    assert tier_for("map_0x06", game(CELADON), late_maps=(CELADON,)) == "late"
