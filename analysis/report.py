@@ -407,8 +407,8 @@ def summary(ep: Episodes) -> dict[str, str]:
 def _videos_html(run_dir: Path, out: Path) -> str:
     """Links to the run's rollout videos, newest first, with the newest GIF shown inline."""
     folder = run_dir / "videos"
-    found = sorted(folder.glob("rollout_*.mp4"), key=lambda p: _step_of(p.stem), reverse=True) \
-        if folder.is_dir() else []
+    found = sorted(folder.rglob("rollout_*.mp4"), key=lambda p: _step_of(p.stem),
+                   reverse=True) if folder.is_dir() else []  # videos/ and videos/final/
     if not found:
         return ""
 
@@ -418,7 +418,7 @@ def _videos_html(run_dir: Path, out: Path) -> str:
     gif = found[0].with_suffix(".gif")
     shown = (f'<p><img src="{rel(gif)}" alt="newest rollout" class=video></p>'
              if gif.is_file() else "")
-    links = "".join(f'<li><a href="{rel(p)}">{html.escape(p.name)}</a>'
+    links = "".join(f'<li><a href="{rel(p)}">{html.escape(str(p.relative_to(folder)))}</a>'
                     + (f' (<a href="{rel(p.with_suffix(".gif"))}">gif</a>)'
                        if p.with_suffix(".gif").is_file() else "") + "</li>" for p in found)
     return f'<h2 id="videos">rollout videos</h2>{shown}<ul>{links}</ul>'

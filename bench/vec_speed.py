@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from daddy.vec import VecEnv
+from daddy.vec import VecEnv, available_cores
 
 EnvFn = Callable[[], gym.Env]
 
@@ -152,7 +152,7 @@ START_SNIPPET = """
 import sys, time, json, numpy as np
 sys.path.insert(0, {bench!r})
 import vec_speed
-from daddy.vec import VecEnv
+from daddy.vec import VecEnv, available_cores
 fn = vec_speed.make_env_fn({env!r}, {ms!r})
 out = []
 for _ in range(2):
@@ -183,7 +183,7 @@ def main() -> None:
     p.add_argument("--skip-gym", action="store_true", help="skip gymnasium's AsyncVectorEnv")
     args = p.parse_args()
 
-    cores, n = os.cpu_count() or 1, args.num_envs
+    cores, n = available_cores(), args.num_envs
     env_fn = make_env_fn(args.env, args.synthetic_ms)
     variants = {"single": Single(env_fn), "pool_1": Pool(env_fn, n, 1)}
     variants[f"pool_{min(cores, n)}"] = Pool(env_fn, n, min(cores, n))

@@ -134,6 +134,7 @@ class CurriculumManager:
         self._pressure: dict[str, float] = {}
         self._recent: deque[Tier] = deque(maxlen=cfg.summary_window)
         self._bytes: dict[str, bytes] = {}  # sha256 → state bytes, for resets without disk I/O
+        self._spawned: list[StateEntry | None] = [None] * num_envs  # by `reset_state`
         self._load_entries()
         if not self._usable:
             raise StateIndexError(self._no_states_message())
@@ -202,6 +203,18 @@ class CurriculumManager:
                 log.warning("dropping savestate %s: %s", entry.name, err)
                 self._skipped.append((entry, str(err)))
                 del self._usable[entry.name]
+
+    def reset_state(self, env_id: int) -> bytes:
+        """The VecEnv `reset_state` hook: sample env `env_id`'s spawn state, remember it, return
+        its bytes. `spawned_from(env_id)` then names it (savestate_tag, `update`, watcher)."""
+        entry, data = self.sample_with_bytes(env_id)
+        self._spawned[env_id] = entry
+        return data
+
+    def spawned_from(self, env_id: int) -> StateEntry | None:
+        """The state of env `env_id`'s latest `reset_state` (None before the first)."""
+        self._check_env(env_id)
+        return self._spawned[env_id]
 
     def state_bytes(self, entry: StateEntry) -> bytes:
         """The state's bytes, read and hash-checked once, then kept in memory."""

@@ -446,7 +446,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model-key", default=MODEL_KEY,
                    help="checkpoint part (dotted path) holding the Q-network's state dict")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (batch-1 acting gains nothing from more; 0: torch default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scale", type=int, default=3, help="MP4 pixel scale (GIF uses 2)")
     p.add_argument("--fps", type=int, default=15)

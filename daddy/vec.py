@@ -1,18 +1,25 @@
 """Vectorised emulators: N envs in a pool of worker processes, observations in shared memory.
 
-Design (pufferlib-style pool, chosen over gymnasium's `AsyncVectorEnv(shared_memory=True)`;
-numbers from `bench/vec_speed.py`, see DECISION below): each worker process owns a contiguous
-slice of envs, steps them one after another, writes their observations straight into one shared
-block (one numpy view per observation key), and answers with ONE pipe message per step holding
-rewards, flags and infos of its slice. The main process sees `obs[key]` of shape (N, ...).
+Design: a pufferlib-style pool, chosen over gymnasium's `AsyncVectorEnv(shared_memory=True)`.
+Each worker process owns a contiguous slice of envs, steps them one after another, writes their
+observations straight into one shared block (one numpy view per observation key), and answers
+with ONE pipe message per step (rewards, flags and infos of its slice). The main process sees
+`obs[key]` of shape (N, ...). `num_workers` defaults to the cores this process may use
+(`sched_getaffinity`: a SLURM allocation, not the whole node).
 
-DECISION. Measured on the 2-core dev machine (same run, same env, 32 envs):
-    {DECISION_NUMBERS}
-The pool is the one we keep because (1) it runs several envs per process, which gymnasium cannot
-(one process per env: 32-64 emulator processes fighting over a few cores, 32-64 interpreters in
-memory), (2) autoreset must ask the MAIN process which savestate to start from (the curriculum
-lives there), which gymnasium's autoreset cannot do, and (3) a dead worker must be restarted,
-while gymnasium raises and leaves the vector env unusable.
+Why, measured with `bench/vec_speed.py` (practice cartridge, 2-core machine shared with other
+jobs, load average 7-11, so wall-clock steps/s were noise and the comparison is on CPU time,
+main process + workers, per env step):
+
+    steps per CPU-second      single env   pool 1 worker   pool 2 workers   gymnasium async
+    32 envs                         1660            1672             1583               998
+    64 envs                         1904            1739             1670              1105
+
+gymnasium needs one process per env (32-64 emulator processes on a few cores) and spends about
+60% more CPU per step on context switches and per-env messages; the pool stays within ~10% of
+a bare env in one process (the main process itself uses ~3% at 64 envs). Beyond speed,
+gymnasium's autoreset cannot ask the main process for the savestate to start from (the
+curriculum lives there) and a dead worker leaves it unusable; the pool does both.
 
 Autoreset (same step): when env i's episode ends, the main process calls `reset_state(i)` for
 the savestate bytes (None: a plain reset), the worker resets env i from them, and the returned
@@ -30,11 +37,14 @@ process as `WorkerError` with the worker's traceback unless `restart_on_error`.
 
 Start method: 'forkserver' by default. `fork` after torch has started its thread pools (the
 trainer restarts workers mid-run) can deadlock the child and copies the trainer's whole address
-space; 'forkserver' forks from a small clean server process that has already imported
-pyboy/numpy, so a (re)start costs a fork, not an interpreter start, and a worker holds no pipe
-ends but its own (so it sees EOF when the main process dies). Workers also get
-PR_SET_PDEATHSIG and ignore SIGINT/SIGTERM/SIGUSR1/SIGUSR2 (SLURM signals the whole job; the
-main process decides when they stop): no orphans, no half-dead pool during a checkpoint.
+space; 'forkserver' forks from a small clean server that has already imported pyboy, and a
+worker holds no pipe ends but its own (it sees EOF when the main process dies). Start-up was
+measured alike for all three (32 envs on 2 workers: 2.3-5.5 s, mostly creating 16 emulators
+per worker), so safety decides. Spawned and forkserver children would re-import the caller's
+`__main__` (the trainer: torch, measured 2.5 s and 230 MB per worker instead of 50 MB); workers
+are started with it hidden, `env_fn` travels cloudpickled. Workers get PR_SET_PDEATHSIG and
+ignore SIGINT/SIGTERM/SIGUSR1/SIGUSR2/SIGHUP (SLURM signals the whole job; the main process
+decides when they stop, `close()` or atexit): no orphans, no half-dead pool mid-checkpoint.
 """
 
 from __future__ import annotations
@@ -67,6 +77,14 @@ ResetState = Callable[[int], "bytes | None"]
 START_METHODS = ("forkserver", "spawn", "fork")
 _SIGNALS_LEFT_TO_MAIN = ("SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGHUP")
 _PR_SET_PDEATHSIG = 1
+
+
+def available_cores() -> int:
+    """Cores this process may run on (a SLURM job's allocation, not the node's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 class WorkerError(RuntimeError):
@@ -237,7 +255,7 @@ class VecEnv:
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
-        num_workers = min(num_envs, os.cpu_count() or 1) if num_workers is None else num_workers
+        num_workers = min(num_envs, available_cores()) if num_workers is None else num_workers
         if not 1 <= num_workers <= num_envs:
             raise ValueError(f"num_workers must be in 1..num_envs={num_envs}, got {num_workers}")
         if start_method not in START_METHODS:

@@ -155,7 +155,7 @@ def _draw_panel(draw: ImageDraw.ImageDraw, ov: Overlay, top: int, width: int, sc
     y += lh
     _badges(draw, (pad, y), ov.badges, px, font)
     y += lh
-    draw.text((pad, y), _fit(draw, ov.posterior or "P(next): -", font, width - 2 * pad),
+    draw.text((pad, y), _fit(draw, ov.posterior or "P(next): n/a", font, width - 2 * pad),
               font=font, fill=_TEXT)
 
 

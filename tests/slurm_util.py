@@ -33,8 +33,16 @@ SKIP_REASON = f"the local SLURM cluster is not running; {START_HINT}"
 # sacct states after which a job does nothing more (REQUEUED/PREEMPTED are not final here:
 # a requeued job starts again under the same id).
 FINAL_STATES = frozenset(
-    {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL",
-     "DEADLINE"}
+    {
+        "COMPLETED",
+        "FAILED",
+        "CANCELLED",
+        "TIMEOUT",
+        "OUT_OF_MEMORY",
+        "NODE_FAIL",
+        "BOOT_FAIL",
+        "DEADLINE",
+    }
 )
 
 
@@ -88,7 +96,11 @@ class SlurmError(RuntimeError):
 def sbatch(*args: str, cwd: Path | None = None) -> str:
     """Submit with `sbatch --parsable ARGS` and return the job id."""
     proc = subprocess.run(
-        ["sbatch", "--parsable", *args], capture_output=True, text=True, cwd=cwd, timeout=30,
+        ["sbatch", "--parsable", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=30,
         check=False,
     )
     if proc.returncode != 0:
@@ -129,8 +141,10 @@ def wait_for_state(job_id: str, states: Iterable[str], timeout: float = 60.0) ->
         if state in FINAL_STATES:
             raise SlurmError(f"job {job_id} ended {state}, expected one of {sorted(wanted)}")
         time.sleep(0.5)
-    raise SlurmError(f"job {job_id} is {state or 'unknown'} after {timeout:.0f}s, "
-                     f"expected one of {sorted(wanted)}")
+    raise SlurmError(
+        f"job {job_id} is {state or 'unknown'} after {timeout:.0f}s, "
+        f"expected one of {sorted(wanted)}"
+    )
 
 
 def node_cpus() -> int:

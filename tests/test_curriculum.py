@@ -11,10 +11,13 @@ import pytest
 
 from daddy import ram
 from daddy.curriculum import CurriculumConfig, CurriculumManager, make_watcher, next_milestone
+from daddy.env import PokemonEnv
 from daddy.intrinsic import MilestonePosteriors
 from daddy.milestones import DEFAULT_MILESTONES, by_name
 from daddy.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
 from daddy.state_index import StateEntry, StateIndex, StateIndexError, StateMeta
+from daddy.trigger import Trigger, entry_name
+from tests.cart_util import face, get_starter, make_strong, press, walk_to
 
 ROM = "ea9bcae617fdf159b045185467ae58b2e4a48b9a"
 
@@ -297,7 +300,7 @@ def test_summary_before_any_spawn_and_its_numbers(index: StateIndex) -> None:
         cur.sample(8)
 
 
-def _game(map_id: int, badges: int, events: tuple[tuple[int, int], ...]) -> GameState:
+def state_at(map_id: int, badges: int, events: tuple[tuple[int, int], ...]) -> GameState:
     flags = bytearray(EVENT_FLAGS_LEN)
     for addr, bit in events:
         flags[addr - W_EVENT_FLAGS] |= 1 << bit
@@ -311,9 +314,9 @@ def test_watcher_to_index_to_migration(index: StateIndex) -> None:
     add(index, "brock_old", "mid", milestone="beat_brock", step=1)
     watcher = make_watcher(cfg, 4, index)
     assert "beat_brock" in watcher.seen  # in the index already: not saved again
-    start = _game(0x02, 0, (ram.EVENT_GOT_STARTER,))
+    start = state_at(0x02, 0, (ram.EVENT_GOT_STARTER,))
     watcher.start_episode(2, start)
-    won = _game(0x36, 1, (ram.EVENT_GOT_STARTER, ram.EVENT_BEAT_BROCK))
+    won = state_at(0x36, 1, (ram.EVENT_GOT_STARTER, ram.EVENT_BEAT_BROCK))
     fired = {t.name: t for t in watcher.observe(2, won)}
     assert set(fired) == {"badge_boulder", "map_0x36"}  # Brock's gym entered the first time
     trigger = fired["badge_boulder"]
@@ -321,3 +324,46 @@ def test_watcher_to_index_to_migration(index: StateIndex) -> None:
                                 watcher.state_meta(2, trigger, won, step=4_000))
     assert entry is not None and entry.badges == 1 and entry.step == 4_000 and len(envs) == 2
     assert index.read_state(entry) == b"after brock"
+
+
+def test_reset_state_hook_returns_bytes_and_remembers_the_spawn(index: StateIndex) -> None:
+    cur = manager(index, num_envs=2)
+    assert cur.spawned_from(1) is None
+    data = cur.reset_state(1)
+    entry = cur.spawned_from(1)
+    assert entry is not None and data == f"bytes of {entry.name}".encode()
+    assert cur.spawned_from(0) is None
+
+
+def test_a_badge_on_the_practice_cartridge_saves_a_state_that_reloads_with_it(
+    game: PokemonEnv, tmp_path: Path
+) -> None:
+    """The issue's end-to-end check, driven by the scripted player of the cartridge tests."""
+    index = StateIndex.create(tmp_path, "practice", game.rom.sha1)
+    add_boot = index.add("pallet_town_start", game.save_state(),
+                         StateMeta("bootstrap", "early", game.state.map_id, 0, 0, step=0))
+    assert add_boot is not None
+    cfg = CurriculumConfig(migration_fraction=0.5)
+    cur = CurriculumManager(index, cfg, num_envs=2, seed=0)
+    watcher = make_watcher(cfg, 2, index)
+    watcher.start_episode(0, game.state)
+    get_starter(game)
+    make_strong(game)
+    walk_to(game, 0x36, 4, 2)  # in front of Brock
+    face(game, "up")
+    fired: dict[str, Trigger] = {}
+    for _ in range(200):
+        fired.update((t.name, t) for t in watcher.observe(0, press(game, "a")))
+        if game.state.in_control and game.state.badges:
+            break
+    assert {"got_starter", "beat_brock", "badge_boulder"} <= set(fired)
+    trigger = fired["badge_boulder"]
+    meta = watcher.state_meta(0, trigger, game.state, step=777)
+    entry, envs = cur.add_state(entry_name(trigger.name), game.save_state(), meta)
+    assert entry is not None and entry.tier == "mid" and entry.badges & 1 and len(envs) == 1
+    assert (index.folder / entry.path).is_file()
+    game.load_state(cur.state_bytes(cur.registry["pallet_town_start"]))
+    assert game.state.badges == 0
+    game.load_state(cur.reset_state(envs[0]))  # the migrated env spawns from the badge state
+    assert cur.spawned_from(envs[0]) == entry
+    assert game.state.badges & 1 and game.state.event(ram.EVENT_BEAT_BROCK)

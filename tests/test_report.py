@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -66,7 +67,8 @@ def test_report_writes_every_named_plot_heatmaps_videos_and_the_page(tmp_path: P
     else:
         visits.save(run_dir / RUN_FILE)
     screens = [np.full((144, 160, 3), 30 * i, np.uint8) for i in range(3)]
-    write_rollout(screens, [Overlay(0, i) for i in range(3)], run_dir / "videos", step=150_000)
+    videos = "videos/final" if visits_in == "checkpoint" else "videos"  # pipeline's eval: final/
+    write_rollout(screens, [Overlay(0, i) for i in range(3)], run_dir / videos, step=150_000)
 
     assert report.main(["--run", "demo", "--runs-root", str(tmp_path)]) == 0
     out = run_dir / "report"
@@ -79,8 +81,8 @@ def test_report_writes_every_named_plot_heatmaps_videos_and_the_page(tmp_path: P
     page = (out / "index.html").read_text()
     assert page.count("data:image/png;base64,") == len(ISSUE_PLOTS) + 4
     assert "300 from 8 envs" in page
-    assert 'href="../videos/rollout_150000.mp4"' in page
-    assert 'src="../videos/rollout_150000.gif"' in page
+    assert f'href="../{videos}/rollout_150000.mp4"' in page
+    assert f'src="../{videos}/rollout_150000.gif"' in page
 
 
 def test_report_of_a_single_episode_without_visits_says_so_on_the_page(tmp_path: Path) -> None:
@@ -157,3 +159,37 @@ def test_beta_quantiles_match_closed_forms(a: float, b: float, q: float) -> None
 
 def test_beta_quantiles_of_bad_parameters_are_nan() -> None:
     assert np.isnan(beta_ppf(0.5, np.array([0.0, -1.0]), 1.0)).all()
+
+
+TINY_RUN = """
+run_name: tiny
+train:
+  rom: practice
+  num_envs: 2
+  total_steps: 800
+  model_size: slim
+  max_episode_steps: 64
+  learning_starts: 200
+  save_interval: 400
+  log_interval: 200
+  replay_memory_mb: 16
+  device: cpu
+"""
+
+
+@pytest.mark.slow
+def test_report_of_a_tiny_real_training_run_has_every_plot(tmp_path: Path) -> None:
+    pytest.importorskip("daddy.train_big")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "tiny.yaml").write_text(TINY_RUN)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    for cmd in (["daddy.bootstrap", "--rom", "practice", "--run", "tiny"],
+                ["daddy.train_big", "--config", "runs/tiny.yaml"]):
+        done = subprocess.run([sys.executable, "-m", *cmd], cwd=tmp_path, env=env, timeout=600,
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert report.main(["--run", "tiny", "--runs-root", str(tmp_path / "runs")]) == 0
+    out = tmp_path / "runs" / "tiny" / "report"
+    for name in report.PLOTS:
+        assert (out / f"{name}.png").stat().st_size > 5000, name
+    assert "from 2 envs" in (out / "index.html").read_text()

@@ -183,7 +183,10 @@ SlurmdLogFile=$STATE/log/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
-PartitionName=debug Nodes=$node Default=YES PriorityTier=1 OverSubscribe=NO MaxTime=INFINITE State=UP
+# GraceTime: a preempted debug job gets its --signal (submitit: USR2) and 30 s to checkpoint and
+# requeue itself, as on real clusters. With 0, SLURM requeues it at once, submitit's own
+# "scontrol requeue" then fails ("Job is pending execution") and the job reports a failure.
+PartitionName=debug Nodes=$node Default=YES PriorityTier=1 GraceTime=30 OverSubscribe=NO MaxTime=INFINITE State=UP
 PartitionName=urgent Nodes=$node PriorityTier=10 OverSubscribe=NO MaxTime=INFINITE State=UP
 EOF
 }

@@ -1,0 +1,424 @@
+"""`python -m daddy.train_big`: a long, resumable training run of Daddy's recurrent Q-agent.
+
+Read top to bottom: set-up (ROM, savestates, networks, replay, intrinsic rewards, curriculum,
+checkpoint resume), the envs, then the loop. Each loop turn: act ε-greedily in every env, step
+the swarm, add intrinsic rewards, store the step, learn at `--replay-ratio`, handle finished
+episodes (HDF5 row, terminal line, posteriors, curriculum), save trigger savestates at
+milestones, and checkpoint every `--save-interval` steps, at `--until-step`, and on SIGTERM /
+SIGUSR2 (exit code 3, so a scheduler can requeue us; the next start resumes from the newest
+complete checkpoint).
+
+Steps count env steps summed over envs (one vector step of 32 envs is 32 steps), as in the seed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from daddy.agent import Actor
+from daddy.bootstrap import bootstrap
+from daddy.checkpoint import CheckpointError, CheckpointManager
+from daddy.config import TrainConfig, parse_train_args
+from daddy.curriculum import CurriculumManager, make_watcher
+from daddy.env import make_env
+from daddy.episode_log import TIER_CODES, EpisodeLogger, EpisodeLogError
+from daddy.heatmap import VisitCounts
+from daddy.intrinsic import IntrinsicRewards
+from daddy.learning import Learner
+from daddy.milestones import DEFAULT_MILESTONES
+from daddy.networks import QNetwork, count_parameters, model_config
+from daddy.replay import SequenceReplay
+from daddy.rom import Rom, RomError, resolve_rom
+from daddy.state_index import INDEX_FILE, StateEntry, StateIndex, StateIndexError
+from daddy.terminal import EpisodeSummary, IntervalStats, Terminal
+from daddy.trigger import entry_name
+from daddy.vec import VecEnv
+
+EXIT_DONE, EXIT_BAD_INPUT, EXIT_PREEMPTED = 0, 2, 3
+MILESTONE_NAMES = [m.name for m in DEFAULT_MILESTONES]
+ALL_MILESTONES = (1 << len(DEFAULT_MILESTONES)) - 1
+
+
+class Stop:
+    """Signal flag: SIGTERM/SIGUSR2 (SLURM preemption, timeout) and SIGINT ask for a clean stop."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        for sig in (signal.SIGTERM, signal.SIGUSR2, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
+        self.signal = signum
+
+
+@dataclass
+class EnvTracker:
+    """What the trainer knows about each env's current episode beyond the vec env's own sums."""
+
+    num_envs: int
+    spawn: list[StateEntry | None] = field(default_factory=list)  # current episode's state
+    prev_spawn: list[StateEntry | None] = field(default_factory=list)  # the one just finished
+    r_total: np.ndarray = field(init=False)
+    r_rnd: np.ndarray = field(init=False)
+    r_novel: np.ndarray = field(init=False)
+    r_bayes: np.ndarray = field(init=False)
+    new_cells: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.spawn = [None] * self.num_envs
+        self.prev_spawn = [None] * self.num_envs
+        for name in ("r_total", "r_rnd", "r_novel", "r_bayes"):
+            setattr(self, name, np.zeros(self.num_envs, np.float64))
+        self.new_cells = np.zeros(self.num_envs, np.int64)
+
+    def clear(self, i: int) -> None:
+        for arr in (self.r_total, self.r_rnd, self.r_novel, self.r_bayes, self.new_cells):
+            arr[i] = 0
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but no CUDA GPU is visible; use auto or cpu")
+    return torch.device(name)
+
+
+def open_savestates(cfg: TrainConfig, rom: Rom, root: Path) -> StateIndex:
+    """The run's savestate index; bootstrapped first when the run has none (one command)."""
+    folder = root / cfg.run_name
+    if not (folder / INDEX_FILE).exists():
+        print(f"[BOOT] no savestates for {cfg.run_name}: bootstrapping from power-on", flush=True)
+        bootstrap(rom, cfg.run_name, root)
+    return StateIndex.load(folder, rom_sha1=rom.sha1)
+
+
+def checkpoint_config(cfg: TrainConfig) -> dict[str, Any]:
+    """What a checkpoint must agree on to be resumed (others may change between segments)."""
+    return {"model_size": cfg.model_size, "num_envs": cfg.num_envs, "run_name": cfg.run_name,
+            "seq_len": cfg.seq_len, "burn_in": cfg.burn_in, "n_step": cfg.n_step}  # fmt: skip
+
+
+def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = Path("savestates")) -> int:
+    stop = Stop()
+    # ---------------------------------------------------------------- set-up
+    rom = resolve_rom(cfg.rom, allow_unknown=cfg.allow_unknown_rom)
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
+    run_dir = runs_root / cfg.run_name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    index = open_savestates(cfg, rom, states_root)
+
+    net = QNetwork(model_config(cfg.model_size)).to(device)
+    agent_cfg = cfg.agent_config()
+    learner = Learner(net, agent_cfg, device)
+    actor = Actor(net, cfg.num_envs, device, seed=cfg.seed)
+    replay = SequenceReplay.from_memory_budget(
+        cfg.replay_memory_mb * 2**20, cfg.num_envs, agent_cfg.seq_len, agent_cfg.burn_in,
+        agent_cfg.n_step, agent_cfg.period, net.state_size, seed=cfg.seed,
+    )  # fmt: skip
+    intrinsic = IntrinsicRewards(cfg.intrinsic_config(), cfg.num_envs, device=device)
+    curriculum = CurriculumManager(index, cfg.curriculum_config(), cfg.num_envs, seed=cfg.seed)
+    watcher = make_watcher(curriculum.cfg, cfg.num_envs, index)
+    visits = VisitCounts()
+    epsilon = agent_cfg.epsilon_schedule()
+
+    # ---------------------------------------------------------------- resume
+    checkpoints = CheckpointManager(run_dir, keep_last=cfg.keep_checkpoints)
+    checkpoints.clean_leftovers()
+    step, episodes, update_credit, restarts_before, logger_rows = 0, 0, 0.0, 0, None
+    loaded = checkpoints.load_latest(expected=checkpoint_config(cfg), map_location=str(device))
+    if loaded is not None:
+        ckpt_step, p = loaded
+        learner.load_state_dict({"online": p["model"], **p["learner"]})
+        replay.load_state_dict(p["replay"])
+        intrinsic.load_state_dict(p["intrinsic"])
+        curriculum.load_state_dict(p["curriculum"])
+        watcher.load_state_dict(p["watcher"])
+        visits.load_state_dict(p["visits"])
+        c = p["counters"]
+        step, episodes, logger_rows = int(c["step"]), int(c["episodes"]), int(c["logger_rows"])
+        update_credit, restarts_before = float(c["update_credit"]), int(c["worker_restarts"])
+        torch.set_rng_state(p["rng"]["torch"])
+        print(f"[RESUME] {cfg.run_name}: checkpoint step_{ckpt_step}, {episodes} episodes", flush=True)
+    stop_step = min(cfg.total_steps, cfg.until_step or cfg.total_steps)
+    if step >= stop_step:
+        print(f"[DONE] {cfg.run_name}: already at step {step} >= {stop_step}", flush=True)
+        return EXIT_DONE
+    logger = EpisodeLogger(run_dir / "episodes.h5", cfg.run_name, MILESTONE_NAMES,
+                           resume_rows=logger_rows)  # fmt: skip
+
+    # ---------------------------------------------------------------- envs
+    track = EnvTracker(cfg.num_envs)
+
+    def spawn_state(env_id: int) -> bytes:
+        """Autoreset hook: the curriculum picks the savestate of env_id's next episode."""
+        entry, data = curriculum.sample_with_bytes(env_id)
+        track.prev_spawn[env_id] = track.spawn[env_id]
+        track.spawn[env_id] = entry
+        return data
+
+    env_fn = partial(make_env, rom, max_episode_steps=cfg.max_episode_steps)
+    vec = VecEnv(env_fn, cfg.num_envs, reset_state=spawn_state, restart_on_error=True)
+    obs, infos = vec.reset()
+    for i, info in enumerate(infos):
+        watcher.start_episode(i, info["game"], track.spawn[i].milestones)
+    firsts = np.ones(cfg.num_envs, bool)
+    terminal = Terminal(cfg.total_steps, cfg.num_envs, start_step=step)
+    print(f"[START] run={cfg.run_name} rom={rom.name} device={device} model={cfg.model_size} "
+          f"params={count_parameters(net)} envs={cfg.num_envs} replay_capacity={replay.capacity} "
+          f"step={step}/{cfg.total_steps} stop_at={stop_step}", flush=True)  # fmt: skip
+
+    recent = deque(maxlen=100)  # (length, r_env, r_total) of recent episodes
+    interval = {"t": time.monotonic(), "step": step, "parts": np.zeros(4), "n": 0, "loss": None,
+                "q": None}  # fmt: skip
+    next_log = (step // cfg.log_interval + 1) * cfg.log_interval
+    next_save = (step // cfg.save_interval + 1) * cfg.save_interval
+    next_video = (step // cfg.video_interval + 1) * cfg.video_interval if cfg.video_interval else None
+    alarms_total = intrinsic.posteriors.alarm_count
+    videos: list[subprocess.Popen] = []
+
+    saved_at = {"step": -1}
+
+    def save(at_step: int) -> Path:
+        if saved_at["step"] == at_step:
+            return checkpoints.path(at_step)
+        saved_at["step"] = at_step
+        payload = {
+            "model": learner.net.state_dict(),
+            "learner": {k: v for k, v in learner.state_dict().items() if k != "online"},
+            "replay": replay.state_dict(),
+            "intrinsic": intrinsic.state_dict(),
+            "curriculum": curriculum.state_dict(),
+            "watcher": watcher.state_dict(),
+            "visits": visits.state_dict(),
+            "counters": {"step": at_step, "episodes": episodes, "logger_rows": logger.rows,
+                         "update_credit": update_credit,
+                         "worker_restarts": restarts_before + vec.restarts},
+            "rng": {"torch": torch.get_rng_state()},
+        }  # fmt: skip
+        path = checkpoints.save(at_step, payload, config={**cfg.to_dict(), **checkpoint_config(cfg)})
+        print(f"[CKPT] step={at_step} path={path}", flush=True)
+        return path
+
+    # ---------------------------------------------------------------- the loop
+    exit_code = EXIT_DONE
+    try:
+        while step < stop_step:
+            eps = epsilon.value(step)
+            prev_obs = {k: v.copy() for k, v in obs.items()}  # vec obs are shared-memory views
+            actions, states = actor.act(prev_obs, eps, firsts=firsts)
+            obs, r_env, terminated, truncated, infos = vec.step(actions)
+            dones = terminated | truncated
+            games = [info["final_info"]["game"] if d else info["game"]
+                     for info, d in zip(infos, dones)]  # fmt: skip
+
+            # Intrinsic rewards for the states just reached, then r_total into the replay.
+            newly = []
+            for i, g in enumerate(games):
+                before = watcher.new_mask(i)
+                for trig in watcher.observe(i, g):
+                    if not dones[i]:
+                        save_trigger_state(vec, curriculum, watcher, i, trig, g, step)
+                newly.append(watcher.new_mask(i) & ~before)
+                if visits.count(*g.cell) == 0:
+                    track.new_cells[i] += 1
+                visits.add_cell(*g.cell)
+            parts = intrinsic.compute(obs, games, newly)
+            r_total = intrinsic.total(r_env, parts)
+            replay.add(prev_obs, actions, r_total, dones, firsts, states)
+            track.r_total += r_total
+            track.r_rnd += parts["r_rnd"]
+            track.r_novel += parts["r_novel"]
+            track.r_bayes += parts["r_bayes"]
+            interval["parts"] += [r_env.mean(), parts["r_rnd"].mean(), parts["r_novel"].mean(),
+                                  parts["r_bayes"].mean()]  # fmt: skip
+            interval["n"] += 1
+            firsts = vec.firsts.copy()
+            step += cfg.num_envs
+            terminal.progress(step)
+
+            # Learn: replay_ratio trained steps per collected step, in whole updates.
+            if step >= cfg.learning_starts and replay.num_sequences > 0:
+                update_credit += cfg.replay_ratio * cfg.num_envs / (cfg.batch_size * agent_cfg.trace_len)
+                while update_credit >= 1.0:
+                    update_credit -= 1.0
+                    batch = replay.sample(cfg.batch_size)
+                    metrics = learner.update(batch)
+                    intrinsic.train_step(batch.obs["screen"][-1])
+                    interval["loss"], interval["q"] = metrics["losses/td_loss"], metrics["losses/q_mean"]
+
+            # Finished episodes: log, update posteriors and curriculum, start the next.
+            for i in np.flatnonzero(dones):
+                episodes += 1
+                fin = infos[i]["final_info"]
+                spawn = track.prev_spawn[i]  # autoreset already drew the next episode's
+                ep = infos[i]["episode"]
+                eligible = ALL_MILESTONES & ~watcher_spawn_mask(watcher, i)
+                reached = watcher.new_mask(i)
+                alarm = intrinsic.on_episode_end(int(i), eligible, reached)
+                row = episode_row(cfg, episodes, int(i), step, ep, fin, track, intrinsic, alarm,
+                                  spawn, eps, terminal_sps(interval, step))
+                logger.append(row)
+                recent.append((ep["length"], ep["return"], track.r_total[i]))
+                terminal.episode(episode_summary(row, fin, intrinsic, alarm))
+                if alarm:
+                    alarms_total += bin(alarm).count("1")
+                    terminal.alarm(intrinsic.posteriors.describe_alarm(alarm), step=step)
+                curriculum.update(int(i), row["savestate_tag"], new_cells=int(track.new_cells[i]),
+                                  milestones_mask=watcher.episode_mask(i),
+                                  episode_return=float(ep["return"]))  # fmt: skip
+                track.clear(i)
+                watcher.start_episode(i, infos[i]["game"], track.spawn[i].milestones)
+
+            if step >= next_log:
+                next_log += cfg.log_interval
+                curriculum.set_milestone_pressure(intrinsic.posteriors.pressure())
+                terminal.interval(interval_stats(interval, step, eps, episodes, recent, cfg,
+                                                 curriculum, intrinsic, alarms_total,
+                                                 restarts_before + vec.restarts))  # fmt: skip
+                interval.update(t=time.monotonic(), step=step, parts=np.zeros(4), n=0)
+            if step >= next_save:
+                next_save += cfg.save_interval
+                save(step)
+            if next_video is not None and step >= next_video:
+                next_video += cfg.video_interval
+                videos.append(launch_video(cfg, save(step), run_dir))
+            if stop.signal is not None:
+                name = signal.Signals(stop.signal).name
+                print(f"[SIGNAL] {name} at step {step}: writing a checkpoint, then exiting", flush=True)
+                save(step)
+                exit_code = EXIT_PREEMPTED
+                break
+        else:
+            save(step)
+            print(f"[DONE] {cfg.run_name}: step {step} (stop at {stop_step}), {episodes} episodes",
+                  flush=True)  # fmt: skip
+    finally:
+        terminal.close()
+        vec.close()
+        logger.close()
+        for proc in videos:
+            proc.wait(timeout=600)
+    return exit_code
+
+
+# -------------------------------------------------------------------- helpers of the loop
+def watcher_spawn_mask(watcher: Any, env_id: int) -> int:
+    """Milestones already true when the episode started (not eligible for the posteriors)."""
+    return watcher.episode_mask(env_id) & ~watcher.new_mask(env_id)
+
+
+def save_trigger_state(vec: VecEnv, curriculum: CurriculumManager, watcher: Any, env_id: int,
+                       trig: Any, game: Any, step: int) -> None:  # fmt: skip
+    """A milestone reached for the first time in the run: keep a savestate of it."""
+    data = vec.save_state(env_id)
+    if data is None:
+        return
+    meta = watcher.state_meta(env_id, trig, game, step)
+    entry, migrating = curriculum.add_state(entry_name(trig.name), data, meta)
+    if entry is not None:
+        print(f"[SAVESTATE] {trig.name} tier={trig.tier} env={env_id} step={step} "
+              f"map=0x{game.map_id:02X} -> {entry.path}; migrating envs {migrating}", flush=True)
+
+
+def terminal_sps(interval: dict, step: int) -> float:
+    dt = time.monotonic() - interval["t"]
+    return (step - interval["step"]) / dt if dt > 0 else 0.0
+
+
+def episode_row(cfg: TrainConfig, episode: int, env_id: int, step: int, ep: dict, fin: dict,
+                track: EnvTracker, intrinsic: IntrinsicRewards, alarm: int,
+                spawn: StateEntry | None, eps: float, sps: float) -> dict[str, Any]:  # fmt: skip
+    g = fin["game"]
+    return {
+        "episode": episode, "env_id": env_id, "global_step": step, "length": int(ep["length"]),
+        "return_env": float(ep["return"]), "return_total": float(track.r_total[env_id]),
+        "return_rnd": float(track.r_rnd[env_id]), "return_novel": float(track.r_novel[env_id]),
+        "return_bayes": float(track.r_bayes[env_id]), "badges": g.badges, "map_id": g.map_id,
+        "savestate_tag": spawn.name if spawn else "", "spawn_tier": TIER_CODES[spawn.tier] if spawn else 0,
+        "milestones_reached": int(fin.get("milestones", 0)), "alarm": alarm,
+        "cells_visited": int(fin.get("cells_visited", 0)), "epsilon": eps,
+        "wall_time": time.time(), "sps": sps,
+        "alpha": intrinsic.posteriors.alpha, "beta": intrinsic.posteriors.beta,
+    }  # fmt: skip
+
+
+def episode_summary(row: dict, fin: dict, intrinsic: IntrinsicRewards, alarm: int) -> EpisodeSummary:
+    means = intrinsic.posteriors.means()
+    labels = {m.name: m.label for m in DEFAULT_MILESTONES}
+    reached = [m.name for k, m in enumerate(DEFAULT_MILESTONES) if row["milestones_reached"] >> k & 1]
+    alarms = [labels[m.name] for k, m in enumerate(DEFAULT_MILESTONES) if alarm >> k & 1]
+    return EpisodeSummary(
+        episode=row["episode"], env_id=row["env_id"], length=row["length"],
+        return_env=row["return_env"], return_total=row["return_total"], badges=bin(row["badges"]).count("1"),
+        map_id=row["map_id"], savestate_tag=row["savestate_tag"], return_rnd=row["return_rnd"],
+        return_novel=row["return_novel"], return_bayes=row["return_bayes"],
+        cells=row["cells_visited"], posteriors={labels[n]: means[n] for n in reached},
+        alarms=alarms,
+    )  # fmt: skip
+
+
+def interval_stats(interval: dict, step: int, eps: float, episodes: int, recent: deque,
+                   cfg: TrainConfig, curriculum: CurriculumManager, intrinsic: IntrinsicRewards,
+                   alarms: int, restarts: int) -> IntervalStats:  # fmt: skip
+    n = max(interval["n"], 1)
+    parts = interval["parts"] / n
+    lengths, r_env, r_total = (np.array(x, float) for x in zip(*recent)) if recent else ([], [], [])
+    nan = float("nan")
+    return IntervalStats(
+        step=step, sps=terminal_sps(interval, step), epsilon=eps, episodes_completed=episodes,
+        recent_avg_episode_length=float(np.mean(lengths)) if len(lengths) else nan,
+        recent_avg_r_env=float(np.mean(r_env)) if len(r_env) else nan,
+        recent_avg_r_total=float(np.mean(r_total)) if len(r_total) else nan,
+        mean_r_env=float(parts[0]), mean_r_rnd=float(parts[1]), mean_r_novel=float(parts[2]),
+        mean_r_bayes=float(parts[3]), curriculum=curriculum.summary(),
+        posteriors=intrinsic.posteriors.summary(), alarm_count=alarms, worker_restarts=restarts,
+        loss=interval["loss"], q_mean=interval["q"],
+    )  # fmt: skip
+
+
+def launch_video(cfg: TrainConfig, checkpoint: Path, run_dir: Path) -> subprocess.Popen:
+    """Record an eval rollout of this checkpoint in another process: training does not stall."""
+    out = run_dir / "videos"
+    out.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "daddy.evaluate", "--run", cfg.run_name,
+           "--checkpoint", str(checkpoint), "--out", str(out), "--rom", cfg.rom,
+           "--steps", str(min(cfg.max_episode_steps, 1000))]  # fmt: skip
+    if cfg.allow_unknown_rom:
+        cmd.append("--allow-unknown-rom")
+    log = open(out / f"eval_{checkpoint.name}.log", "w")
+    print(f"[VIDEO] recording {checkpoint.name} in the background -> {out}", flush=True)
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_train_args(argv)
+    if not cfg.run_name:
+        print("daddy.train_big: error: --run-name (or run_name in --config) is required",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
+    try:
+        return train(cfg)
+    except (RomError, StateIndexError, CheckpointError, EpisodeLogError, ValueError) as e:
+        print(f"daddy.train_big: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""The Snakemake pipeline and its submitit segments, with stand-ins for the real stages.
+
+The stand-in stages (written below into a `fakes` package) honour the stage CLI contracts of
+docs/CONTRACTS.md: the trainer resumes from its newest complete checkpoint, stops at
+--until-step with a checkpoint, and on SIGTERM/SIGUSR2 writes one and exits 3. That is enough to
+run the whole DAG, preempt a segment and restart the waiter without the real trainer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from daddy.config import load_run_config
+from pipeline import stages
+from pipeline.train_segment import (
+    JobRecord,
+    SegmentError,
+    make_executor,
+    newest_checkpoint_step,
+    run_segment,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+
+FAKES = {
+    "__init__": "",
+    "common": """
+import json, sys
+from pathlib import Path
+
+def record(run, stage):
+    log = Path("runs", run, "calls.jsonl")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as f:
+        f.write(json.dumps({"stage": stage, "argv": sys.argv[1:]}) + "\\n")
+""",
+    "bootstrap": """
+import argparse, json
+from pathlib import Path
+from fakes.common import record
+p = argparse.ArgumentParser(); p.add_argument("--rom"); p.add_argument("--run")
+a = p.parse_args(); record(a.run, "bootstrap")
+Path("savestates", a.run).mkdir(parents=True, exist_ok=True)
+Path("savestates", a.run, "index.json").write_text(json.dumps({"version": 1, "states": []}))
+""",
+    "train": """
+import argparse, os, signal, sys, time
+from pathlib import Path
+from fakes.common import record
+p = argparse.ArgumentParser(); p.add_argument("--config"); p.add_argument("--until-step", type=int)
+a = p.parse_args(); run = Path(a.config).stem; record(run, "train")
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+signal.signal(signal.SIGUSR2, lambda *_: stop.append(1))
+ckpts = Path("runs", run, "checkpoints")
+step = max([int(d.name[5:]) for d in ckpts.glob("step_*") if (d / "COMPLETE").exists()] or [0])
+def save(s):
+    (ckpts / f"step_{s}").mkdir(parents=True, exist_ok=True)
+    (ckpts / f"step_{s}" / "COMPLETE").write_text("")
+print(f"fake trainer: from {step} to {a.until_step}", flush=True)
+while step < a.until_step:
+    time.sleep(float(os.environ.get("FAKE_STEP_S", "0.001")))
+    step = min(step + 100, a.until_step)
+    if stop:
+        save(step); print(f"fake trainer: preempted at {step}", flush=True); sys.exit(3)
+save(step)
+sys.exit(int(os.environ.get("FAKE_EXIT", "0")))
+""",
+    "evaluate": """
+import argparse
+from pathlib import Path
+from fakes.common import record
+p = argparse.ArgumentParser()
+for f in ("--run", "--checkpoint", "--out", "--episodes"): p.add_argument(f)
+a = p.parse_args(); record(a.run, "eval")
+Path(a.out).mkdir(parents=True, exist_ok=True); (Path(a.out) / "rollout_1.mp4").write_bytes(b"")
+""",
+    "report": """
+import argparse
+from pathlib import Path
+from fakes.common import record
+p = argparse.ArgumentParser(); p.add_argument("--run")
+a = p.parse_args(); record(a.run, "report")
+Path("runs", a.run, "report").mkdir(parents=True, exist_ok=True)
+Path("runs", a.run, "report", "index.html").write_text("<html></html>")
+""",
+}
+FAKE_MODULES = {"bootstrap": "fakes.bootstrap", "train": "fakes.train",
+                "eval": "fakes.evaluate", "report": "fakes.report"}  # fmt: skip
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with the demo run config and the stand-in stages importable."""
+    pkg = tmp_path / "fakes"
+    pkg.mkdir()
+    for name, text in FAKES.items():
+        (pkg / f"{name}.py").write_text(text)
+    work = tmp_path / "work"
+    (work / "runs").mkdir(parents=True)
+    shutil.copy(REPO / "runs/demo.yaml", work / "runs/demo.yaml")
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(work)
+    return work
+
+
+def calls(work: Path, run: str = "demo") -> list[dict]:
+    path = work / "runs" / run / "calls.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def snakemake(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SNAKEMAKE, "-d", str(cwd), *args], capture_output=True, text=True,
+                          timeout=300, env=env, check=False)  # fmt: skip
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The `Job stats` table of a dry run as {rule: count}."""
+    table = output.split("Job stats:")[1].split("total")[0]
+    return {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.MULTILINE)}
+
+
+# --- the Snakefile ----------------------------------------------------------------------------
+def test_lint_is_clean() -> None:
+    proc = snakemake("--lint")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations, your workflow is in a good condition" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(("run", "segments"), [("demo", 2), ("big_run_01", 5)])
+def test_dry_run_lists_every_stage_once_and_each_segment(
+    run: str, segments: int, tmp_path: Path
+) -> None:
+    rom = tmp_path / "red.gb"
+    rom.write_bytes(b"\0")
+    proc = snakemake("-n", run, env={**os.environ, "DADDY_ROM": str(rom)})
+    assert proc.returncode == 0, proc.stderr
+    expected = {"bootstrap": 1, "train_segment": segments, "evaluate": 1, "report": 1, run: 1}
+    assert job_counts(proc.stdout) == expected
+
+
+def test_bad_run_config_stops_its_run_before_any_job(workdir: Path) -> None:
+    (workdir / "runs/broken.yaml").write_text("run_name: broken\ntrain: {num_envs: 0}\n")
+    proc = snakemake("--cores", "1", "broken", cwd=workdir)
+    assert proc.returncode != 0
+    assert "runs/broken.yaml: train.num_envs must be >= 1, got 0" in proc.stdout + proc.stderr
+    assert not (workdir / "savestates").exists() and calls(workdir, "broken") == []
+    assert snakemake("-n", "demo", cwd=workdir).returncode == 0  # other runs are unaffected
+
+
+def test_demo_dag_runs_end_to_end_with_stand_in_stages(workdir: Path) -> None:
+    config = workdir / "test_config.yaml"
+    config.write_text(json.dumps({"executor": "local", "modules": FAKE_MODULES}))
+    proc = snakemake("demo", "--cores", "2", "--configfile", str(config), cwd=workdir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    seen = [(c["stage"], c["argv"][-1] if c["stage"] == "train" else None) for c in calls(workdir)]
+    assert seen == [("bootstrap", None), ("train", "2000"), ("train", "4000"), ("eval", None),
+                    ("report", None)]  # fmt: skip
+    for path in ("savestates/demo/index.json", "savestates/demo/bootstrap.done",
+                 "runs/demo/videos/final.done", "runs/demo/report/index.html"):  # fmt: skip
+        assert (workdir / path).is_file(), path
+    done = json.loads((workdir / stages.segment_done("demo", 2)).read_text())
+    assert done["checkpoint_step"] == 4000 and done["cluster"] == "local"
+    assert (workdir / "runs/demo/checkpoints/step_2000/COMPLETE").is_file()  # never deleted
+
+
+# --- segments ---------------------------------------------------------------------------------
+def fake_train(until: int) -> list[str]:
+    return stages.train_cmd("runs/demo.yaml", until, module="fakes.train")
+
+
+def demo_run():
+    return load_run_config("runs/demo.yaml")
+
+
+def test_segment_is_done_only_when_its_checkpoint_is(workdir: Path) -> None:
+    assert run_segment(demo_run(), 1, config="runs/demo.yaml", executor="local",
+                       command=fake_train(1000)) == 1  # fmt: skip
+    assert not Path(stages.segment_done("demo", 1)).exists()
+    assert run_segment(demo_run(), 1, config="runs/demo.yaml", executor="local",
+                       command=fake_train(2000)) == 0  # fmt: skip
+    assert json.loads(Path(stages.segment_done("demo", 1)).read_text())["checkpoint_step"] == 2000
+
+
+def test_trainer_crash_fails_the_segment_with_a_pointer_to_its_log(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FAKE_EXIT", "5")
+    assert run_segment(demo_run(), 1, config="runs/demo.yaml", executor="local",
+                       command=fake_train(2000)) == 1  # fmt: skip
+    out = capsys.readouterr().out
+    assert "segment 1/2 of demo failed" in out and "_0_log.out" in out
+    assert not Path(stages.segment_done("demo", 1)).exists()
+
+
+def _start_waiter(work: Path, segment: int) -> subprocess.Popen[str]:
+    code = ("import sys; from daddy.config import load_run_config; from pipeline import train_segment as t; "
+            f"sys.exit(t.run_segment(load_run_config('runs/demo.yaml'), {segment}, config='runs/demo.yaml', "
+            f"executor='local', command={fake_train(2000 * segment)!r}))")  # fmt: skip
+    return subprocess.Popen([sys.executable, "-c", code], cwd=work, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+def _wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_usr2_checkpoints_requeues_and_resumes(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_STEP_S", "0.05")
+    waiter = _start_waiter(workdir, 1)
+    record_path = Path(stages.job_record("demo", 1))
+    _wait_for(lambda: record_path.exists() and len(calls(workdir)) == 1)
+    controller = JobRecord.load(record_path).job_id
+    task = subprocess.run(["pgrep", "-P", controller], capture_output=True, text=True, check=True)
+    os.kill(int(task.stdout.split()[0]), signal.SIGUSR2)  # what submitit's controller sends
+    out, _ = waiter.communicate(timeout=60)
+    assert waiter.returncode == 0, out
+    assert len(calls(workdir)) == 2  # started, stopped with a checkpoint, started again
+    steps = sorted(int(p.name[5:]) for p in Path("runs/demo/checkpoints").glob("step_*"))
+    assert len(steps) == 2 and 0 < steps[0] < 2000 and steps[-1] == 2000
+
+
+def test_restarted_waiter_reattaches_instead_of_submitting_again(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FAKE_STEP_S", "0.05")
+    first = _start_waiter(workdir, 1)
+    _wait_for(lambda: len(calls(workdir)) == 1)
+    os.kill(first.pid, signal.SIGKILL)  # the waiter dies (Snakemake stopped); its job lives on
+    first.wait()
+    assert run_segment(demo_run(), 1, config="runs/demo.yaml", executor="local",
+                       command=fake_train(2000)) == 0  # fmt: skip
+    assert "re-attached to job" in capsys.readouterr().out
+    assert len(calls(workdir)) == 1
+    assert len(list(Path(stages.submitit_folder("demo")).glob("*_submitted.pkl"))) == 1
+
+
+def test_running_job_with_another_command_is_not_adopted(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_STEP_S", "0.05")
+    first = _start_waiter(workdir, 1)
+    _wait_for(lambda: len(calls(workdir)) == 1)
+    try:
+        with pytest.raises(SegmentError, match=r"still running another command .*kill \d+"):
+            run_segment(demo_run(), 1, config="runs/demo.yaml", executor="local",
+                        command=fake_train(1500))  # fmt: skip
+    finally:
+        assert first.wait(timeout=60) == 0
+
+
+def test_record_of_a_finished_job_leads_to_a_new_submission(workdir: Path) -> None:
+    run = demo_run()
+    assert (
+        run_segment(run, 1, config="runs/demo.yaml", executor="local", command=fake_train(2000))
+        == 0
+    )
+    old = JobRecord.load(Path(stages.job_record("demo", 1)))
+    shutil.rmtree("runs/demo/checkpoints")
+    assert (
+        run_segment(run, 1, config="runs/demo.yaml", executor="local", command=fake_train(2000))
+        == 0
+    )
+    assert JobRecord.load(Path(stages.job_record("demo", 1))).job_id != old.job_id
+    assert len(calls(workdir)) == 2
+
+
+def test_newest_checkpoint_step_agrees_with_the_checkpoint_manager(tmp_path: Path) -> None:
+    from daddy.checkpoint import CheckpointManager
+
+    mgr = CheckpointManager(tmp_path, keep_last=5)
+    for step in (10, 30, 20):
+        mgr.save(step, {"counters": {"step": step}})
+    (tmp_path / "checkpoints" / "step_99").mkdir()  # incomplete: no marker
+    assert newest_checkpoint_step(tmp_path) == mgr.list_complete()[-1] == 30
+
+
+@pytest.mark.parametrize("cluster", ["slurm", "local"])
+def test_executor_takes_resources_and_timeout_budget_from_the_config(
+    cluster: str, workdir: Path, tmp_path: Path
+) -> None:
+    rom = tmp_path / "red.gb"
+    rom.write_bytes(b"\0")
+    shutil.copy(REPO / "runs/big_run_01.yaml", workdir / "runs")
+    run = load_run_config("runs/big_run_01.yaml", environ={"DADDY_ROM": str(rom)})
+    ex = make_executor(run, 3, cluster)
+    assert ex.cluster == cluster
+    assert ex._executor.max_num_timeout == run.pipeline.slurm_max_num_timeout == 20
+    params = ex._executor.parameters
+    if cluster == "slurm":
+        assert params["time"] == 240 and params["gpus_per_node"] == 1
+        assert params["signal_delay_s"] == 120 and params["job_name"] == "big_run_01_seg3"
+    else:
+        assert params["timeout_min"] == 240 and params["gpus_per_node"] == 1
