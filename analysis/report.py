@@ -189,11 +189,20 @@ def plot_episode_length(ep: Episodes, out: Path) -> Path:
     return _save(fig, out / "episode_length.png")
 
 
+def _time_unit(seconds: np.ndarray) -> tuple[np.ndarray, str]:
+    """Seconds rescaled to the unit that suits the span (a demo lasts minutes, a run days)."""
+    span = float(seconds.max()) if len(seconds) else 0.0
+    for div, unit, upto in ((1, "seconds", 300), (60, "minutes", 3 * 3600), (3600, "hours", 1e18)):
+        if span <= upto:
+            return seconds / div, unit
+    return seconds / 3600, "hours"
+
+
 def plot_sps(ep: Episodes, out: Path) -> Path:
     """Throughput over wall-clock time; gaps show preemptions and requeues."""
-    hours = (ep.df["wall_time"].to_numpy() - ep.df["wall_time"].min()) / 3600
-    order = np.argsort(hours, kind="stable")
-    hours = hours[order]
+    seconds = ep.df["wall_time"].to_numpy() - ep.df["wall_time"].min()
+    order = np.argsort(seconds, kind="stable")
+    hours, unit = _time_unit(seconds[order])
     sps = ep.df["sps"].to_numpy(float)[order]
     steps = ep.df["global_step"].to_numpy(float)[order]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.8))
@@ -201,12 +210,12 @@ def plot_sps(ep: Episodes, out: Path) -> Path:
     ax1.scatter(hours[keep], sps[keep], s=5, alpha=0.3, color="#117a65", linewidths=0)
     med = pd.Series(sps).rolling(_window(ep.n), min_periods=1).median()
     ax1.plot(hours, med, color="#0b5345", linewidth=1.8, label="rolling median")
-    ax1.set(title="env steps per second", xlabel="wall-clock hours since first episode",
+    ax1.set(title="env steps per second", xlabel=f"wall-clock {unit} since first episode",
             ylabel="SPS")
     ax1.legend(fontsize=8)
     ax1.grid(alpha=0.3)
     ax2.plot(hours, steps, color="#34495e")
-    ax2.set(title="global step over time", xlabel="wall-clock hours since first episode",
+    ax2.set(title="global step over time", xlabel=f"wall-clock {unit} since first episode",
             ylabel="global step")
     ax2.yaxis.set_major_formatter(FuncFormatter(_si))
     ax2.grid(alpha=0.3)

@@ -4,8 +4,13 @@ Swarming over the story: envs start from a mixture of early, mid and late savest
 mixture, renormalised over the tiers that have states). Within a tier the choice is Go-Explore
 style: states chosen seldom, and states whose episodes still find new cells or milestones, are
 favoured. When an env reaches a milestone no env had before, a fraction of envs migrate to the
-new state at their next reset. Later, milestone posteriors steer it through
-`set_milestone_pressure`. All state is plain JSON-able data, so checkpoints never unpickle.
+new state at their next reset. Milestone posteriors steer it through `set_milestone_pressure`.
+All state is plain JSON-able data, so checkpoints never unpickle.
+
+Wiring (main process): `VecEnv(..., reset_state=cur.reset_state)`; after each reset
+`watcher.start_episode(i, game, cur.spawned_from(i).milestones)`; after each step
+`watcher.observe(i, game)` and, per trigger, `cur.add_state(entry_name(t.name), <env i's
+save_state()>, watcher.state_meta(i, t, game, step))`; at each episode end `cur.update(...)`.
 """
 
 from __future__ import annotations
@@ -124,6 +129,7 @@ class CurriculumManager:
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
         self.index = index
+        self.index.max_bytes = cfg.max_bytes  # the config's disk cap governs `add_state`
         self.cfg = cfg
         self.num_envs = num_envs
         self.rng = np.random.default_rng(seed)
@@ -441,8 +447,9 @@ def next_milestone(entry: StateEntry) -> str | None:
     return None
 
 
-def make_watcher(cfg: CurriculumConfig, num_envs: int, index: StateIndex | None = None,
-                 ) -> MilestoneWatcher:
+def make_watcher(
+    cfg: CurriculumConfig, num_envs: int, index: StateIndex | None = None
+) -> MilestoneWatcher:
     """The run's MilestoneWatcher from the curriculum config.
 
     Milestones that already have a state in `index` count as seen, so a resumed or parallel

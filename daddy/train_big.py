@@ -6,7 +6,8 @@ the swarm, add intrinsic rewards, store the step, learn at `--replay-ratio`, han
 episodes (HDF5 row, terminal line, posteriors, curriculum), save trigger savestates at
 milestones, and checkpoint every `--save-interval` steps, at `--until-step`, and on SIGTERM /
 SIGUSR2 (exit code 3, so a scheduler can requeue us; the next start resumes from the newest
-complete checkpoint).
+complete checkpoint; the exit code is 0 either way: compare `completed_step(run)` with the
+target step to know whether the segment is done).
 
 Steps count env steps summed over envs (one vector step of 32 envs is 32 steps), as in the seed.
 """
@@ -46,7 +47,10 @@ from daddy.terminal import EpisodeSummary, IntervalStats, Terminal
 from daddy.trigger import entry_name
 from daddy.vec import VecEnv
 
-EXIT_DONE, EXIT_BAD_INPUT, EXIT_PREEMPTED = 0, 2, 3
+EXIT_DONE, EXIT_BAD_INPUT = 0, 2
+# A stop by SIGTERM/SIGUSR2 checkpoints and exits 0 too (the issue's contract): callers tell
+# "finished" from "stopped early" by the newest checkpoint's step (`completed_step`).
+EXIT_PREEMPTED = 0
 MILESTONE_NAMES = [m.name for m in DEFAULT_MILESTONES]
 ALL_MILESTONES = (1 << len(DEFAULT_MILESTONES)) - 1
 
@@ -405,6 +409,12 @@ def launch_video(cfg: TrainConfig, checkpoint: Path, run_dir: Path) -> subproces
     log = open(out / f"eval_{checkpoint.name}.log", "w")
     print(f"[VIDEO] recording {checkpoint.name} in the background -> {out}", flush=True)
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def completed_step(run_dir: Path) -> int:
+    """Step of the newest complete checkpoint of a run (0 when there is none)."""
+    steps = CheckpointManager(run_dir).list_complete()
+    return steps[-1] if steps else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -217,6 +217,7 @@ class _Worker:
     proc: Any  # multiprocessing.process.BaseProcess
     conn: Connection
     failures: int = 0  # consecutive failures without a good step
+    dead: str | None = None  # why, once found dead outside `step`; restarted by the next step
 
     @property
     def env_ids(self) -> range:
@@ -375,24 +376,27 @@ class VecEnv:
         return self._obs, rewards, terminated, truncated, infos
 
     def save_state(self, env_id: int) -> bytes | None:
-        """Env `env_id`'s emulator savestate now; None if its worker died during the call.
+        """Env `env_id`'s emulator savestate now; None if its worker is dead.
 
-        A worker that dies here is restarted at once and its envs reset (`firsts` set); their
-        interrupted episodes are not reported.
+        A worker found dead here is restarted by the next `step`, which reports its envs'
+        episodes as usual (truncated, "worker_restarted"): every episode end comes from `step`.
         """
         self._check_open()
         w = self._worker_of(env_id)
         reply = self._exchange({w.index: ("save", env_id - w.lo)})[w.index]
         if isinstance(reply, _Died):
-            self._restart(w, reply.reason)
-            self._reset_now(w.env_ids, fresh=set(w.env_ids))
+            log.warning("vec worker %d (envs %d..%d, pid %s) %s during save_state; the next "
+                        "step restarts it", w.index, w.lo, w.hi - 1, w.proc.pid, reply.reason)  # fmt: skip
+            self._stop(w)
+            w.dead = reply.reason
             return None
         return reply
 
     def load_state(self, env_id: int, data: bytes) -> tuple[Obs, dict]:
         """Jump env `env_id` to savestate `data` now (a new episode): its obs (a copy), info.
 
-        The interrupted episode is not reported; `firsts[env_id]` is set.
+        The interrupted episode is not reported; `firsts[env_id]` is set. (If the env's worker
+        is dead it is restarted here, and its other envs start new episodes unreported too.)
         """
         self._check_open()
         if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -503,6 +507,9 @@ class VecEnv:
         """Send; returns {worker: None (awaiting a reply) or `_Died` (its pipe is closed)}."""
         sent: dict[int, Any] = {}
         for k, msg in msgs.items():
+            if self._workers[k].dead:
+                sent[k] = _Died(self._workers[k].dead)
+                continue
             try:
                 self._workers[k].conn.send(msg)
                 sent[k] = None

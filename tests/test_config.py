@@ -210,8 +210,15 @@ def test_only_given_flags_reach_resolve() -> None:
 
 
 def test_component_configs_follow_the_options() -> None:
-    cfg = TrainConfig(run_name="x", seq_len=30, burn_in=10, eps_schedule="exponential",
-                      curriculum_late=0.0, beta_rnd=0.5, curriculum={"migration": False})  # fmt: skip
+    cfg = TrainConfig(
+        run_name="x",
+        seq_len=30,
+        burn_in=10,
+        eps_schedule="exponential",
+        curriculum_late=0.0,
+        beta_rnd=0.5,
+        curriculum={"migration": False},
+    )
     agent = cfg.agent_config()
     assert (agent.burn_in, agent.trace_len, agent.epsilon_kind) == (10, 20, "exponential")
     cur = cfg.curriculum_config()

@@ -207,6 +207,14 @@ def test_a_better_copy_of_a_known_milestone_replaces_it_without_migration(
     assert "brock_c" in cur.registry and "brock_a" not in cur.registry
 
 
+def test_the_configured_disk_cap_evicts_old_states(tmp_path: Path) -> None:
+    index = make_index(tmp_path, {"early": 2, "mid": 1})  # 3 × 14 bytes
+    cur = manager(index, max_bytes=45)
+    entry, _ = cur.add_state("late_new", b"x" * 14, StateMeta("beat_misty", "late", 0, 3, 50, 9))
+    assert entry is not None and index.total_bytes() <= 45
+    assert set(cur.registry) == {"early1", "mid0", "late_new"}  # oldest early state went
+
+
 # --- checkpoint --------------------------------------------------------------------------------
 def test_state_dict_round_trip_gives_identical_future_samples(index: StateIndex) -> None:
     a = manager(index, seed=1)

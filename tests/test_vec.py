@@ -250,18 +250,20 @@ def test_dead_worker_is_restarted_counted_and_stepping_continues(
         assert not trunc.any() and obs["features"][:, 0].tolist() == [5, 5, 3, 3]
 
 
-def test_worker_dying_in_save_state_returns_none_and_resets_its_envs(
+def test_worker_dead_in_save_state_returns_none_and_the_next_step_restarts_it(
     curriculum: Curriculum,
 ) -> None:
     with make_vec(4, 2, reset_state=curriculum) as vec:
         vec.reset()
         vec.step([0, 0, 0, 0])
         os.kill(vec.worker_pids()[0], signal.SIGKILL)
-        assert vec.save_state(1) is None
-        assert vec.restarts == 1 and vec.firsts.tolist() == [True, True, False, False]
+        assert vec.save_state(1) is None and vec.save_state(0) is None
+        assert vec.restarts == 0 and not vec.firsts.any()
+        obs, _, _, trunc, infos = vec.step([0, 0, 0, 0])
+        assert vec.restarts == 1 and trunc.tolist() == [True, True, False, False]
+        assert infos[1]["worker_restarted"] and infos[1]["episode"]["length"] == 1
+        assert obs["features"][:, 0].tolist() == [0, 0, 2, 2]
         assert isinstance(vec.save_state(1), bytes)
-        obs, *_ = vec.step([0, 0, 0, 0])
-        assert obs["features"][:, 0].tolist() == [1, 1, 2, 2]
 
 
 def test_env_exception_raises_worker_error_with_traceback() -> None:
@@ -319,10 +321,8 @@ if __name__ == "__main__":
 
 
 @pytest.mark.parametrize(
-    "how, method",
-    [("exit", "forkserver"), ("sigkill", "forkserver"), ("sigterm", "forkserver"),
-     ("exit", "spawn")],
-)  # fmt: skip
+    "how, method", [("exit", "forkserver"), ("sigkill", "forkserver"), ("sigterm", "spawn")]
+)
 def test_workers_never_outlive_the_main_process(how: str, method: str, tmp_path: Path) -> None:
     script = tmp_path / "main.py"
     script.write_text(MAIN_SCRIPT.format(tests=str(ROOT / "tests"), method=method))

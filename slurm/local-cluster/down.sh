@@ -31,6 +31,7 @@ stop() {
             alive "$name" "$pid" || break
             sleep 0.1
         done
+        stopped=1
         if alive "$name" "$pid"; then
             kill -KILL "$pid" 2>/dev/null || true
             printf '%s: killed (pid %s did not stop within 15s)\n' "$name" "$pid"
@@ -45,7 +46,8 @@ stop() {
 [[ -d $STATE/pids ]] || { echo "slurm down: nothing was started"; exit 0; }
 exec 9>"$STATE/lock"
 flock -w 120 9 || { echo "down.sh: error: another up.sh or down.sh has held $STATE/lock for 120s; is one stuck?" >&2; exit 1; }
+stopped=0
 for name in slurmd slurmctld slurmdbd mariadbd munged; do
     stop "$name"
 done
-echo "slurm down"
+if ((stopped)); then echo "slurm down"; else echo "slurm down: nothing was running"; fi

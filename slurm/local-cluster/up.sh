@@ -71,7 +71,7 @@ start_daemon() {
     # that caller waiting for EOF.
     (
         local fd
-        for fd in /proc/$BASHPID/fd/*; do
+        for fd in "/proc/$BASHPID/fd/"*; do
             fd=${fd##*/}
             if ((fd > 2)); then eval "exec $fd>&-"; fi
         done
@@ -335,8 +335,11 @@ wait_node_ready() {
     for ((i = 0; i < 300; i++)); do
         state=$(node_state)
         case $state in
-        idle | mixed | allocated | completing) return 0 ;;
-        drain* | drained | down* | fail*)
+        idle | mixed | allocated | completing)
+            # slurmctld may still list a node whose slurmd just restarted: ask slurmd itself.
+            scontrol show slurmd >/dev/null 2>&1 && return 0
+            ;;
+        drain* | down* | fail*)
             ((i == 20)) && scontrol update nodename="$(node_name)" state=resume >/dev/null 2>&1
             ;;
         esac

@@ -1,0 +1,108 @@
+"""train_big end to end on the practice cartridge with tiny sizes: logs, checkpoints, resume,
+signals and bad input. Each run is a real subprocess, as users and SLURM start it."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from daddy.checkpoint import CheckpointManager
+from daddy.episode_log import read
+
+TINY = [
+    "--num-envs", "2", "--model-size", "slim", "--batch-size", "4", "--seq-len", "12",
+    "--burn-in", "4", "--n-step", "2", "--replay-memory-mb", "8", "--max-episode-steps", "60",
+    "--learning-starts", "100", "--log-interval", "100", "--save-interval", "200",
+    "--device", "cpu", "--seed", "1",
+]  # fmt: skip
+
+
+def train(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    out = subprocess.run(
+        [sys.executable, "-m", "daddy.train_big", *args], cwd=cwd, capture_output=True,
+        text=True, timeout=600,
+    )  # fmt: skip
+    if check:
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """One uninterrupted 800-step run (400 + 400 in the resume test)."""
+    cwd = tmp_path_factory.mktemp("full")
+    out = train(cwd, "--run-name", "r", "--total-steps", "800", *TINY)
+    return cwd, out
+
+
+def test_run_writes_log_lines_episodes_and_checkpoints(full_run):
+    cwd, out = full_run
+    assert "[START] run=r" in out.stdout and "[DONE] r: step 800" in out.stdout
+    assert "[EP 1 env=" in out.stdout and "[STEP 800/800" in out.stdout
+    df = read(cwd / "runs" / "r" / "episodes.h5")
+    assert len(df) >= 10  # 2 envs x 400 steps each / 60-step episodes = 13
+    assert list(df["episode"]) == list(range(1, len(df) + 1))
+    assert (df["length"] == 60).all() and (np.diff(df["global_step"]) >= 0).all()
+    assert (cwd / "savestates" / "r" / "index.json").exists()
+    steps = CheckpointManager(cwd / "runs" / "r").list_complete()
+    assert steps[-1] == 800 and len(steps) <= 3
+
+
+def test_stop_and_resume_continues_rows_and_counters(full_run, tmp_path):
+    _, full_out = full_run
+    train(tmp_path, "--run-name", "r", "--total-steps", "800", "--until-step", "400", *TINY)
+    first = read(tmp_path / "runs" / "r" / "episodes.h5")
+    out = train(tmp_path, "--run-name", "r", "--total-steps", "800", *TINY)
+    assert "[RESUME] r: checkpoint step_400" in out.stdout
+    df = read(tmp_path / "runs" / "r" / "episodes.h5")
+    assert list(df["episode"]) == list(range(1, len(df) + 1))  # no gap, no duplicate
+    assert df.iloc[: len(first)].equals(first)  # rows before the stop are untouched
+    assert df["global_step"].iloc[len(first)] > 400
+    assert CheckpointManager(tmp_path / "runs" / "r").list_complete()[-1] == 800
+
+
+def test_sigterm_checkpoints_and_a_restart_resumes(tmp_path):
+    args = [sys.executable, "-m", "daddy.train_big", "--run-name", "s", "--total-steps",
+            "100000", *TINY]  # fmt: skip
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("[STEP 300/"):
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest, _ = proc.communicate(timeout=120)
+    text = "".join(lines) + rest
+    assert proc.returncode == 0, text[-2000:]
+    assert "[SIGNAL] SIGTERM" in text
+    stopped = CheckpointManager(tmp_path / "runs" / "s").list_complete()[-1]
+    assert 300 <= stopped < 100000
+    out = train(tmp_path, "--run-name", "s", "--total-steps", "100000", "--until-step",
+                str(stopped + 100), *TINY)  # fmt: skip
+    assert f"[RESUME] s: checkpoint step_{stopped}" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [("--num-envs", "0"), ("--total-steps", "-1"), ("--model-size", "huge"), ("--batch-size", "0")],
+)
+def test_impossible_cli_values_fail_with_one_line(tmp_path, flag, value):
+    out = train(tmp_path, "--run-name", "x", flag, value, check=False)
+    assert out.returncode == 2 and out.stdout == ""
+    assert "error:" in out.stderr.splitlines()[-1] and flag in out.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_checkpoint_of_another_model_size_is_refused(full_run, tmp_path):
+    cwd, _ = full_run
+    out = train(cwd, "--run-name", "r", "--total-steps", "1000", *TINY[:-6], "--model-size",
+                "large", "--device", "cpu", "--seed", "1", check=False)  # fmt: skip
+    assert out.returncode == 2
+    last = out.stderr.strip().splitlines()[-1]
+    assert "model_size" in last and "large" in last
