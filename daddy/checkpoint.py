@@ -4,7 +4,9 @@ A checkpoint is written into a private temp folder, every file fsynced, renamed 
 and only then marked with an empty-ish `COMPLETE` file (dopamine's sentinel). A folder without
 the marker is never loaded, so a process killed at any instant leaves the previous checkpoint as
 the newest usable one. `latest` (a text file, replaced atomically) names the newest complete one
-for people and scripts; loading trusts the markers, not the pointer.
+for people and scripts; loading trusts the markers, not the pointer. Saving a step that is
+already complete (resume at N, stop at N) keeps the existing folder: a complete checkpoint is
+never renamed away or rewritten, only pruned once `keep_last` newer ones exist.
 
 Each payload part ("model", "replay", ...) is a nested structure. It is stored as JSON for the
 plain values, one `torch.save` file for its tensors and one `.npy` per numpy array (the replay
@@ -72,18 +74,26 @@ class CheckpointManager:
         return sorted(steps)
 
     def path(self, step: int) -> Path:
+        """Folder of checkpoint `step` (whether or not it exists or is complete)."""
         return self.dir / f"step_{step}"
 
     def read_meta(self, step: int) -> dict[str, Any]:
         """meta.json of a complete checkpoint: step, created, format_version, parts, config."""
         folder = self._complete_folder(step)
         try:
-            return json.loads((folder / META).read_text())
+            meta = json.loads((folder / META).read_text())
         except (OSError, ValueError) as e:
             raise CheckpointError(
                 f"checkpoint {folder} has an unreadable {META} ({e}); delete the folder to fall "
                 "back to an earlier checkpoint"
             ) from e
+        parts = meta.get("parts") if isinstance(meta, dict) else None
+        if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
+            raise CheckpointError(
+                f"checkpoint {folder} has a {META} without a list of parts; delete the folder to "
+                "fall back to an earlier checkpoint"
+            )
+        return meta
 
     def _complete_folder(self, step: int) -> Path:
         folder = self.path(step)
@@ -147,7 +157,7 @@ class CheckpointManager:
         config: Mapping[str, Any] | None = None,
     ) -> Path:
         """Write checkpoint `step` atomically; `config` (model size, ...) goes into meta.json."""
-        _check_payload(step, payload)
+        _check_payload(step, payload, config)
         complete = self.list_complete()
         if complete and step < complete[-1]:
             raise CheckpointError(
@@ -157,22 +167,28 @@ class CheckpointManager:
         previous = (
             f"the previous checkpoint step_{complete[-1]} is intact"
             if complete
-            else ("there is no earlier checkpoint")
+            else "there is no earlier checkpoint"
         )
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.clean_leftovers()
         final = self.path(step)
-        try:
-            self._write(step, payload, config or {}, final)
-        except OSError as e:
-            if e.errno in _DISK_FULL:
+        if complete and step == complete[-1]:
+            # Resuming at step N and stopping at once saves N again. The folder already holds
+            # that step, and replacing a complete checkpoint would open a window (old one
+            # renamed away, new one not yet marked) in which a kill loses it.
+            log.info("checkpoint %s is already complete; not writing it again", final)
+        else:
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                self.clean_leftovers()
+                self._write(step, payload, config or {}, final)
+            except OSError as e:
+                if e.errno in _DISK_FULL:
+                    raise CheckpointError(
+                        f"disk full while writing checkpoint step_{step} in {self.dir}: free "
+                        f"space or lower keep_last; {previous}"
+                    ) from e
                 raise CheckpointError(
-                    f"disk full while writing checkpoint step_{step} in {self.dir}: free space "
-                    f"or lower keep_last; {previous}"
+                    f"could not write checkpoint step_{step} in {self.dir}: {e}; {previous}"
                 ) from e
-            raise CheckpointError(
-                f"could not write checkpoint step_{step} in {self.dir}: {e}; {previous}"
-            ) from e
         try:  # the checkpoint is safe now; a failure below only delays pointer and pruning
             self._point_latest(final.name)
             self._prune()
@@ -182,20 +198,19 @@ class CheckpointManager:
             )
         return final
 
-    def _write(self, step: int, payload: Mapping, config: Mapping, final: Path) -> None:
+    def _write(
+        self, step: int, payload: Mapping[str, Mapping[str, Any]], config: Mapping[str, Any],
+        final: Path,
+    ) -> None:  # fmt: skip
         """Temp folder → fsync → rename → COMPLETE; on any failure nothing half-done remains."""
-        pid = os.getpid()
-        tmp = self.dir / f"{TMP_PREFIX}step_{step}_{pid}"
-        replaced = self.dir / f"{TMP_PREFIX}old_step_{step}_{pid}"
+        tmp = self.dir / f"{TMP_PREFIX}step_{step}_{os.getpid()}"
         try:
             tmp.mkdir()
             for part, tree in payload.items():
                 _write_part(tmp, part, tree)
-            _write_text(tmp / META, json.dumps(_meta(step, sorted(payload), config), indent=1))
+            _write_text(tmp / META, json.dumps(_meta(step, list(payload), config), indent=1))
             _fsync(tmp)
-            if final.exists():  # saving the same step again: the new one wins
-                os.rename(final, replaced)
-            os.rename(tmp, final)
+            os.rename(tmp, final)  # `final` is absent: clean_leftovers removed unmarked ones
             _fsync(self.dir)
             _write_text(final / f"{TMP_PREFIX}{COMPLETE}", f"step_{step}\n")
             os.rename(final / f"{TMP_PREFIX}{COMPLETE}", final / COMPLETE)  # whole or absent
@@ -204,10 +219,7 @@ class CheckpointManager:
             _remove(tmp)
             if not (final / COMPLETE).is_file():
                 _remove(final)
-                if replaced.exists():
-                    os.rename(replaced, final)
             raise
-        _remove(replaced)
 
     def _point_latest(self, name: str) -> None:
         tmp = self.dir / f"{TMP_PREFIX}latest_{os.getpid()}"
@@ -275,9 +287,21 @@ def _meta(step: int, parts: list[str], config: Mapping[str, Any]) -> dict[str, A
     }
 
 
-def _check_payload(step: int, payload: Mapping[str, Any]) -> None:
+def _check_payload(
+    step: int, payload: Mapping[str, Any], config: Mapping[str, Any] | None
+) -> None:
+    """Refuse what could not be saved before anything touches the disk."""
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise CheckpointError(f"checkpoint step must be an int >= 0, got {step!r}")
+    try:
+        json.dumps(dict(config or {}), allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(
+            f"checkpoint config must hold plain JSON values (str, int, float, bool, lists, "
+            f"dicts): {e}"
+        ) from e
+    if not payload:
+        raise CheckpointError("checkpoint payload is empty: pass at least one part")
     for part, tree in payload.items():
         if not isinstance(part, str) or not _PART_NAME.match(part):
             raise CheckpointError(
@@ -415,8 +439,7 @@ def _torch_load(path: Path, map_location: str) -> dict[str, torch.Tensor]:
     try:
         tensors = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise _refuse(path, f"it contains Python objects ({first})") from e
+        raise _refuse(path, f"it is not a plain tensor file ({_unpickling_reason(e)})") from e
     except Exception as e:
         raise CheckpointError(f"checkpoint file {path} is unreadable ({e})") from e
     if not isinstance(tensors, dict) or not all(
@@ -424,6 +447,22 @@ def _torch_load(path: Path, map_location: str) -> dict[str, torch.Tensor]:
     ):
         raise _refuse(path, "it is not a dict of tensors")
     return tensors
+
+
+_TORCH_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation")
+
+
+def _unpickling_reason(e: Exception) -> str:
+    """The line of torch's weights-only error that says what was refused (e.g. a GLOBAL).
+
+    The rest of its message advises re-running with weights_only=False, which is exactly the
+    arbitrary-code path a tampered checkpoint wants: never pass that on.
+    """
+    for line in str(e).splitlines():
+        line = line.strip().removeprefix("WeightsUnpickler error:").strip()
+        if line and not line.startswith(_TORCH_BOILERPLATE):
+            return line
+    return type(e).__name__
 
 
 def _np_load(folder: Path, ref: Any) -> np.ndarray:

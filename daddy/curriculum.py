@@ -459,3 +459,12 @@ def make_watcher(
     return MilestoneWatcher(num_envs, late_maps=cfg.late_maps,
                             required_events=cfg.required_events,
                             watch_new_maps=cfg.watch_new_maps, seen=seen)
+
+
+if __name__ == "__main__":
+    # `python -m daddy.curriculum import --run NAME DIR...`: the tool lives in daddy.state_import.
+    import sys
+
+    from daddy.state_import import main
+
+    sys.exit(main(sys.argv[1:]))

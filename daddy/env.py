@@ -252,6 +252,7 @@ class EpsilonEnv(gym.Wrapper):
         self.last_hp = s.hp_fraction
         self.start_mask = reached_mask(s, self.milestones)
         self.reached = 0  # milestones newly reached this episode
+        self._mask_key: tuple[int, int, int] | None = None
 
     def _reward(self, s: ram.GameState) -> float:
         w = self.reward_cfg
@@ -278,7 +279,10 @@ class EpsilonEnv(gym.Wrapper):
         if s.max_hp and s.hp == 0 and self.last_hp > 0:
             r += w.blackout
         self.last_hp = hp
-        self.reached |= reached_mask(s, self.milestones) & ~self.start_mask
+        key = (s.map_id, s.badges, s.event_count)  # milestones depend on nothing else
+        if key != self._mask_key:
+            self._mask_key = key
+            self.reached |= reached_mask(s, self.milestones) & ~self.start_mask
         return r
 
 

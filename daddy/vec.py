@@ -402,8 +402,15 @@ class VecEnv:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"load_state needs savestate bytes, got {type(data).__name__}")
         self._worker_of(env_id)
-        infos = self._reset_now([env_id], states={env_id: bytes(data)})
-        return {key: view[env_id].copy() for key, view in self._obs.items()}, infos[env_id]
+        res = self._reset_envs([env_id], states={env_id: bytes(data)})
+        if res.restarted:
+            log.warning("vec envs %s restarted during load_state; their episodes are not "
+                        "reported", sorted(res.restarted))  # fmt: skip
+        for i, info in res.infos.items():
+            self._last_info[i] = info
+            self._ep_return[i], self._ep_length[i] = 0.0, 0
+            self.firsts[i] = True
+        return {key: view[env_id].copy() for key, view in self._obs.items()}, res.infos[env_id]
 
     def worker_pids(self) -> list[int | None]:
         """Process id of each worker (for monitoring and fault-injection tests)."""
@@ -584,21 +591,6 @@ class VecEnv:
                     res.infos.update(zip(asked[k], reply))
             want = sorted(set(want))
         return res
-
-    def _reset_now(
-        self, env_ids: Iterable[int], *, fresh: set[int] | None = None,
-        states: dict[int, bytes] | None = None,
-    ) -> dict[int, dict]:  # fmt: skip
-        """Reset outside `step` (load_state, recovery): new episodes start without a report."""
-        res = self._reset_envs(env_ids, fresh=fresh, states=states)
-        if res.restarted:
-            log.warning("vec envs %s restarted outside step; their episodes are not reported",
-                        sorted(res.restarted))  # fmt: skip
-        for i, info in res.infos.items():
-            self._last_info[i] = info
-            self._ep_return[i], self._ep_length[i] = 0.0, 0
-            self.firsts[i] = True
-        return res.infos
 
     def _state_for(self, env_id: int, states: dict[int, bytes] | None) -> bytes | None:
         if states is not None and env_id in states:

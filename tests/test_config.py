@@ -64,7 +64,7 @@ def test_demo_is_small_and_on_the_practice_cartridge() -> None:
     run = load_run_config(REPO / "runs/demo.yaml", environ={})
     assert run.train.rom == "practice" and run.train.model_size == "slim"
     assert 2 <= run.train.num_envs <= 4 and run.pipeline.segments == 2
-    assert [run.until_step(k) for k in (1, 2)] == [2000, run.train.total_steps]
+    assert [run.until_step(k) for k in (1, 2)] == [8000, run.train.total_steps]
 
 
 @pytest.mark.parametrize(

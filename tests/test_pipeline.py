@@ -96,6 +96,10 @@ Path("runs", a.run, "report").mkdir(parents=True, exist_ok=True)
 Path("runs", a.run, "report", "index.html").write_text("<html></html>")
 """,
 }
+TINY = """run_name: tiny
+train: {num_envs: 2, total_steps: 4000, model_size: slim}
+pipeline: {segments: 2, steps_per_segment: 2000, signal_delay_s: 30}
+"""
 FAKE_MODULES = {
     "bootstrap": "fakes.bootstrap",
     "train": "fakes.train",
@@ -106,14 +110,14 @@ FAKE_MODULES = {
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working directory with the demo run config and the stand-in stages importable."""
+    """A working directory with a tiny run config and the stand-in stages importable."""
     pkg = tmp_path / "fakes"
     pkg.mkdir()
     for name, text in FAKES.items():
         (pkg / f"{name}.py").write_text(text)
     work = tmp_path / "work"
     (work / "runs").mkdir(parents=True)
-    shutil.copy(REPO / "runs/demo.yaml", work / "runs/demo.yaml")
+    (work / "runs/tiny.yaml").write_text(TINY)
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
     )
@@ -122,7 +126,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return work
 
 
-def calls(work: Path, run: str = "demo") -> list[dict]:
+def calls(work: Path, run: str = "tiny") -> list[dict]:
     path = work / "runs" / run / "calls.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
@@ -157,7 +161,8 @@ def test_lint_is_clean() -> None:
 def test_dry_run_lists_every_stage_once_and_each_segment(
     run: str, segments: int, workdir: Path, tmp_path: Path
 ) -> None:
-    shutil.copy(REPO / "runs/big_run_01.yaml", workdir / "runs")
+    for name in ("demo", "big_run_01"):
+        shutil.copy(REPO / f"runs/{name}.yaml", workdir / "runs")
     (workdir / "runs/broken.yaml").write_text("run_name: broken\ntrain: {num_envs: 0}\n")
     rom = tmp_path / "red.gb"
     rom.write_bytes(b"\0")
@@ -175,10 +180,10 @@ def test_bad_run_config_stops_its_run_before_any_job(workdir: Path) -> None:
     assert not (workdir / "savestates").exists() and calls(workdir, "broken") == []
 
 
-def test_demo_dag_runs_end_to_end_with_stand_in_stages(workdir: Path) -> None:
+def test_whole_dag_runs_end_to_end_with_stand_in_stages(workdir: Path) -> None:
     config = workdir / "test_config.yaml"
     config.write_text(json.dumps({"executor": "local", "modules": FAKE_MODULES}))
-    proc = snakemake("demo", "--cores", "2", "--configfile", str(config), cwd=workdir)
+    proc = snakemake("tiny", "--cores", "2", "--configfile", str(config), cwd=workdir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     seen = [(c["stage"], c["argv"][-1] if c["stage"] == "train" else None) for c in calls(workdir)]
     assert seen == [
@@ -189,38 +194,38 @@ def test_demo_dag_runs_end_to_end_with_stand_in_stages(workdir: Path) -> None:
         ("report", None),
     ]
     for path in (
-        "savestates/demo/index.json",
-        "savestates/demo/bootstrap.done",
-        "runs/demo/videos/final.done",
-        "runs/demo/report/index.html",
+        "savestates/tiny/index.json",
+        "savestates/tiny/bootstrap.done",
+        "runs/tiny/videos/final.done",
+        "runs/tiny/report/index.html",
     ):
         assert (workdir / path).is_file(), path
-    done = json.loads((workdir / stages.segment_done("demo", 2)).read_text())
+    done = json.loads((workdir / stages.segment_done("tiny", 2)).read_text())
     assert done["checkpoint_step"] == 4000 and done["cluster"] == "local"
-    assert (workdir / "runs/demo/checkpoints/step_2000/COMPLETE").is_file()  # never deleted
+    assert (workdir / "runs/tiny/checkpoints/step_2000/COMPLETE").is_file()  # never deleted
 
 
 # --- segments ---------------------------------------------------------------------------------
 def fake_train(until: int) -> list[str]:
-    return stages.train_cmd("runs/demo.yaml", until, module="fakes.train")
+    return stages.train_cmd("runs/tiny.yaml", until, module="fakes.train")
 
 
-def demo_run():
-    return load_run_config("runs/demo.yaml")
+def tiny_run():
+    return load_run_config("runs/tiny.yaml")
 
 
 def test_segment_is_done_only_when_its_checkpoint_is(workdir: Path) -> None:
     """A job that ends short of the segment's step is not done; the rerun is a new job."""
-    run = demo_run()
-    short = run_segment(run, 1, config="runs/demo.yaml", executor="local", command=fake_train(1000))
-    assert short == 1 and not Path(stages.segment_done("demo", 1)).exists()
-    first = JobRecord.load(Path(stages.job_record("demo", 1)))
+    run = tiny_run()
+    short = run_segment(run, 1, config="runs/tiny.yaml", executor="local", command=fake_train(1000))
+    assert short == 1 and not Path(stages.segment_done("tiny", 1)).exists()
+    first = JobRecord.load(Path(stages.job_record("tiny", 1)))
     assert (
-        run_segment(run, 1, config="runs/demo.yaml", executor="local", command=fake_train(2000))
+        run_segment(run, 1, config="runs/tiny.yaml", executor="local", command=fake_train(2000))
         == 0
     )
-    assert JobRecord.load(Path(stages.job_record("demo", 1))).job_id != first.job_id
-    assert json.loads(Path(stages.segment_done("demo", 1)).read_text())["checkpoint_step"] == 2000
+    assert JobRecord.load(Path(stages.job_record("tiny", 1))).job_id != first.job_id
+    assert json.loads(Path(stages.segment_done("tiny", 1)).read_text())["checkpoint_step"] == 2000
     assert [c["argv"][-1] for c in calls(workdir)] == ["1000", "2000"]
 
 
@@ -230,19 +235,19 @@ def test_trainer_crash_fails_the_segment_with_a_pointer_to_its_log(
     monkeypatch.setenv("FAKE_EXIT", "5")
     assert (
         run_segment(
-            demo_run(), 1, config="runs/demo.yaml", executor="local", command=fake_train(2000)
+            tiny_run(), 1, config="runs/tiny.yaml", executor="local", command=fake_train(2000)
         )
         == 1
     )
     out = capsys.readouterr().out
-    assert "segment 1/2 of demo failed" in out and "_0_log.out" in out
-    assert not Path(stages.segment_done("demo", 1)).exists()
+    assert "segment 1/2 of tiny failed" in out and "_0_log.out" in out
+    assert not Path(stages.segment_done("tiny", 1)).exists()
 
 
 def _start_waiter(work: Path, segment: int) -> subprocess.Popen[str]:
     code = (
         "import sys; from daddy.config import load_run_config; from pipeline import train_segment as t; "
-        f"sys.exit(t.run_segment(load_run_config('runs/demo.yaml'), {segment}, config='runs/demo.yaml', "
+        f"sys.exit(t.run_segment(load_run_config('runs/tiny.yaml'), {segment}, config='runs/tiny.yaml', "
         f"executor='local', command={fake_train(2000 * segment)!r}))"
     )
     return subprocess.Popen(
@@ -267,7 +272,7 @@ def test_usr2_checkpoints_requeues_and_resumes(
 ) -> None:
     monkeypatch.setenv("FAKE_STEP_S", "0.05")
     waiter = _start_waiter(workdir, 1)
-    record_path = Path(stages.job_record("demo", 1))
+    record_path = Path(stages.job_record("tiny", 1))
     _wait_for(lambda: record_path.exists() and len(calls(workdir)) == 1)
     controller = JobRecord.load(record_path).job_id
     task = subprocess.run(["pgrep", "-P", controller], capture_output=True, text=True, check=True)
@@ -275,7 +280,7 @@ def test_usr2_checkpoints_requeues_and_resumes(
     out, _ = waiter.communicate(timeout=60)
     assert waiter.returncode == 0, out
     assert len(calls(workdir)) == 2  # started, stopped with a checkpoint, started again
-    steps = sorted(int(p.name[5:]) for p in Path("runs/demo/checkpoints").glob("step_*"))
+    steps = sorted(int(p.name[5:]) for p in Path("runs/tiny/checkpoints").glob("step_*"))
     assert len(steps) == 2 and 0 < steps[0] < 2000 and steps[-1] == 2000
 
 
@@ -289,13 +294,13 @@ def test_restarted_waiter_reattaches_instead_of_submitting_again(
     first.wait()
     assert (
         run_segment(
-            demo_run(), 1, config="runs/demo.yaml", executor="local", command=fake_train(2000)
+            tiny_run(), 1, config="runs/tiny.yaml", executor="local", command=fake_train(2000)
         )
         == 0
     )
     assert "re-attached to job" in capsys.readouterr().out
     assert len(calls(workdir)) == 1
-    assert len(list(Path(stages.submitit_folder("demo")).glob("*_submitted.pkl"))) == 1
+    assert len(list(Path(stages.submitit_folder("tiny")).glob("*_submitted.pkl"))) == 1
 
 
 def test_running_job_with_another_command_is_not_adopted(
@@ -307,7 +312,7 @@ def test_running_job_with_another_command_is_not_adopted(
     try:
         with pytest.raises(SegmentError, match=r"still running another command .*kill \d+"):
             run_segment(
-                demo_run(), 1, config="runs/demo.yaml", executor="local", command=fake_train(1500)
+                tiny_run(), 1, config="runs/tiny.yaml", executor="local", command=fake_train(1500)
             )
     finally:
         assert first.wait(timeout=60) == 0
@@ -340,3 +345,32 @@ def test_executor_takes_resources_and_timeout_budget_from_the_config(
         assert params["signal_delay_s"] == 120 and params["job_name"] == "big_run_01_seg3"
     else:
         assert params["timeout_min"] == 240 and params["gpus_per_node"] == 1
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_on_slurm_usr2_requeues_and_a_new_waiter_reattaches(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Real SLURM: USR2 -> checkpoint -> requeue -> resume, while the waiter is replaced."""
+    from slurm_util import SKIP_REASON, sacct_states, scancel, slurm_up
+
+    if not slurm_up():
+        pytest.skip(SKIP_REASON)
+    monkeypatch.setenv("FAKE_STEP_S", "0.3")
+    code = (
+        "import sys; from daddy.config import load_run_config; from pipeline import train_segment as t; "
+        "sys.exit(t.run_segment(load_run_config('runs/tiny.yaml'), 1, config='runs/tiny.yaml', "
+        f"executor='slurm', poll_s=1, command={fake_train(2000)!r}))"
+    )
+    first = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    _wait_for(lambda: len(calls(workdir)) == 1, timeout=60)
+    job_id = JobRecord.load(Path(stages.job_record("tiny", 1))).job_id
+    scancel(job_id, "--signal=USR2")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    assert run_segment(tiny_run(), 1, config="runs/tiny.yaml", executor="slurm", poll_s=1,
+                       command=fake_train(2000)) == 0  # fmt: skip
+    assert f"re-attached to job {job_id} (slurm)" in capsys.readouterr().out
+    assert len(calls(workdir)) == 2  # the requeued job started the trainer again
+    assert sacct_states(job_id)[-1] == "COMPLETED" and len(sacct_states(job_id)) >= 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -112,42 +113,45 @@ def test_report_without_episodes_says_why_and_exits_2(tmp_path: Path, capsys, se
 
 
 _WRITER = textwrap.dedent("""
-    import sys
-    import numpy as np
-    sys.path.insert(0, {tests!r})
-    from test_report import NAMES, synthetic_row
+    import pickle, sys
     from daddy.episode_log import EpisodeLogger
-    rng = np.random.default_rng(1)
-    with EpisodeLogger({path!r}, "live", NAMES) as log:
-        for i in range(40):
-            log.append(synthetic_row(i, rng))
+    names, rows = pickle.loads(open({rows!r}, "rb").read())
+    with EpisodeLogger({path!r}, "live", names) as log:
+        for row in rows[:40]:
+            log.append(row)
         print("ready", flush=True)
         sys.stdin.readline()
-        for i in range(40, 90):
-            log.append(synthetic_row(i, rng))
+        for row in rows[40:]:
+            log.append(row)
         print("ready", flush=True)
         sys.stdin.readline()
-""")
+""")  # imports only the logger, so the writer starts fast
 
 
 def test_report_reads_a_log_while_the_writer_appends(tmp_path: Path) -> None:
     path = tmp_path / "live" / "episodes.h5"
-    code = _WRITER.format(tests=str(Path(__file__).parent), path=str(path))
-    seen = []
+    rng = np.random.default_rng(1)
+    (tmp_path / "rows.pkl").write_bytes(pickle.dumps((NAMES, [synthetic_row(i, rng)
+                                                              for i in range(90)])))
+    code = _WRITER.format(rows=str(tmp_path / "rows.pkl"), path=str(path))
     with subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, text=True) as proc:
         try:
-            for _ in range(2):
-                assert proc.stdout.readline().strip() == "ready"
-                assert report.main(["--run", "live", "--runs-root", str(tmp_path)]) == 0
-                seen.append((tmp_path / "live" / "report" / "index.html").read_text())
-                proc.stdin.write("go\n")
-                proc.stdin.flush()
+            assert proc.stdout.readline().strip() == "ready"  # 40 rows, writer still open
+            assert report.main(["--run", "live", "--runs-root", str(tmp_path)]) == 0
+            page = (tmp_path / "live" / "report" / "index.html").read_text()
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline().strip() == "ready"  # 90 rows, writer still open
+            later = report.load_episodes(tmp_path / "live")
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
             assert proc.wait(timeout=30) == 0
         finally:
             proc.kill()
-    assert "40 from 8 envs" in seen[0]
-    assert "90 from 8 envs" in seen[1]
+    assert "40 from 8 envs" in page
+    assert later.n == 90 and later.alpha.shape == (90, len(NAMES))
+    assert later.df["episode"].tolist() == list(range(90))  # whole rows, none lost or doubled
 
 
 @pytest.mark.parametrize("a, b", [(1.0, 1.0), (3.0, 1.0), (0.5, 1.0), (1.0, 7.0), (1.0, 2e5)])

@@ -266,6 +266,17 @@ def test_worker_dead_in_save_state_returns_none_and_the_next_step_restarts_it(
         assert isinstance(vec.save_state(1), bytes)
 
 
+def test_load_state_into_a_dead_worker_restarts_it_and_loads(curriculum: Curriculum) -> None:
+    with make_vec(4, 2, reset_state=curriculum) as vec:
+        vec.reset()
+        vec.step([0, 0, 0, 0])
+        os.kill(vec.worker_pids()[0], signal.SIGKILL)
+        obs, info = vec.load_state(1, struct.pack("<ii", 7, 9))
+        assert info == {"origin": 7, "t": 9} and obs["features"][:2].tolist() == [9, 7]
+        assert vec.restarts == 1 and vec.firsts.tolist() == [True, True, False, False]
+        assert vec._obs["map_id"].tolist() == [100, 7, 102, 103]
+
+
 def test_env_exception_raises_worker_error_with_traceback() -> None:
     vec = make_vec(2, 2)
     vec.reset()

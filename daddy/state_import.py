@@ -1,0 +1,297 @@
+"""Import `.state` files made elsewhere into a run's savestate index.
+
+`python -m daddy.curriculum import --run NAME [--rom practice|PATH] DIR_OR_FILE...`
+
+Other Pokémon Red RL projects (pokemonred_puffer and friends) save plain PyBoy states; a run can
+spawn from them like from its own trigger states. Each file is loaded once in an emulator of the
+run's ROM and its RAM read (`daddy.ram`), so the index entry's map, badges, events, milestone mask
+and tier come from the game itself, never from the file name. A file that cannot be a state of
+this ROM is refused with one line saying why: not readable, made by a newer PyBoy, truncated,
+bytes left over (a cartridge with other RAM, i.e. another ROM), a game not started yet, a map
+this ROM does not have. Accepted states are re-saved by the running PyBoy right after loading
+(the same machine state in the running format, so `pyboy` in the index is true for the file)
+and added with `StateIndex.add` under the milestone `import_<file stem>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from daddy import ram
+from daddy.curriculum import CurriculumConfig
+from daddy.milestones import DEFAULT_MILESTONES, TIERS, Milestone, Tier, reached_mask
+from daddy.rom import Rom, RomError, resolve_rom
+from daddy.state_index import (
+    INDEX_FILE,
+    STATE_SUFFIX,
+    StateEntry,
+    StateIndex,
+    StateIndexError,
+    StateMeta,
+    sha256_bytes,
+)
+from daddy.trigger import tier_for
+
+IMPORT_PREFIX = "import_"
+EXIT_OK, EXIT_NOTHING_IMPORTED, EXIT_BAD_INPUT = 0, 1, 2
+# Frames run after loading: a state that crashes the emulator is refused, not found mid-run.
+CHECK_FRAMES = 60
+# PyBoy's state format grows by one every few releases: a first byte far above the running
+# format is no format at all (text, another emulator's file), not a state from the future.
+_FORMAT_SLACK = 16
+# Late-game maps: the curriculum's default (Cerulean Gym, Vermilion … Saffron), one source.
+DEFAULT_LATE_MAPS: tuple[int, ...] = CurriculumConfig().late_maps
+
+Status = Literal["imported", "present", "refused"]
+
+
+class StateRefused(ValueError):
+    """A file that is not a usable savestate of the run's ROM; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """A state that loaded cleanly: its bytes in the running PyBoy's format and its RAM."""
+
+    state: bytes
+    game: ram.GameState
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one file: imported (entry), already present (entry), or refused."""
+
+    path: Path
+    status: Status
+    entry: StateEntry | None = None
+    reason: str = ""
+
+    def line(self) -> str:
+        if self.status == "refused":
+            return f"refused {self.path}: {self.reason}"
+        e = self.entry
+        assert e is not None
+        what = "imported as" if self.status == "imported" else "already in the index as"
+        return (f"{self.path}: {what} {e.name} (tier {e.tier}, map 0x{e.map_id:02X}, "
+                f"badges {e.badges.bit_count()}, events {e.events})")
+
+
+# --- reading one state -------------------------------------------------------------------------
+def classify(
+    game: ram.GameState,
+    late_maps: Iterable[int] = DEFAULT_LATE_MAPS,
+    milestones: Sequence[Milestone] = DEFAULT_MILESTONES,
+) -> Tier:
+    """The curriculum tier of a state found in the wild.
+
+    The most advanced of: the deepest story milestone true in it (the tier a trigger state of
+    that milestone gets) and `tier_for`'s badge count / late-map rule for unnamed states.
+    """
+    late_maps = tuple(late_maps)
+    tiers = [tier_for(IMPORT_PREFIX, game, late_maps, milestones)]
+    tiers += [m.tier for m in milestones if m.reached(game)]
+    return max(tiers, key=TIERS.index)
+
+
+def known_maps(rom: Rom) -> frozenset[int]:
+    """Map ids a state of this ROM can stand on (a foreign state lands elsewhere)."""
+    if rom.practice:
+        from daddy.cart.world import BY_ID
+
+        return frozenset(BY_ID)
+    from daddy.maps import MAP_CONSTANTS
+
+    return frozenset(i for i, c in MAP_CONSTANTS.items() if not c.startswith("UNUSED"))
+
+
+def _load_problem(err: BaseException, data: bytes, sample_size: int) -> str:
+    """One line for a PyBoy exception raised while loading `data`."""
+    text = str(err) or type(err).__name__
+    if "No data" in text:
+        return (f"truncated: the file ends after {len(data)} bytes, where a savestate of this "
+                f"ROM is about {sample_size}; copy it again")
+    if "CGB" in text:
+        return (f"made in Game Boy Color mode ({text}); Daddy runs Pokémon Red in DMG mode, "
+                f"so it is from another ROM or emulator setting")
+    return f"the emulator could not load it ({text}); it is not a PyBoy savestate of this ROM"
+
+
+def inspect_state(
+    pyboy: object, data: bytes, *, format_version: int, sample_size: int,
+    maps: frozenset[int] | None = None,
+) -> Inspection:  # fmt: skip
+    """Load `data` into `pyboy`, check it is a playable state of its ROM, read its RAM.
+
+    `format_version`/`sample_size`: first byte and length of a state the running PyBoy saves
+    for this ROM (what a good state looks like). Raises `StateRefused` with the reason.
+    """
+    if not data:
+        raise StateRefused("the file is empty, not a savestate")
+    if data[0] > format_version + _FORMAT_SLACK:
+        raise StateRefused(f"not a PyBoy savestate (its first byte, {data[0]}, is no state "
+                           f"format; the running PyBoy writes {format_version})")
+    if data[0] > format_version:
+        raise StateRefused(
+            f"made by a newer PyBoy (state format {data[0]}; the running PyBoy writes "
+            f"{format_version}); upgrade PyBoy to the version that made it"
+        )
+    buf = io.BytesIO(data)
+    try:
+        pyboy.load_state(buf)  # type: ignore[attr-defined]
+    except Exception as err:  # noqa: BLE001 -- PyBoy raises assorted errors on bad bytes
+        raise StateRefused(_load_problem(err, data, sample_size)) from None
+    left = len(data) - buf.tell()
+    if left:
+        raise StateRefused(
+            f"{left} bytes left over after the emulator state: it was made with a cartridge "
+            f"that has other RAM banks (another ROM, e.g. Pokémon Red's state on the practice "
+            f"cartridge); import it into a run of that ROM (--rom)"
+        )
+    mem = pyboy.memory  # type: ignore[attr-defined]
+    if not mem[ram.W_STATUS_FLAGS6] & 1:
+        raise StateRefused("the game has not started in it (title screen or intro); save a "
+                           "state after the intro, when the player walks")
+    game = ram.read_game_state(mem)
+    if maps is not None and game.map_id not in maps:
+        raise StateRefused(f"it stands on map 0x{game.map_id:02X}, which this ROM does not "
+                           f"have: it was made with another ROM; import it into a run of that "
+                           f"ROM (--rom)")  # fmt: skip
+    out = io.BytesIO()
+    pyboy.save_state(out)  # type: ignore[attr-defined]
+    try:
+        pyboy.tick(CHECK_FRAMES, False)  # type: ignore[attr-defined]
+    except Exception as err:  # noqa: BLE001 -- any emulator failure refuses the state
+        raise StateRefused(f"the emulator failed running it ({err or type(err).__name__})") from None
+    return Inspection(out.getvalue(), game)
+
+
+# --- importing -----------------------------------------------------------------------------------
+def find_state_files(sources: Sequence[Path | str]) -> list[Path]:
+    """Every `.state` file under the given folders (recursively) or named directly, sorted."""
+    found: list[Path] = []
+    for src in map(Path, sources):
+        if src.is_dir():
+            found += sorted(p for p in src.rglob("*" + STATE_SUFFIX) if p.is_file())
+        elif src.is_file():
+            found.append(src)
+        else:
+            raise FileNotFoundError(f"{src} is neither a folder nor a file; pass folders that "
+                                    f"hold .state files")  # fmt: skip
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    if not unique:
+        raise FileNotFoundError(
+            f"no .state files in {', '.join(map(str, sources))}; pass the folders that hold them"
+        )
+    return unique
+
+
+def import_name(path: Path, taken: set[str]) -> str:
+    """`import_<stem>` made index-safe, with `_2`, `_3`… when the name is taken."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem).strip("._-") or "state"
+    base = (IMPORT_PREFIX + stem)[:120]
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    return name
+
+
+def open_index(rom: Rom, run: str, savestates: Path) -> StateIndex:
+    """The run's index, created empty when the run has none yet (an existing one must be
+    of the same ROM: `StateIndex.create` refuses another run's or ROM's index)."""
+    return StateIndex.create(savestates / run, run, rom.sha1)
+
+
+def import_states(
+    index: StateIndex, files: Sequence[Path], rom: Rom,
+    late_maps: Iterable[int] = DEFAULT_LATE_MAPS,
+) -> list[Outcome]:  # fmt: skip
+    """Load each file once in one emulator of `rom` and add the good ones to `index`."""
+    from daddy.env import PokemonEnv  # PyBoy is imported here: `--help` stays fast
+
+    late_maps = tuple(late_maps)
+    env = PokemonEnv(rom)
+    try:
+        sample = env.save_state()
+        maps = known_maps(rom)
+        out = []
+        for path in files:
+            out.append(_import_one(index, path, env, sample, maps, late_maps))
+        return out
+    finally:
+        env.close()
+
+
+def _import_one(
+    index: StateIndex, path: Path, env: object, sample: bytes, maps: frozenset[int],
+    late_maps: tuple[int, ...],
+) -> Outcome:  # fmt: skip
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return Outcome(path, "refused", reason=f"cannot read it ({err.strerror or err})")
+    try:
+        got = inspect_state(env.pyboy, data, format_version=sample[0],  # type: ignore[attr-defined]
+                            sample_size=len(sample), maps=maps)  # fmt: skip
+    except StateRefused as err:
+        return Outcome(path, "refused", reason=str(err))
+    digest = sha256_bytes(got.state)
+    entries = index.reload()
+    same = next((e for e in entries if e.sha256 == digest), None)
+    if same is not None:
+        return Outcome(path, "present", same)
+    taken = {e.name for e in entries} | {e.milestone for e in entries}
+    name = import_name(path, taken)
+    g = got.game
+    meta = StateMeta(milestone=name, tier=classify(g, late_maps), map_id=g.map_id,
+                     badges=g.badges, events=g.event_count, step=0,
+                     milestones=reached_mask(g))  # fmt: skip
+    entry = index.add(name, got.state, meta)
+    if entry is None:  # another process added this milestone name meanwhile
+        return Outcome(path, "refused", reason=f"the index already has a state named {name}; "
+                                               f"rename the file and import it again")  # fmt: skip
+    return Outcome(path, "imported", entry)
+
+
+# --- command line ------------------------------------------------------------------------------
+def build_parser(prog: str = "python -m daddy.curriculum") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Curriculum savestate tools.")
+    sub = p.add_subparsers(dest="command", required=True)
+    imp = sub.add_parser("import", help="add .state files made elsewhere to a run's index",
+                         description=__doc__.split("\n")[0])  # fmt: skip
+    imp.add_argument("--run", required=True, help="run name: states go to SAVESTATES/RUN/")
+    imp.add_argument("--rom", default=None,
+                     help="the run's ROM: practice (default, or $DADDY_ROM) or a ROM path")
+    imp.add_argument("--allow-unknown-rom", action="store_true")
+    imp.add_argument("--savestates", type=Path, default=Path("savestates"), help="root folder")
+    imp.add_argument("sources", nargs="+", type=Path, metavar="DIR",
+                     help="folders searched recursively for .state files (or .state files)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Exit 0 when every state is in the index afterwards or at least one was imported,
+    1 when nothing was imported (all refused), 2 on bad input (no files, bad ROM or index)."""
+    args = build_parser().parse_args(argv)
+    prog = "daddy.curriculum import"
+    try:
+        files = find_state_files(args.sources)
+        rom = resolve_rom(args.rom, allow_unknown=args.allow_unknown_rom)
+        index = open_index(rom, args.run, args.savestates)
+        outcomes = import_states(index, files, rom)
+    except (FileNotFoundError, RomError, StateIndexError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for o in outcomes:
+        print(o.line(), file=sys.stderr if o.status == "refused" else sys.stdout)
+    n = {s: sum(o.status == s for o in outcomes) for s in ("imported", "present", "refused")}
+    print(f"{args.run}: {n['imported']} imported, {n['present']} already there, "
+          f"{n['refused']} refused -> {index.folder / INDEX_FILE}")
+    return EXIT_OK if n["imported"] or not n["refused"] else EXIT_NOTHING_IMPORTED
