@@ -40,8 +40,9 @@ def _ppf_batch(q: float, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     log_1mx = -np.logaddexp(0.0, t)
     logf = a[:, None] * log_x + b[:, None] * log_1mx
     f = np.exp(logf - logf.max(axis=1, keepdims=True))
-    cdf = np.concatenate([np.zeros((len(a), 1)), np.cumsum((f[:, 1:] + f[:, :-1]) / 2, axis=1)],
-                         axis=1)
+    cdf = np.concatenate(
+        [np.zeros((len(a), 1)), np.cumsum((f[:, 1:] + f[:, :-1]) / 2, axis=1)], axis=1
+    )
     cdf /= cdf[:, -1:]
     rows = np.arange(len(a))
     j = np.clip((cdf < q).sum(axis=1), 1, _GRID - 1)  # first grid point with cdf >= q

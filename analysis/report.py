@@ -34,7 +34,7 @@ from matplotlib.ticker import FuncFormatter
 from analysis.beta import beta_mean, beta_ppf
 from daddy import episode_log
 from daddy.heatmap import CHECKPOINT_PART, RUN_FILE, VisitCounts, render_heatmaps, save_figure
-from daddy.maps import map_name
+from daddy.maps import map_name, map_sizes
 from daddy.milestones import DEFAULT_MILESTONES
 from daddy.video_utils import BADGE_NAMES
 
@@ -81,17 +81,23 @@ def load_episodes(run_dir: Path) -> Episodes:
     path = run_dir / episode_log.FILE_NAME
     if not run_dir.is_dir():
         siblings = sorted(p.name for p in run_dir.parent.glob("*") if p.is_dir())
-        raise NoEpisodesError(f"no run folder {run_dir}; runs here: {', '.join(siblings) or 'none'}")
+        raise NoEpisodesError(
+            f"no run folder {run_dir}; runs here: {', '.join(siblings) or 'none'}"
+        )
     if not path.is_file():
-        raise NoEpisodesError(f"no episodes yet for run {run_dir.name}: {path} does not exist "
-                              "(training has not finished an episode); run the report again later")
+        raise NoEpisodesError(
+            f"no episodes yet for run {run_dir.name}: {path} does not exist "
+            "(training has not finished an episode); run the report again later"
+        )
     try:
         df = episode_log.read(path)
     except (OSError, episode_log.EpisodeLogError) as err:
         raise NoEpisodesError(f"cannot read {path}: {err}") from err
     if df.empty:
-        raise NoEpisodesError(f"no episodes yet for run {run_dir.name}: {path} has 0 rows "
-                              "(training has not finished an episode); run the report again later")
+        raise NoEpisodesError(
+            f"no episodes yet for run {run_dir.name}: {path} has 0 rows "
+            "(training has not finished an episode); run the report again later"
+        )
     names = [c.removeprefix("alpha_") for c in df.columns if c.startswith("alpha_")]
     df = df.sort_values(["global_step", "wall_time"], kind="stable").reset_index(drop=True)
     alpha = df[[f"alpha_{n}" for n in names]].to_numpy(np.float64)
@@ -129,9 +135,17 @@ def _mark_alarms(ax: plt.Axes, ep: Episodes, x: np.ndarray) -> None:
     hit = np.flatnonzero(ep.df["alarm"].to_numpy() != 0)
     if len(hit):
         hit = hit[_thin(len(hit), 400)]
-        ax.plot(x[hit], np.full(len(hit), 0.98), linestyle="none", marker="v", color="red",
-                markersize=6, transform=ax.get_xaxis_transform(), clip_on=False,
-                label=f"alarm ({int((ep.df['alarm'] != 0).sum())})")
+        ax.plot(
+            x[hit],
+            np.full(len(hit), 0.98),
+            linestyle="none",
+            marker="v",
+            color="red",
+            markersize=6,
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
+            label=f"alarm ({int((ep.df['alarm'] != 0).sum())})",
+        )
 
 
 def _band_plot(ax: plt.Axes, x: np.ndarray, values: pd.Series, colour: str, w: int) -> None:
@@ -183,8 +197,7 @@ def plot_episode_length(ep: Episodes, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(11, 3.6))
     _band_plot(ax, ep.index, ep.df["length"].astype(float), "#2c3e50", _window(ep.n))
     _mark_alarms(ax, ep, ep.index)
-    ax.set(title=f"{ep.run}: episode length", xlabel="episode (completion order)",
-           ylabel="steps")
+    ax.set(title=f"{ep.run}: episode length", xlabel="episode (completion order)", ylabel="steps")
     ax.legend(loc="upper left", fontsize=8)
     return _save(fig, out / "episode_length.png")
 
@@ -210,13 +223,17 @@ def plot_sps(ep: Episodes, out: Path) -> Path:
     ax1.scatter(hours[keep], sps[keep], s=5, alpha=0.3, color="#117a65", linewidths=0)
     med = pd.Series(sps).rolling(_window(ep.n), min_periods=1).median()
     ax1.plot(hours, med, color="#0b5345", linewidth=1.8, label="rolling median")
-    ax1.set(title="env steps per second", xlabel=f"wall-clock {unit} since first episode",
-            ylabel="SPS")
+    ax1.set(
+        title="env steps per second", xlabel=f"wall-clock {unit} since first episode", ylabel="SPS"
+    )
     ax1.legend(fontsize=8)
     ax1.grid(alpha=0.3)
     ax2.plot(hours, steps, color="#34495e")
-    ax2.set(title="global step over time", xlabel=f"wall-clock {unit} since first episode",
-            ylabel="global step")
+    ax2.set(
+        title="global step over time",
+        xlabel=f"wall-clock {unit} since first episode",
+        ylabel="global step",
+    )
     ax2.yaxis.set_major_formatter(FuncFormatter(_si))
     ax2.grid(alpha=0.3)
     return _save(fig, out / "sps.png")
@@ -234,8 +251,9 @@ def plot_milestone_posteriors(ep: Episodes, out: Path) -> Path:
     m = len(ep.milestones)
     ncols = min(4, max(m, 1))
     nrows = max(1, -(-m // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.5 * nrows), sharex=True,
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.4 * ncols, 2.5 * nrows), sharex=True, sharey=True, squeeze=False
+    )
     for ax in axes.flat[m:]:
         ax.axis("off")
     for j, (ax, label) in enumerate(zip(axes.flat, ep.labels())):
@@ -244,8 +262,14 @@ def plot_milestone_posteriors(ep: Episodes, out: Path) -> Path:
         fired = np.flatnonzero(alarm >> np.uint64(j) & np.uint64(1)) if j < 64 else []
         title = f"{label}  ({mean[-1, j]:.2f})"
         if len(fired):
-            ax.plot(all_steps[fired], np.full(len(fired), 0.97), linestyle="none", marker="v",
-                    color="red", markersize=5)
+            ax.plot(
+                all_steps[fired],
+                np.full(len(fired), 0.97),
+                linestyle="none",
+                marker="v",
+                color="red",
+                markersize=5,
+            )
             title += f"  {len(fired)} alarm" + ("s" if len(fired) > 1 else "")
         ax.set_title(title, fontsize=10, color="#a93226" if len(fired) else "black")
         ax.set_ylim(0, 1)
@@ -256,8 +280,10 @@ def plot_milestone_posteriors(ep: Episodes, out: Path) -> Path:
         if k + ncols >= m:  # nothing below it: label its x axis
             _steps_axis(ax)
             ax.xaxis.set_tick_params(labelbottom=True)
-    fig.suptitle(f"{ep.run}: milestone posteriors, mean and 90% credible interval "
-                 "(red ▼: alarm)", fontsize=12)
+    fig.suptitle(
+        f"{ep.run}: milestone posteriors, mean and 90% credible interval (red ▼: alarm)",
+        fontsize=12,
+    )
     return _save(fig, out / "milestone_posteriors.png")
 
 
@@ -271,14 +297,23 @@ def plot_alarms(ep: Episodes, out: Path) -> Path:
         hit = np.flatnonzero(alarm >> np.uint64(k) & np.uint64(1))
         ax.scatter(hit, np.full(len(hit), row), marker="|", s=120, color="red")
     if bits:
-        ax.set_yticks(range(len(bits)),
-                      [labels[k] if k < len(labels) else f"bit {k}" for k in bits])
+        ax.set_yticks(
+            range(len(bits)), [labels[k] if k < len(labels) else f"bit {k}" for k in bits]
+        )
         ax.set_ylim(-0.7, len(bits) - 0.3)
         ax.set_title(f"{ep.run}: milestone alarms ({int((alarm != 0).sum())} of {ep.n} episodes)")
     else:
         ax.set_yticks([])
-        ax.text(0.5, 0.5, "no alarms raised", ha="center", va="center", fontsize=14,
-                transform=ax.transAxes, color="#27ae60")
+        ax.text(
+            0.5,
+            0.5,
+            "no alarms raised",
+            ha="center",
+            va="center",
+            fontsize=14,
+            transform=ax.transAxes,
+            color="#27ae60",
+        )
         ax.set_title(f"{ep.run}: milestone alarms")
     ax.set_xlim(-0.5, max(ep.n - 0.5, 0.5))
     ax.set_xlabel("episode (completion order)")
@@ -289,12 +324,22 @@ def plot_alarms(ep: Episodes, out: Path) -> Path:
 def _shares(idx: np.ndarray, nbins: int, groups: np.ndarray, keys: Sequence) -> np.ndarray:
     """(len(keys), nbins): share of each bin's rows whose group is each key."""
     counts = np.maximum(np.bincount(idx, minlength=nbins), 1)
-    return np.array([np.bincount(idx, weights=(groups == k).astype(float), minlength=nbins)
-                     / counts for k in keys]).reshape(len(keys), nbins)
+    return np.array(
+        [
+            np.bincount(idx, weights=(groups == k).astype(float), minlength=nbins) / counts
+            for k in keys
+        ]
+    ).reshape(len(keys), nbins)
 
 
-def _stack(ax: plt.Axes, centres: np.ndarray, shares: np.ndarray, labels: Sequence[str],
-           colours: Sequence[str] | None, title: str) -> None:
+def _stack(
+    ax: plt.Axes,
+    centres: np.ndarray,
+    shares: np.ndarray,
+    labels: Sequence[str],
+    colours: Sequence[str] | None,
+    title: str,
+) -> None:
     if len(centres) == 1:  # one bin: draw it as a band, not an invisible line
         centres = np.array([centres[0] - 0.5, centres[0] + 0.5])
         shares = np.repeat(shares, 2, axis=1)
@@ -312,14 +357,26 @@ def plot_spawn_mix(ep: Episodes, out: Path) -> Path:
     grouped = np.where(np.isin(tags, top), tags, "other")
     keys = top + (["other"] if len(top) < len(set(tags)) else [])
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 3.8), width_ratios=(1, 1.25))
-    _stack(ax1, centres, _shares(idx, len(centres), tiers, range(len(TIER_NAMES))),
-           TIER_NAMES, TIER_COLOURS, "by curriculum tier")
+    _stack(
+        ax1,
+        centres,
+        _shares(idx, len(centres), tiers, range(len(TIER_NAMES))),
+        TIER_NAMES,
+        TIER_COLOURS,
+        "by curriculum tier",
+    )
     ax1.legend(loc="upper left", fontsize=8, ncols=3)
     colours = [plt.get_cmap("tab10")(i) for i in range(len(keys))]
     if "other" in keys:
         colours[-1] = (0.75, 0.75, 0.75, 1.0)
-    _stack(ax2, centres, _shares(idx, len(centres), grouped, keys),
-           [k or "(untagged)" for k in keys], colours, "by savestate")
+    _stack(
+        ax2,
+        centres,
+        _shares(idx, len(centres), grouped, keys),
+        [k or "(untagged)" for k in keys],
+        colours,
+        "by savestate",
+    )
     ax2.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     fig.suptitle(f"{ep.run}: curriculum spawn mix", fontsize=12)
     return _save(fig, out / "spawn_mix.png")
@@ -334,21 +391,37 @@ def plot_badges(ep: Episodes, out: Path) -> Path:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.8))
     seen = [k for k in range(8) if np.any(badges >> k & 1)]
     for k in seen:
-        share = np.bincount(idx, weights=(badges >> k & 1).astype(float),
-                            minlength=len(centres)) / counts
+        share = (
+            np.bincount(idx, weights=(badges >> k & 1).astype(float), minlength=len(centres))
+            / counts
+        )
         ax1.plot(centres, share, marker="o", markersize=3, label=BADGE_NAMES[k])
     if seen:
         ax1.legend(fontsize=8)
     else:
-        ax1.text(0.5, 0.5, "no badges yet", ha="center", va="center", fontsize=14,
-                 transform=ax1.transAxes, color="#7f8c8d")
+        ax1.text(
+            0.5,
+            0.5,
+            "no badges yet",
+            ha="center",
+            va="center",
+            fontsize=14,
+            transform=ax1.transAxes,
+            color="#7f8c8d",
+        )
     ax1.set(title="share of episodes holding each badge", ylabel="share", ylim=(-0.02, 1.02))
     ax1.grid(alpha=0.3)
     n_badges = np.array([int(b).bit_count() for b in badges])
-    ax2.step(steps, np.maximum.accumulate(n_badges), where="post", color="#b7950b",
-             label="best so far")
-    ax2.plot(centres, np.bincount(idx, weights=n_badges, minlength=len(centres)) / counts,
-             color="#7d6608", linestyle="--", label="mean per episode")
+    ax2.step(
+        steps, np.maximum.accumulate(n_badges), where="post", color="#b7950b", label="best so far"
+    )
+    ax2.plot(
+        centres,
+        np.bincount(idx, weights=n_badges, minlength=len(centres)) / counts,
+        color="#7d6608",
+        linestyle="--",
+        label="mean per episode",
+    )
     ax2.set(title="badges per episode", ylabel="badges", ylim=(0, 8.3))
     for ax in (ax1, ax2):
         _steps_axis(ax)
@@ -363,15 +436,28 @@ def plot_milestones_reached(ep: Episodes, out: Path) -> Path:
     idx, centres = _bins(ep.df["global_step"].to_numpy(float))
     mask = ep.df["milestones_reached"].to_numpy(np.uint64)
     counts = np.maximum(np.bincount(idx, minlength=len(centres)), 1)
-    share = np.array([np.bincount(idx, weights=(mask >> np.uint64(j) & np.uint64(1)).astype(float),
-                                  minlength=len(centres)) / counts
-                      for j in range(len(ep.milestones))])
+    share = np.array(
+        [
+            np.bincount(
+                idx,
+                weights=(mask >> np.uint64(j) & np.uint64(1)).astype(float),
+                minlength=len(centres),
+            )
+            / counts
+            for j in range(len(ep.milestones))
+        ]
+    )
     fig, ax = plt.subplots(figsize=(11, 0.4 * len(ep.milestones) + 1.8))
     half = (centres[1] - centres[0]) / 2 if len(centres) > 1 else 0.5
-    img = ax.imshow(share, aspect="auto", cmap="viridis", vmin=0, vmax=1,
-                    extent=(centres[0] - half, centres[-1] + half, len(ep.milestones) - 0.5,
-                            -0.5),
-                    interpolation="nearest")
+    img = ax.imshow(
+        share,
+        aspect="auto",
+        cmap="viridis",
+        vmin=0,
+        vmax=1,
+        extent=(centres[0] - half, centres[-1] + half, len(ep.milestones) - 0.5, -0.5),
+        interpolation="nearest",
+    )
     ax.set_yticks(range(len(ep.milestones)), ep.labels())
     ax.set(title=f"{ep.run}: share of episodes reaching each milestone")
     _steps_axis(ax)
@@ -404,8 +490,9 @@ def summary(ep: Episodes) -> dict[str, str]:
         "last global step": f"{int(df['global_step'].max()):,}",
         "wall-clock span": f"{hours:.2f} h",
         "SPS (recent median)": f"{float(last['sps'].median()):,.0f}",
-        "return_total (recent mean / best)": (f"{float(last['return_total'].mean()):.2f} / "
-                                              f"{float(df['return_total'].max()):.2f}"),
+        "return_total (recent mean / best)": (
+            f"{float(last['return_total'].mean()):.2f} / {float(df['return_total'].max()):.2f}"
+        ),
         "most badges in an episode": str(max(int(b).bit_count() for b in df["badges"])),
         "milestones ever reached": ", ".join(names) or "none",
         "last map": map_name(int(df["map_id"].iloc[-1])),
@@ -416,8 +503,11 @@ def summary(ep: Episodes) -> dict[str, str]:
 def _videos_html(run_dir: Path, out: Path) -> str:
     """Links to the run's rollout videos, newest first, with the newest GIF shown inline."""
     folder = run_dir / "videos"
-    found = sorted(folder.rglob("rollout_*.mp4"), key=lambda p: _step_of(p.stem),
-                   reverse=True) if folder.is_dir() else []  # videos/ and videos/final/
+    found = (
+        sorted(folder.rglob("rollout_*.mp4"), key=lambda p: _step_of(p.stem), reverse=True)
+        if folder.is_dir()
+        else []
+    )  # videos/ and videos/final/
     if not found:
         return ""
 
@@ -425,11 +515,19 @@ def _videos_html(run_dir: Path, out: Path) -> str:
         return html.escape(os.path.relpath(p, out))
 
     gif = found[0].with_suffix(".gif")
-    shown = (f'<p><img src="{rel(gif)}" alt="newest rollout" class=video></p>'
-             if gif.is_file() else "")
-    links = "".join(f'<li><a href="{rel(p)}">{html.escape(str(p.relative_to(folder)))}</a>'
-                    + (f' (<a href="{rel(p.with_suffix(".gif"))}">gif</a>)'
-                       if p.with_suffix(".gif").is_file() else "") + "</li>" for p in found)
+    shown = (
+        f'<p><img src="{rel(gif)}" alt="newest rollout" class=video></p>' if gif.is_file() else ""
+    )
+    links = "".join(
+        f'<li><a href="{rel(p)}">{html.escape(str(p.relative_to(folder)))}</a>'
+        + (
+            f' (<a href="{rel(p.with_suffix(".gif"))}">gif</a>)'
+            if p.with_suffix(".gif").is_file()
+            else ""
+        )
+        + "</li>"
+        for p in found
+    )
     return f'<h2 id="videos">rollout videos</h2>{shown}<ul>{links}</ul>'
 
 
@@ -439,21 +537,27 @@ def _step_of(stem: str) -> tuple[int, int]:
     return (int(m.group(1)), -int(m.group(2) or 0)) if m else (-1, 0)
 
 
-def write_html(ep: Episodes, images: Sequence[Path], out: Path, notes: Sequence[str] = (),
-               extra_html: str = "") -> Path:
+def write_html(
+    ep: Episodes, images: Sequence[Path], out: Path, notes: Sequence[str] = (), extra_html: str = ""
+) -> Path:
     """`out/index.html`: summary table, notes, every PNG embedded (base64) so it travels alone,
     and `extra_html` (the videos section) at the end."""
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-                   for k, v in summary(ep).items())
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+        for k, v in summary(ep).items()
+    )
     notes_html = "".join(f"<p class=note>{html.escape(n)}</p>" for n in notes)
-    toc = " · ".join(f'<a href="#{img.stem}">{html.escape(img.stem.replace("_", " "))}</a>'
-                     for img in images)
+    toc = " · ".join(
+        f'<a href="#{img.stem}">{html.escape(img.stem.replace("_", " "))}</a>' for img in images
+    )
     figs = []
     for img in images:
         data = base64.b64encode(img.read_bytes()).decode("ascii")
         title = img.stem.replace("_", " ")
-        figs.append(f'<h2 id="{img.stem}">{html.escape(title)}</h2>'
-                    f'<img src="data:image/png;base64,{data}" alt="{html.escape(title)}">')
+        figs.append(
+            f'<h2 id="{img.stem}">{html.escape(title)}</h2>'
+            f'<img src="data:image/png;base64,{data}" alt="{html.escape(title)}">'
+        )
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(ep.run)}: stability report</title>
 <style>body{{font-family:sans-serif;max-width:1250px;margin:auto;padding:1em}}
@@ -462,7 +566,7 @@ th{{text-align:left;padding-right:1em}}.note{{color:#a04000}}</style></head><bod
 <h1>{html.escape(ep.run)}: stability report</h1>
 <table>{rows}</table>{notes_html}
 <p>{toc}</p>
-{''.join(figs)}
+{"".join(figs)}
 {extra_html}
 </body></html>
 """
@@ -503,6 +607,30 @@ def load_visits(run_dir: Path) -> tuple[VisitCounts, str] | None:
     return VisitCounts.from_state_dict(payload[CHECKPOINT_PART]), f"{path} ({CHECKPOINT_PART})"
 
 
+def runs_practice_rom(run_dir: Path) -> bool:
+    """Whether the run plays the practice cartridge (its maps are sized differently): the
+    newest checkpoint's config says, else `runs/<run>.yaml`; unknown counts as Pokémon Red."""
+    from daddy.evaluate import complete_checkpoints
+
+    newest = complete_checkpoints(run_dir / "checkpoints")[-1:]
+    rom = None
+    if newest:
+        try:
+            rom = json.loads((newest[0] / "meta.json").read_text()).get("config", {}).get("rom")
+        except (OSError, ValueError):
+            rom = None
+    config = run_dir.parent / f"{run_dir.name}.yaml"
+    if rom is None and config.is_file():
+        import yaml
+
+        try:
+            doc = yaml.safe_load(config.read_text()) or {}
+            rom = (doc.get("train") or {}).get("rom", "practice")  # TrainConfig's default
+        except (OSError, yaml.YAMLError, AttributeError):
+            rom = None
+    return rom == "practice"
+
+
 def build_report(run_dir: Path, out: Path) -> Path:
     """Every plot, the visit heatmaps (if the run saved counts) and links to the rollout
     videos → `out/index.html`."""
@@ -517,20 +645,30 @@ def build_report(run_dir: Path, out: Path) -> Path:
         elif len(visits[0]) == 0:
             notes.append(f"No visit heatmap yet: {visits[1]} holds no visits.")
         else:
-            images += render_heatmaps(visits[0], out)
+            images += render_heatmaps(
+                visits[0], out, sizes=map_sizes(practice=runs_practice_rom(run_dir))
+            )
     except (ValueError, OSError) as err:
         notes.append(f"Visit heatmap skipped: {err}")
     return write_html(ep, images, out, notes, _videos_html(run_dir, out))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--run", required=True, help="run name (folder under --runs-root)")
-    parser.add_argument("--runs-root", type=Path, default=Path("runs"),
-                        help="folder holding run outputs (default: runs)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output folder (default: <runs-root>/<run>/report)")
+    parser.add_argument(
+        "--runs-root",
+        type=Path,
+        default=Path("runs"),
+        help="folder holding run outputs (default: runs)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: <runs-root>/<run>/report)"
+    )
     args = parser.parse_args(argv)
     try:
         run_dir = episode_log.run_dir(args.run, args.runs_root)

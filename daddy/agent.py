@@ -84,6 +84,7 @@ class AgentConfig:
         return self.seq_len + self.n_step
 
     def epsilon_schedule(self) -> EpsilonSchedule:
+        """The ε schedule these fields describe (built here so bad fields fail at config time)."""
         return EpsilonSchedule(
             self.epsilon_kind, self.epsilon_start, self.epsilon_end, self.epsilon_decay_steps
         )
@@ -104,6 +105,7 @@ class EpsilonSchedule:
         self.kind, self.start, self.end, self.decay_steps = kind, start, end, decay_steps
 
     def value(self, step: int) -> float:
+        """ε at env step `step`: a pure function of the step, so a resume needs no ε state."""
         frac = min(max(step, 0) / self.decay_steps, 1.0)
         if self.kind == "linear":
             return self.start + (self.end - self.start) * frac
@@ -158,6 +160,7 @@ class Actor:
         }
 
     def load_state_dict(self, d: Mapping[str, np.ndarray]) -> None:
+        """Continue acting exactly where `state_dict` left off (same states, same random draws)."""
         states, rngs = np.asarray(d["states"]), np.asarray(d["rngs"])
         if states.shape != tuple(self.state.shape) or len(rngs) != self.num_envs:
             raise ValueError(

@@ -277,6 +277,15 @@ def check_compatible(meta: Mapping[str, Any], expected: Mapping[str, Any]) -> No
 _MISSING = object()
 
 
+def _one_line(e: BaseException) -> str:
+    """The first line of an error: our messages stay one readable line."""
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+_FALL_BACK = "; delete that checkpoint folder to fall back to an earlier one"
+
+
 def _meta(step: int, parts: list[str], config: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
@@ -287,14 +296,12 @@ def _meta(step: int, parts: list[str], config: Mapping[str, Any]) -> dict[str, A
     }
 
 
-def _check_payload(
-    step: int, payload: Mapping[str, Any], config: Mapping[str, Any] | None
-) -> None:
+def _check_payload(step: int, payload: Mapping[str, Any], config: Mapping[str, Any] | None) -> None:
     """Refuse what could not be saved before anything touches the disk."""
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise CheckpointError(f"checkpoint step must be an int >= 0, got {step!r}")
     try:
-        json.dumps(dict(config or {}), allow_nan=False)
+        json.dumps(dict(config or {}))
     except (TypeError, ValueError) as e:
         raise CheckpointError(
             f"checkpoint config must hold plain JSON values (str, int, float, bool, lists, "
@@ -325,6 +332,7 @@ class _Encoder:
         self.arrays: list[np.ndarray] = []
 
     def encode(self, value: Any, where: str) -> Any:
+        """`value` as JSON; `where` (its path in the part) names the culprit in errors."""
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
         if isinstance(value, np.generic):
@@ -389,12 +397,14 @@ def _write_part(folder: Path, part: str, tree: Mapping[str, Any]) -> None:
 
 def _load_part(folder: Path, part: str, map_location: str) -> Any:
     if not _PART_NAME.match(part):
-        raise CheckpointError(f"checkpoint {folder} lists a bad part name {part!r}")
+        raise CheckpointError(f"checkpoint {folder} lists a bad part name {part!r}{_FALL_BACK}")
     path = folder / f"{part}.json"
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        raise CheckpointError(f"checkpoint file {path} is unreadable ({e})") from e
+        raise CheckpointError(
+            f"checkpoint file {path} is unreadable ({_one_line(e)}){_FALL_BACK}"
+        ) from e
     pt = folder / f"{part}.pt"
     tensors = _torch_load(pt, map_location) if pt.exists() else {}
     return _decode(doc, folder / part, tensors)
@@ -409,7 +419,9 @@ def _decode(doc: Any, arrays: Path, tensors: Mapping[str, torch.Tensor]) -> Any:
         ((key, value),) = doc.items()
         if key == "__tensor__":
             if value not in tensors:
-                raise CheckpointError(f"checkpoint {arrays.parent}: tensor {value!r} is missing")
+                raise CheckpointError(
+                    f"checkpoint {arrays.parent}: tensor {value!r} is missing{_FALL_BACK}"
+                )
             return tensors[value]
         if key in ("__ndarray__", "__bytes__"):
             arr = _np_load(arrays, value)
@@ -428,10 +440,11 @@ def _hashable(key: Any) -> Any:
     return tuple(_hashable(k) for k in key) if isinstance(key, (list, tuple)) else key
 
 
-def _refuse(path: Path, why: str) -> CheckpointError:
+def _refuse(path: Path, checkpoint: Path, why: str) -> CheckpointError:
+    """The error for a file that is not what `save` writes: never load it, say what to do."""
     return CheckpointError(
         f"refusing to load {path}: {why}; a checkpoint holds only tensors, arrays and plain "
-        f"values (tampered or foreign file?) - delete {path.parent} to fall back to an earlier one"
+        f"values (tampered or foreign file?) - delete {checkpoint} to fall back to an earlier one"
     )
 
 
@@ -439,44 +452,49 @@ def _torch_load(path: Path, map_location: str) -> dict[str, torch.Tensor]:
     try:
         tensors = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise _refuse(path, f"it is not a plain tensor file ({_unpickling_reason(e)})") from e
+        raise _refuse(path, path.parent, _unpickling_reason(e)) from e
     except Exception as e:
-        raise CheckpointError(f"checkpoint file {path} is unreadable ({e})") from e
+        raise CheckpointError(
+            f"checkpoint file {path} is unreadable ({_one_line(e)}){_FALL_BACK}"
+        ) from e
     if not isinstance(tensors, dict) or not all(
         isinstance(t, torch.Tensor) for t in tensors.values()
     ):
-        raise _refuse(path, "it is not a dict of tensors")
+        raise _refuse(path, path.parent, "it is not a dict of tensors")
     return tensors
 
 
-_TORCH_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation")
-
-
 def _unpickling_reason(e: Exception) -> str:
-    """The line of torch's weights-only error that says what was refused (e.g. a GLOBAL).
+    """What torch's weights-only loader refused, in a few words (e.g. the blocked global).
 
-    The rest of its message advises re-running with weights_only=False, which is exactly the
+    Its own message advises re-running with weights_only=False, which is exactly the
     arbitrary-code path a tampered checkpoint wants: never pass that on.
     """
-    for line in str(e).splitlines():
-        line = line.strip().removeprefix("WeightsUnpickler error:").strip()
-        if line and not line.startswith(_TORCH_BOILERPLATE):
-            return line
-    return type(e).__name__
+    found = re.search(r"GLOBAL ([\w.]+)", str(e))
+    if found:
+        return f"it would import and call the Python global {found.group(1)}"
+    found = re.search(r"Unsupported operand \d+", str(e))
+    return f"it is not a plain tensor file ({found.group(0) if found else type(e).__name__})"
 
 
 def _np_load(folder: Path, ref: Any) -> np.ndarray:
     if not isinstance(ref, str) or not _REF.match(ref) or not ref.startswith("a"):
-        raise CheckpointError(f"checkpoint {folder.parent} has a bad array reference {ref!r}")
+        raise CheckpointError(
+            f"checkpoint {folder.parent} has a bad array reference {ref!r}{_FALL_BACK}"
+        )
     path = folder / f"{ref}.npy"
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as e:
         if "allow_pickle" in str(e):
-            raise _refuse(path, "it is an object array that needs unpickling") from e
-        raise CheckpointError(f"checkpoint file {path} is unreadable ({e})") from e
+            raise _refuse(path, folder.parent, "it is an object array that needs unpickling") from e
+        raise CheckpointError(
+            f"checkpoint file {path} is unreadable ({_one_line(e)}){_FALL_BACK}"
+        ) from e
     except OSError as e:
-        raise CheckpointError(f"checkpoint file {path} is unreadable ({e})") from e
+        raise CheckpointError(
+            f"checkpoint file {path} is unreadable ({_one_line(e)}){_FALL_BACK}"
+        ) from e
 
 
 # ---- durable file primitives (module level, so tests can inject a full disk) -------------------
@@ -494,6 +512,7 @@ class _FdWriter:
         self.error: OSError | None = None
 
     def write(self, data: Any) -> int:
+        """Write all of `data` or raise the OSError (a short write is never silent)."""
         view = memoryview(data).cast("B")
         done = 0
         try:
@@ -505,7 +524,7 @@ class _FdWriter:
         return len(view)
 
     def flush(self) -> None:
-        pass
+        """Nothing is buffered: torch.save calls this, `_durable` fsyncs at the end."""
 
 
 @contextmanager

@@ -175,6 +175,7 @@ class EpisodeLogger:
         return out
 
     def close(self) -> None:
+        """Close the file; every appended row is already flushed, so this loses nothing."""
         if self._file.id.valid:
             self._file.close()
 

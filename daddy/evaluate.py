@@ -1,13 +1,16 @@
-"""Evaluation rollout: one greedy (or low-ε) episode from a checkpoint, saved as MP4 + GIF.
+"""Evaluation rollout: a greedy (or low-ε) episode from a checkpoint, saved as MP4 + GIF.
 
     python -m daddy.evaluate --run NAME [--checkpoint latest|STEP|PATH] [--state PATH|NAME]
-                             [--steps N] [--epsilon 0.01] [--out DIR] [--rom practice|PATH]
+                             [--steps N] [--epsilon 0.01] [--episodes 1] [--out DIR]
+                             [--rom practice|PATH]
 
 Loads only the parts it needs from the newest complete checkpoint (the Q-network, and the
-intrinsic-reward state when present, never the replay buffer), plays one episode in
-`daddy.env.make_env` from a savestate, and writes `DIR/rollout_<step>.mp4` and `.gif` with an
-overlay (map, step, reward sums, badges, milestone posterior). `start_evaluation` runs the same
-command in a child process, so the trainer's `--video-interval` never stalls training.
+intrinsic-reward state when present, never the replay buffer), plays an episode in
+`daddy.env.make_env` from a savestate (default: the run's bootstrap state), and writes
+`DIR/rollout_<step>.mp4` and `.gif` (default DIR: runs/NAME/videos) with an overlay: map, step,
+reward sums, badges, milestone posterior. ROM and episode length default to `runs/NAME.yaml`.
+`run_rollout` is the episode alone; `start_evaluation` runs this command in a child process, so
+the trainer's `--video-interval` never stalls training. Exit code 2 with one line on bad input.
 """
 
 from __future__ import annotations
@@ -59,15 +62,18 @@ def resolve_checkpoint(run_dir: str | Path, checkpoint: str | Path = "latest") -
         return _complete(path)
     if path.is_dir():
         return _newest_complete(path / "checkpoints" if (path / "checkpoints").is_dir() else path)
-    raise EvaluationError(f"checkpoint {path} does not exist; pass 'latest', a step number or a "
-                          "runs/<run>/checkpoints/step_<N> folder")
+    raise EvaluationError(
+        f"checkpoint {path} does not exist; pass 'latest', a step number or a "
+        "runs/<run>/checkpoints/step_<N> folder"
+    )
 
 
 def _complete(folder: Path) -> Path:
     if not (folder / ckpt.COMPLETE).is_file():
         have = ", ".join(p.name for p in complete_checkpoints(folder.parent)) or "none"
-        raise EvaluationError(f"{folder} is not a complete checkpoint (complete ones in "
-                              f"{folder.parent}: {have})")
+        raise EvaluationError(
+            f"{folder} is not a complete checkpoint (complete ones in {folder.parent}: {have})"
+        )
     return folder
 
 
@@ -75,29 +81,36 @@ def complete_checkpoints(folder: Path) -> list[Path]:
     """`step_<N>` folders under `folder` that carry the completion marker, oldest first."""
     if not folder.is_dir():
         return []
-    found = [p for p in folder.iterdir()
-             if _STEP_DIR.match(p.name) and (p / ckpt.COMPLETE).is_file()]
+    found = [
+        p for p in folder.iterdir() if _STEP_DIR.match(p.name) and (p / ckpt.COMPLETE).is_file()
+    ]
     return sorted(found, key=lambda p: int(p.name[5:]))
 
 
 def _newest_complete(folder: Path) -> Path:
     steps = complete_checkpoints(folder)
     if not steps:
-        raise EvaluationError(f"no complete checkpoint in {folder}: train first (python -m "
-                              "daddy.train_big ...) or pass --checkpoint PATH")
+        raise EvaluationError(
+            f"no complete checkpoint in {folder}: train first (python -m "
+            "daddy.train_big ...) or pass --checkpoint PATH"
+        )
     return steps[-1]
 
 
-def load_checkpoint_parts(folder: str | Path, parts: Iterable[str], map_location: str = "cpu",
-                          ) -> tuple[dict[str, Any], dict[str, Any]]:
+def load_checkpoint_parts(
+    folder: str | Path,
+    parts: Iterable[str],
+    map_location: str = "cpu",
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(meta, {part: payload}) of one complete checkpoint, reading only the named parts that it
     has (missing ones are simply absent), with the checkpoint module's pickle-free decoding."""
     folder = _complete(Path(folder))
     try:
         meta = json.loads((folder / ckpt.META).read_text())
     except (OSError, ValueError) as err:
-        raise EvaluationError(f"checkpoint {folder} has an unreadable {ckpt.META} ({err}); "
-                              "pass another --checkpoint") from err
+        raise EvaluationError(
+            f"checkpoint {folder} has an unreadable {ckpt.META} ({err}); pass another --checkpoint"
+        ) from err
     have = set(meta.get("parts", []))
     try:
         # TODO(lead): swap for CheckpointManager.load(step, parts=...) once it takes a subset.
@@ -123,10 +136,14 @@ def build_network(state_dict: Mapping[str, torch.Tensor], model_size: str | None
     """A QNetwork shaped like `state_dict` (actions and feature width read from its tensors);
     `model_size` from the checkpoint's config, else the preset whose shapes fit."""
     sizes = [model_size] if model_size else sorted(MODEL_CONFIGS)
-    num_actions = int(state_dict["advantage.2.weight"].shape[0]) \
-        if "advantage.2.weight" in state_dict else 7
-    feature_dim = int(state_dict["encoder.features.0.weight"].shape[1]) \
-        if "encoder.features.0.weight" in state_dict else 24
+    num_actions = (
+        int(state_dict["advantage.2.weight"].shape[0]) if "advantage.2.weight" in state_dict else 7
+    )
+    feature_dim = (
+        int(state_dict["encoder.features.0.weight"].shape[1])
+        if "encoder.features.0.weight" in state_dict
+        else 24
+    )
     errors = []
     for size in sizes:
         try:
@@ -135,8 +152,11 @@ def build_network(state_dict: Mapping[str, torch.Tensor], model_size: str | None
             return net.eval()
         except (RuntimeError, ValueError) as err:
             errors.append(f"{size}: {str(err).splitlines()[0]}")
-    raise EvaluationError("checkpoint weights fit no QNetwork (" + "; ".join(errors) +
-                          "); pass --model-key naming the online network's state dict")
+    raise EvaluationError(
+        "checkpoint weights fit no QNetwork ("
+        + "; ".join(errors)
+        + "); pass --model-key naming the online network's state dict"
+    )
 
 
 @dataclass
@@ -150,24 +170,38 @@ class Policy:
     intrinsic: dict[str, Any] | None = None  # IntrinsicRewards.state_dict(), when saved
 
 
-def load_policy(run_dir: str | Path, checkpoint: str | Path = "latest", *,
-                model_key: str = MODEL_KEY, intrinsic_key: str | None = INTRINSIC_KEY,
-                device: str | torch.device = "cpu") -> Policy:
+def load_policy(
+    run_dir: str | Path,
+    checkpoint: str | Path = "latest",
+    *,
+    model_key: str = MODEL_KEY,
+    intrinsic_key: str | None = INTRINSIC_KEY,
+    device: str | torch.device = "cpu",
+) -> Policy:
     """Q-network (and intrinsic-reward state) of a checkpoint, ready to act on `device`."""
     folder = resolve_checkpoint(run_dir, checkpoint)
     top = model_key.split(".")[0]
     parts = [top] + ([intrinsic_key.split(".")[0]] if intrinsic_key else [])
     meta, payload = load_checkpoint_parts(folder, parts)
     config = dict(meta.get("config") or {})
+    if top not in payload:
+        have = ", ".join(meta.get("parts", [])) or "none"
+        raise EvaluationError(
+            f"checkpoint {folder} has no part {top!r} (parts: {have}); "
+            "pass --model-key naming the Q-network's part"
+        )
     try:
         weights = _dig(payload, model_key)
     except KeyError as err:
         raise EvaluationError(f"checkpoint {folder}: {err.args[0]}; pass --model-key") from err
-    if not isinstance(weights, Mapping) or not all(isinstance(v, torch.Tensor)
-                                                   for v in weights.values()):
+    if not isinstance(weights, Mapping) or not all(
+        isinstance(v, torch.Tensor) for v in weights.values()
+    ):
         keys = sorted(weights) if isinstance(weights, Mapping) else type(weights).__name__
-        raise EvaluationError(f"checkpoint {folder}: {model_key!r} is not a state dict of "
-                              f"tensors (it has {keys}); pass --model-key, e.g. model.online")
+        raise EvaluationError(
+            f"checkpoint {folder}: {model_key!r} is not a state dict of "
+            f"tensors (it has {keys}); pass --model-key, e.g. model.online"
+        )
     size = config.get("model_size")
     net = build_network(weights, str(size) if size else None).to(device)
     intrinsic = None
@@ -199,11 +233,19 @@ def _parts_nan() -> dict[str, float]:
 
 
 @torch.no_grad()
-def run_rollout(net: QNetwork, env: Any, steps: int, epsilon: float = 0.01,
-                device: str | torch.device = "cpu", *, state: bytes | str | Path | None = None,
-                seed: int = 0, intrinsic: Any | None = None,
-                posterior: tuple[Sequence[float], Sequence[float]] | None = None,
-                milestones: Sequence[Milestone] = DEFAULT_MILESTONES) -> list[RolloutFrame]:
+def run_rollout(
+    net: QNetwork,
+    env: Any,
+    steps: int,
+    epsilon: float = 0.01,
+    device: str | torch.device = "cpu",
+    *,
+    state: bytes | str | Path | None = None,
+    seed: int = 0,
+    intrinsic: Any | None = None,
+    posterior: tuple[Sequence[float], Sequence[float]] | None = None,
+    milestones: Sequence[Milestone] = DEFAULT_MILESTONES,
+) -> list[RolloutFrame]:
     """Play one episode of at most `steps` steps with ε-greedy actions from `net`.
 
     `env` follows docs/CONTRACTS.md (obs dict; info["game"], info["r_env"], info["milestones"];
@@ -224,8 +266,11 @@ def run_rollout(net: QNetwork, env: Any, steps: int, epsilon: float = 0.01,
     obs, info = env.reset(seed=seed, options=options)
     net = net.to(device).eval()
     hidden = net.initial_state(1, device)
-    sums = {"r_env": 0.0, "r_total": 0.0, **({k: 0.0 for k in _parts_nan()}
-                                             if intrinsic is not None else _parts_nan())}
+    sums = {
+        "r_env": 0.0,
+        "r_total": 0.0,
+        **({k: 0.0 for k in _parts_nan()} if intrinsic is not None else _parts_nan()),
+    }
     reached = int(info.get("milestones", 0))  # newly reached this episode (pays r_bayes)
     shown = reached | _true_now(info, milestones)  # ... plus those true at the start
     frames = [_frame(env, info, 0, sums, shown, posterior, labels, None)]
@@ -258,31 +303,55 @@ def _true_now(info: Mapping[str, Any], milestones: Sequence[Milestone]) -> int:
     return reached_mask(game, tuple(milestones)) if game is not None else 0
 
 
-def _frame(env: Any, info: Mapping[str, Any], t: int, sums: Mapping[str, float], reached: int,
-           posterior: tuple[Sequence[float], Sequence[float]] | None, labels: list[str],
-           action: int | None) -> RolloutFrame:
+def _frame(
+    env: Any,
+    info: Mapping[str, Any],
+    t: int,
+    sums: Mapping[str, float],
+    reached: int,
+    posterior: tuple[Sequence[float], Sequence[float]] | None,
+    labels: list[str],
+    action: int | None,
+) -> RolloutFrame:
     game = info.get("game")
-    text = (posterior_summary(posterior[0], posterior[1], labels, reached)
-            if posterior is not None else "")
+    text = (
+        posterior_summary(posterior[0], posterior[1], labels, reached)
+        if posterior is not None
+        else ""
+    )
     overlay = Overlay(
-        map_id=int(game.map_id) if game is not None else 0, step=t,
-        r_env=sums["r_env"], r_total=sums["r_total"], r_rnd=sums["r_rnd"],
-        r_novel=sums["r_novel"], r_bayes=sums["r_bayes"],
-        badges=int(game.badges) if game is not None else 0, posterior=text)
+        map_id=int(game.map_id) if game is not None else 0,
+        step=t,
+        r_env=sums["r_env"],
+        r_total=sums["r_total"],
+        r_rnd=sums["r_rnd"],
+        r_novel=sums["r_novel"],
+        r_bayes=sums["r_bayes"],
+        badges=int(game.badges) if game is not None else 0,
+        posterior=text,
+    )
     screen = np.array(env.unwrapped.screen_rgb(), dtype=np.uint8, copy=True)
     return RolloutFrame(screen, overlay, action, reached)
 
 
-def save_rollout(frames: Sequence[RolloutFrame], out_dir: str | Path, step: int | str, *,
-                 scale: int = 3, fps: int = 15) -> tuple[Path, Path]:
+def save_rollout(
+    frames: Sequence[RolloutFrame],
+    out_dir: str | Path,
+    step: int | str,
+    *,
+    scale: int = 3,
+    fps: int = 15,
+) -> tuple[Path, Path]:
     """`rollout_<step>.mp4` and `.gif` of a recorded rollout; returns their paths."""
-    return write_rollout([f.screen for f in frames], [f.overlay for f in frames], out_dir,
-                         step, scale=scale, fps=fps)
+    return write_rollout(
+        [f.screen for f in frames], [f.overlay for f in frames], out_dir, step, scale=scale, fps=fps
+    )
 
 
 # --- wiring: checkpoint + env + savestate -----------------------------------------------------
-def _intrinsic_for_eval(state: Mapping[str, Any] | None, milestones: Sequence[Milestone],
-                        device: str | torch.device) -> Any | None:
+def _intrinsic_for_eval(
+    state: Mapping[str, Any] | None, milestones: Sequence[Milestone], device: str | torch.device
+) -> Any | None:
     """A one-env IntrinsicRewards with the run's RND and posteriors (episodic memory fresh)."""
     if not state:
         return None
@@ -294,14 +363,19 @@ def _intrinsic_for_eval(state: Mapping[str, Any] | None, milestones: Sequence[Mi
         rewards.rnd.load_state_dict(state["rnd"])
         rewards.posteriors.load_state_dict(state["posteriors"])
     except (KeyError, ValueError, RuntimeError, TypeError) as err:
-        print(f"evaluate: intrinsic-reward state not usable ({err}); showing env reward only",
-              file=sys.stderr, flush=True)
+        print(
+            f"evaluate: intrinsic-reward state not usable ({err}); showing env reward only",
+            file=sys.stderr,
+            flush=True,
+        )
         return None
     return rewards
 
 
-def _posterior_from_log(run_dir: Path, milestones: Sequence[Milestone],
-                        ) -> tuple[np.ndarray, np.ndarray] | None:
+def _posterior_from_log(
+    run_dir: Path,
+    milestones: Sequence[Milestone],
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The newest episode's posteriors from episodes.h5 (when the checkpoint has none)."""
     path = run_dir / EPISODES_FILE
     if not path.is_file():
@@ -315,8 +389,11 @@ def _posterior_from_log(run_dir: Path, milestones: Sequence[Milestone],
     return alpha[-1], beta[-1]
 
 
-def resolve_state(run: str, state: str | Path | None, states_root: Path = Path("savestates"),
-                  ) -> Path | None:
+def resolve_state(
+    run: str,
+    state: str | Path | None,
+    states_root: Path = Path("savestates"),
+) -> Path | None:
     """Savestate file to start from: a path, a state name from `savestates/<run>/index.json`,
     or (None) the run's bootstrap state if it has one, else the env's own start."""
     from daddy.state_index import StateIndex, StateIndexError
@@ -336,8 +413,10 @@ def resolve_state(run: str, state: str | Path | None, states_root: Path = Path("
     if named and index:
         return index.state_path(named[0])
     known = ", ".join(e.name for e in entries) or "none"
-    raise EvaluationError(f"savestate {state} is neither a file nor a state of "
-                          f"{folder / 'index.json'} (states: {known})")
+    raise EvaluationError(
+        f"savestate {state} is neither a file nor a state of "
+        f"{folder / 'index.json'} (states: {known})"
+    )
 
 
 def run_settings(run: str, runs_root: Path = Path("runs")) -> dict[str, Any]:
@@ -353,13 +432,26 @@ def run_settings(run: str, runs_root: Path = Path("runs")) -> dict[str, Any]:
     return {k: getattr(train, k) for k in keys if hasattr(train, k)}
 
 
-def evaluate(run: str, out_dir: str | Path | None = None, *, checkpoint: str | Path = "latest",
-             state: str | Path | None = None, steps: int | None = None, epsilon: float = 0.01,
-             episodes: int = 1, rom: str | None = None, allow_unknown_rom: bool = False,
-             runs_root: Path = Path("runs"), states_root: Path = Path("savestates"),
-             model_key: str = MODEL_KEY, intrinsic_key: str | None = INTRINSIC_KEY,
-             device: str = "cpu", seed: int = 0, scale: int = 3, fps: int = 15,
-             ) -> list[tuple[Path, Path]]:
+def evaluate(
+    run: str,
+    out_dir: str | Path | None = None,
+    *,
+    checkpoint: str | Path = "latest",
+    state: str | Path | None = None,
+    steps: int | None = None,
+    epsilon: float = 0.01,
+    episodes: int = 1,
+    rom: str | None = None,
+    allow_unknown_rom: bool = False,
+    runs_root: Path = Path("runs"),
+    states_root: Path = Path("savestates"),
+    model_key: str = MODEL_KEY,
+    intrinsic_key: str | None = INTRINSIC_KEY,
+    device: str = "cpu",
+    seed: int = 0,
+    scale: int = 3,
+    fps: int = 15,
+) -> list[tuple[Path, Path]]:
     """The whole evaluation: checkpoint → `episodes` episodes → MP4 + GIF each.
 
     Videos are `rollout_<step>.mp4/.gif` for the first episode and `rollout_<step>_<k>` for
@@ -373,8 +465,9 @@ def evaluate(run: str, out_dir: str | Path | None = None, *, checkpoint: str | P
     if episodes < 1:
         raise EvaluationError(f"--episodes must be at least 1; got {episodes}")
     run_dir = run_folder(run, runs_root)
-    policy = load_policy(run_dir, checkpoint, model_key=model_key, intrinsic_key=intrinsic_key,
-                         device=device)
+    policy = load_policy(
+        run_dir, checkpoint, model_key=model_key, intrinsic_key=intrinsic_key, device=device
+    )
     settings = {**run_settings(run, runs_root), **policy.config}
     steps = steps or int(settings.get("max_episode_steps") or DEFAULT_STEPS)
     rom = rom or str(settings.get("rom") or os.environ.get("DADDY_ROM") or "practice")
@@ -390,10 +483,18 @@ def evaluate(run: str, out_dir: str | Path | None = None, *, checkpoint: str | P
     written = []
     try:
         for k in range(episodes):
-            frames = run_rollout(policy.net, env, steps, epsilon, device,
-                                 state=str(start) if start else None, seed=seed + k,
-                                 intrinsic=intrinsic, posterior=posterior,
-                                 milestones=milestones)
+            frames = run_rollout(
+                policy.net,
+                env,
+                steps,
+                epsilon,
+                device,
+                state=str(start) if start else None,
+                seed=seed + k,
+                intrinsic=intrinsic,
+                posterior=posterior,
+                milestones=milestones,
+            )
             name = str(policy.step) if k == 0 else f"{policy.step}_{k}"
             written.append(save_rollout(frames, out, name, scale=scale, fps=fps))
     finally:
@@ -401,53 +502,99 @@ def evaluate(run: str, out_dir: str | Path | None = None, *, checkpoint: str | P
     return written
 
 
-def start_evaluation(run: str, out_dir: str | Path | None = None, *,
-                     checkpoint: str | Path = "latest", log_path: str | Path | None = None,
-                     extra_args: Sequence[str] = (), threads: int = 1) -> subprocess.Popen:
+def start_evaluation(
+    run: str,
+    out_dir: str | Path | None = None,
+    *,
+    checkpoint: str | Path = "latest",
+    log_path: str | Path | None = None,
+    extra_args: Sequence[str] = (),
+    threads: int = 1,
+) -> subprocess.Popen:
     """Run `python -m daddy.evaluate` in a child process (trainer's `--video-interval`): the
     trainer keeps stepping, polls `.poll()`, and never shares its emulators or CUDA context.
     Output goes to `log_path` (default: the video folder's `evaluate_<checkpoint>.log`)."""
-    cmd = [sys.executable, "-m", "daddy.evaluate", "--run", run, "--checkpoint", str(checkpoint),
-           "--threads", str(threads), *map(str, extra_args)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "daddy.evaluate",
+        "--run",
+        run,
+        "--checkpoint",
+        str(checkpoint),
+        "--threads",
+        str(threads),
+        *map(str, extra_args),
+    ]
     if out_dir is not None:
         cmd += ["--out", str(out_dir)]
-    log = Path(log_path) if log_path else (
-        Path(out_dir) if out_dir else Path("runs") / run / "videos"
-    ) / f"evaluate_{Path(str(checkpoint)).name}.log"
+    log = (
+        Path(log_path)
+        if log_path
+        else (Path(out_dir) if out_dir else Path("runs") / run / "videos")
+        / f"evaluate_{Path(str(checkpoint)).name}.log"
+    )
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as fh:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=os.getcwd())
+        return subprocess.Popen(
+            cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=os.getcwd()
+        )
 
 
 # --- command line ----------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m daddy.evaluate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m daddy.evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--run", required=True, help="run name (folder under --runs-root)")
-    p.add_argument("--checkpoint", default="latest",
-                   help="'latest' (default), a step number, or a checkpoint folder")
-    p.add_argument("--state", default=None,
-                   help="savestate file or state name from savestates/<run>/index.json "
-                        "(default: the run's bootstrap state)")
-    p.add_argument("--steps", type=int, default=None,
-                   help=f"episode length cap (default: the run's max_episode_steps, else "
-                        f"{DEFAULT_STEPS})")
+    p.add_argument(
+        "--checkpoint",
+        default="latest",
+        help="'latest' (default), a step number, or a checkpoint folder",
+    )
+    p.add_argument(
+        "--state",
+        default=None,
+        help="savestate file or state name from savestates/<run>/index.json "
+        "(default: the run's bootstrap state)",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help=f"episode length cap (default: the run's max_episode_steps, else {DEFAULT_STEPS})",
+    )
     p.add_argument("--epsilon", type=float, default=0.01, help="random-action probability")
     p.add_argument("--episodes", type=int, default=1, help="rollouts to record")
-    p.add_argument("--out", type=Path, default=None,
-                   help="video folder (default: <runs-root>/<run>/videos)")
-    p.add_argument("--rom", default=None,
-                   help="'practice' or a ROM path (default: the run's, $DADDY_ROM, practice)")
-    p.add_argument("--allow-unknown-rom", action="store_true",
-                   help="accept a ROM whose SHA-1 is not Pokemon Red's")
+    p.add_argument(
+        "--out", type=Path, default=None, help="video folder (default: <runs-root>/<run>/videos)"
+    )
+    p.add_argument(
+        "--rom",
+        default=None,
+        help="'practice' or a ROM path (default: the run's, $DADDY_ROM, practice)",
+    )
+    p.add_argument(
+        "--allow-unknown-rom",
+        action="store_true",
+        help="accept a ROM whose SHA-1 is not Pokemon Red's",
+    )
     p.add_argument("--runs-root", type=Path, default=Path("runs"))
     p.add_argument("--states-root", type=Path, default=Path("savestates"))
-    p.add_argument("--model-key", default=MODEL_KEY,
-                   help="checkpoint part (dotted path) holding the Q-network's state dict")
+    p.add_argument(
+        "--model-key",
+        default=MODEL_KEY,
+        help="checkpoint part (dotted path) holding the Q-network's state dict",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (batch-1 acting gains nothing from more; 0: torch default)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (batch-1 acting gains nothing from more; 0: torch default)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scale", type=int, default=3, help="MP4 pixel scale (GIF uses 2)")
     p.add_argument("--fps", type=int, default=15)
@@ -464,12 +611,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        written = evaluate(args.run, args.out, checkpoint=args.checkpoint, state=args.state,
-                           steps=args.steps, epsilon=args.epsilon, episodes=args.episodes,
-                           rom=args.rom, allow_unknown_rom=args.allow_unknown_rom,
-                           runs_root=args.runs_root, states_root=args.states_root,
-                           model_key=args.model_key, device=device, seed=args.seed,
-                           scale=args.scale, fps=args.fps)
+        written = evaluate(
+            args.run,
+            args.out,
+            checkpoint=args.checkpoint,
+            state=args.state,
+            steps=args.steps,
+            epsilon=args.epsilon,
+            episodes=args.episodes,
+            rom=args.rom,
+            allow_unknown_rom=args.allow_unknown_rom,
+            runs_root=args.runs_root,
+            states_root=args.states_root,
+            model_key=args.model_key,
+            device=device,
+            seed=args.seed,
+            scale=args.scale,
+            fps=args.fps,
+        )
     except (EvaluationError, ckpt.CheckpointError, ValueError, OSError) as err:
         print(f"evaluate: {' '.join(str(err).split())}", file=sys.stderr, flush=True)
         return EXIT_ERROR

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from daddy.maps import GROUP_TITLES, GROUPS, map_group, map_name, map_sizes
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-from daddy.maps import GROUP_TITLES, GROUPS, MAP_BLOCKS, map_group, map_name
 
 CHECKPOINT_PART = "visits"  # payload key the trainer stores `state_dict()` under
 RUN_FILE = "heatmap.npz"  # optional standalone copy in the run folder
@@ -61,7 +61,9 @@ class VisitCounts:
         if arr.size == 0:
             return
         if arr.ndim != 2 or arr.shape[1] != 3:
-            raise ValueError(f"cells must be (map, x, y) triples; got an array of shape {arr.shape}")
+            raise ValueError(
+                f"cells must be (map, x, y) triples; got an array of shape {arr.shape}"
+            )
         arr = arr.astype(np.int64) & 0xFF
         keys, counts = np.unique(arr[:, 0] << 16 | arr[:, 2] << 8 | arr[:, 1], return_counts=True)
         for key, n in zip(keys.tolist(), counts.tolist()):
@@ -80,13 +82,21 @@ class VisitCounts:
         """Map ids with at least one visit, ascending."""
         return sorted({key >> 16 for key in self._counts})
 
-    def grid(self, map_id: int) -> np.ndarray:
-        """Counts of one map as a (rows=y, cols=x) array, at least the map's size in steps."""
-        h_blocks, w_blocks = MAP_BLOCKS.get(map_id, (0, 0))
-        cells = [(key >> 8 & 0xFF, key & 0xFF, n) for key, n in self._counts.items()
-                 if key >> 16 == map_id]
-        rows = max([2 * h_blocks] + [y + 1 for y, _, _ in cells])
-        cols = max([2 * w_blocks] + [x + 1 for _, x, _ in cells])
+    def grid(
+        self,
+        map_id: int,
+        sizes: Mapping[int, tuple[int, int]] | None = None,
+    ) -> np.ndarray:
+        """Counts of one map as a (rows=y, cols=x) array covering at least the map's size in
+        steps (`sizes`: `maps.map_sizes()`, Pokémon Red's by default) and every visited cell."""
+        rows0, cols0 = (map_sizes() if sizes is None else sizes).get(map_id, (1, 1))
+        cells = [
+            (key >> 8 & 0xFF, key & 0xFF, n)
+            for key, n in self._counts.items()
+            if key >> 16 == map_id
+        ]
+        rows = max([rows0] + [y + 1 for y, _, _ in cells])
+        cols = max([cols0] + [x + 1 for _, x, _ in cells])
         out = np.zeros((max(rows, 1), max(cols, 1)), dtype=np.int64)
         for y, x, n in cells:
             out[y, x] = n
@@ -152,11 +162,21 @@ class VisitCounts:
             with np.load(path, allow_pickle=False) as data:
                 return cls.from_state_dict({k: data[k] for k in data.files})
         except (ValueError, OSError) as err:
-            raise ValueError(f"{path} is not a visit-count file ({err}); delete or replace it") from err
+            raise ValueError(
+                f"{path} is not a visit-count file ({err}); delete or replace it"
+            ) from err
 
 
-def render_heatmaps(counts: VisitCounts, out_dir: str | Path, prefix: str = "heatmap") -> list[Path]:
-    """One PNG per map group (`<prefix>_<group>.png`), one panel per visited map, log colour."""
+def render_heatmaps(
+    counts: VisitCounts,
+    out_dir: str | Path,
+    prefix: str = "heatmap",
+    *,
+    sizes: Mapping[int, tuple[int, int]] | None = None,
+) -> list[Path]:
+    """One PNG per map group (`<prefix>_<group>.png`), one panel per visited map, log colour;
+    `sizes` as in `VisitCounts.grid` (pass `map_sizes(practice=True)` for the practice ROM)."""
+    sizes = map_sizes() if sizes is None else sizes
     import matplotlib
 
     matplotlib.use("Agg")
@@ -175,12 +195,12 @@ def render_heatmaps(counts: VisitCounts, out_dir: str | Path, prefix: str = "hea
         if not maps:
             continue
         # Busiest maps first, at most 24 panels a page so titles stay readable.
-        grids = {m: counts.grid(m) for m in maps}
+        grids = {m: counts.grid(m, sizes) for m in maps}
         maps = sorted(maps, key=lambda m: -int(grids[m].sum()))[:24]
         ncols = min(4, len(maps))
         nrows = math.ceil(len(maps) / ncols)
         fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.8 * nrows), squeeze=False)
-        for ax in axes.flat[len(maps):]:
+        for ax in axes.flat[len(maps) :]:
             ax.axis("off")
         for ax, m in zip(axes.flat, maps):
             grid = grids[m]
@@ -188,8 +208,11 @@ def render_heatmaps(counts: VisitCounts, out_dir: str | Path, prefix: str = "hea
             img = ax.imshow(shown, cmap=cmap, interpolation="nearest", vmin=0)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_title(f"{map_name(m)} (0x{m:02X})\n{int(grid.sum()):,} visits, "
-                         f"{int((grid > 0).sum())} cells", fontsize=10)
+            ax.set_title(
+                f"{map_name(m)} (0x{m:02X})\n{int(grid.sum()):,} visits, "
+                f"{int((grid > 0).sum())} cells",
+                fontsize=10,
+            )
             ax.set_xlabel("x")
             ax.set_ylabel("y")
             fig.colorbar(img, ax=ax, fraction=0.046, pad=0.04, label="log10(1+visits)")

@@ -226,16 +226,20 @@ class RunningMeanStd:
 
 # --- RND -----------------------------------------------------------------------------------
 def _screen_trunk() -> nn.Sequential:
-    """Small CNN over one 72x80 screen → 64*5*6 features (Atari-style strides)."""
+    """Small CNN over one 72x80 screen → 32*5*6 features (Atari-style strides).
+
+    Half the RND paper's channels: it runs on every env step in the acting loop, where it cost
+    more than the agent's own network; a Game Boy screen of 4 shades needs far less capacity
+    than an Atari frame to stay hard to predict."""
     return nn.Sequential(
-        nn.Conv2d(1, 32, 8, stride=4), nn.LeakyReLU(),
-        nn.Conv2d(32, 64, 4, stride=2), nn.LeakyReLU(),
-        nn.Conv2d(64, 64, 3, stride=1), nn.LeakyReLU(),
+        nn.Conv2d(1, 16, 8, stride=4), nn.LeakyReLU(),
+        nn.Conv2d(16, 32, 4, stride=2), nn.LeakyReLU(),
+        nn.Conv2d(32, 32, 3, stride=1), nn.LeakyReLU(),
         nn.Flatten(),
     )  # fmt: skip
 
 
-_TRUNK_OUT = 64 * 5 * 6
+_TRUNK_OUT = 32 * 5 * 6
 
 
 class RNDPredictor(nn.Module):

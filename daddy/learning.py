@@ -72,7 +72,9 @@ def n_step_targets(
 class Learner:
     """Online net + target net + Adam, updated from sampled `Batch`es."""
 
-    def __init__(self, net: QNetwork, cfg: AgentConfig, device: torch.device | str | None = None):
+    def __init__(
+        self, net: QNetwork, cfg: AgentConfig, device: torch.device | str | None = None
+    ) -> None:
         self.device = torch.device(device) if device is not None else next(net.parameters()).device
         self.cfg = cfg
         self.net = net.to(self.device)
@@ -94,7 +96,9 @@ class Learner:
         q_online, _ = self.net.sequence({k: v[b:] for k, v in obs.items()}, state, resets[b:])
         return q_online, q_target
 
-    def _targets(self, batch: Batch, q_online: torch.Tensor, q_target: torch.Tensor):
+    def _targets(
+        self, batch: Batch, q_online: torch.Tensor, q_target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Rescaled n-step double-Q targets and validity for the trace steps."""
         cfg, b = self.cfg, self.cfg.burn_in
         with torch.no_grad():
@@ -159,6 +163,7 @@ class Learner:
         return metrics
 
     def sync_target(self) -> None:
+        """Copy the online net into the target net: targets move only every K updates."""
         self.target.load_state_dict(self.net.state_dict())
 
     def state_dict(self) -> dict[str, Any]:
@@ -172,6 +177,7 @@ class Learner:
         }
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
+        """Restore `state_dict`'s output, so training continues as if never stopped."""
         self.net.load_state_dict(d["online"])
         self.target.load_state_dict(d["target"])
         self.optimizer.load_state_dict(d["optimizer"])

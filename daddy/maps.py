@@ -3,8 +3,8 @@
 The table is Pokémon Red's map id list from the public pokered disassembly
 (`constants/map_constants.asm`): id, constant name, display name, and size in 2×2-tile blocks
 (height, width; a block is 2 steps, so coordinates run to 2·width × 2·height). The practice
-cartridge reuses Kanto ids for its maps, so the same names label both ROMs; its map sizes differ,
-which is why consumers size plots from the data and use `MAP_BLOCKS` only as a lower bound.
+cartridge reuses Kanto ids and constants for its maps, so the same names label both ROMs; only
+its sizes differ (every practice map is one 10×9-cell screen): `map_sizes(practice=True)`.
 """
 
 from __future__ import annotations
@@ -282,13 +282,25 @@ GROUP_TITLES = {
     "dungeons": "Forests, caves and dungeons",
 }
 _GYM = re.compile(r"GYM|FIGHTING_DOJO|_ROOM$|HALL_OF_FAME|INDIGO_PLATEAU_LOBBY")
-_GYM_EXCLUDE = re.compile(r"CAPTAINS_ROOM|TRADE_ROOM|METRONOME_ROOM|FOSSIL_ROOM|MEETING_ROOM|PRIZE_ROOM")
+_GYM_EXCLUDE = re.compile(
+    r"CAPTAINS_ROOM|TRADE_ROOM|METRONOME_ROOM|FOSSIL_ROOM|MEETING_ROOM|PRIZE_ROOM"
+)
 _DUNGEON = re.compile(
     r"^(VIRIDIAN_FOREST$|MT_MOON_(1F|B1F|B2F)|ROCK_TUNNEL_(1F|B1F)|POWER_PLANT|DIGLETTS_CAVE$"
     r"|SEAFOAM_ISLANDS_|VICTORY_ROAD_|CERULEAN_CAVE_|POKEMON_TOWER_|POKEMON_MANSION_"
     r"|SAFARI_ZONE_(EAST|NORTH|WEST|CENTER)$|SILPH_CO_\d+F|ROCKET_HIDEOUT_B|SS_ANNE_"
     r"|UNDERGROUND_PATH_(NORTH_SOUTH|WEST_EAST))"
 )
+
+
+def map_sizes(practice: bool = False) -> dict[int, tuple[int, int]]:
+    """(rows, cols) in player steps per map id, for heatmap grids: Pokémon Red's from the
+    table, or the practice cartridge's own maps (read from its world definition)."""
+    if not practice:
+        return {i: (2 * h, 2 * w) for i, (h, w) in MAP_BLOCKS.items() if h and w}
+    from daddy.cart import world  # lazy: only the practice ROM's consumers need it
+
+    return {m.id: (len(m.rows), len(m.rows[0])) for m in world.MAPS}
 
 
 def map_name(map_id: int) -> str:

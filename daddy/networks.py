@@ -94,6 +94,7 @@ def as_tensors(obs: Mapping[str, object], device: torch.device | str) -> dict[st
         raise KeyError(f"observation is missing {sorted(missing)}; need screen, map_id, features")
 
     def to(x: object, dtype: torch.dtype) -> torch.Tensor:
+        """numpy without a copy when it can; the env's uint8 map ids become int64 indices."""
         t = torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
         return torch.as_tensor(t).to(device=device, dtype=dtype, non_blocking=True)
 

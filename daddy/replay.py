@@ -237,7 +237,8 @@ class SequenceReplay:
         idx = (start[:, None] + np.arange(self.window)) % self.capacity_per_env  # (B, T)
         e = env[:, None]
 
-        def tm(a: np.ndarray) -> torch.Tensor:  # (B, T, ...) → time-major tensor
+        def tm(a: np.ndarray) -> torch.Tensor:
+            """(B, T, ...) → time-major (T, B, ...): the network unrolls over dim 0."""
             return torch.from_numpy(np.ascontiguousarray(np.swapaxes(a, 0, 1)))
 
         flags = self.flags[e, idx]

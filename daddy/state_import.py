@@ -79,8 +79,10 @@ class Outcome:
         e = self.entry
         assert e is not None
         what = "imported as" if self.status == "imported" else "already in the index as"
-        return (f"{self.path}: {what} {e.name} (tier {e.tier}, map 0x{e.map_id:02X}, "
-                f"badges {e.badges.bit_count()}, events {e.events})")
+        return (
+            f"{self.path}: {what} {e.name} (tier {e.tier}, map 0x{e.map_id:02X}, "
+            f"badges {e.badges.bit_count()}, events {e.events})"
+        )
 
 
 # --- reading one state -------------------------------------------------------------------------
@@ -115,11 +117,15 @@ def _load_problem(err: BaseException, data: bytes, sample_size: int) -> str:
     """One line for a PyBoy exception raised while loading `data`."""
     text = str(err) or type(err).__name__
     if "No data" in text:
-        return (f"truncated: the file ends after {len(data)} bytes, where a savestate of this "
-                f"ROM is about {sample_size}; copy it again")
+        return (
+            f"truncated: the file ends after {len(data)} bytes, where a savestate of this "
+            f"ROM is about {sample_size}; copy it again"
+        )
     if "CGB" in text:
-        return (f"made in Game Boy Color mode ({text}); Daddy runs Pokémon Red in DMG mode, "
-                f"so it is from another ROM or emulator setting")
+        return (
+            f"made in Game Boy Color mode ({text}); Daddy runs Pokémon Red in DMG mode, "
+            f"so it is from another ROM or emulator setting"
+        )
     return f"the emulator could not load it ({text}); it is not a PyBoy savestate of this ROM"
 
 
@@ -135,8 +141,10 @@ def inspect_state(
     if not data:
         raise StateRefused("the file is empty, not a savestate")
     if data[0] > format_version + _FORMAT_SLACK:
-        raise StateRefused(f"not a PyBoy savestate (its first byte, {data[0]}, is no state "
-                           f"format; the running PyBoy writes {format_version})")
+        raise StateRefused(
+            f"not a PyBoy savestate (its first byte, {data[0]}, is no state "
+            f"format; the running PyBoy writes {format_version})"
+        )
     if data[0] > format_version:
         raise StateRefused(
             f"made by a newer PyBoy (state format {data[0]}; the running PyBoy writes "
@@ -156,8 +164,10 @@ def inspect_state(
         )
     mem = pyboy.memory  # type: ignore[attr-defined]
     if not mem[ram.W_STATUS_FLAGS6] & 1:
-        raise StateRefused("the game has not started in it (title screen or intro); save a "
-                           "state after the intro, when the player walks")
+        raise StateRefused(
+            "the game has not started in it (title screen or intro); save a "
+            "state after the intro, when the player walks"
+        )
     game = ram.read_game_state(mem)
     if maps is not None and game.map_id not in maps:
         raise StateRefused(f"it stands on map 0x{game.map_id:02X}, which this ROM does not "
@@ -168,7 +178,9 @@ def inspect_state(
     try:
         pyboy.tick(CHECK_FRAMES, False)  # type: ignore[attr-defined]
     except Exception as err:  # noqa: BLE001 -- any emulator failure refuses the state
-        raise StateRefused(f"the emulator failed running it ({err or type(err).__name__})") from None
+        raise StateRefused(
+            f"the emulator failed running it ({err or type(err).__name__})"
+        ) from None
     return Inspection(out.getvalue(), game)
 
 
@@ -267,12 +279,18 @@ def build_parser(prog: str = "python -m daddy.curriculum") -> argparse.ArgumentP
     imp = sub.add_parser("import", help="add .state files made elsewhere to a run's index",
                          description=__doc__.split("\n")[0])  # fmt: skip
     imp.add_argument("--run", required=True, help="run name: states go to SAVESTATES/RUN/")
-    imp.add_argument("--rom", default=None,
-                     help="the run's ROM: practice (default, or $DADDY_ROM) or a ROM path")
+    imp.add_argument(
+        "--rom", default=None, help="the run's ROM: practice (default, or $DADDY_ROM) or a ROM path"
+    )
     imp.add_argument("--allow-unknown-rom", action="store_true")
     imp.add_argument("--savestates", type=Path, default=Path("savestates"), help="root folder")
-    imp.add_argument("sources", nargs="+", type=Path, metavar="DIR",
-                     help="folders searched recursively for .state files (or .state files)")
+    imp.add_argument(
+        "sources",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="folders searched recursively for .state files (or .state files)",
+    )
     return p
 
 
@@ -292,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for o in outcomes:
         print(o.line(), file=sys.stderr if o.status == "refused" else sys.stdout)
     n = {s: sum(o.status == s for o in outcomes) for s in ("imported", "present", "refused")}
-    print(f"{args.run}: {n['imported']} imported, {n['present']} already there, "
-          f"{n['refused']} refused -> {index.folder / INDEX_FILE}")
+    print(
+        f"{args.run}: {n['imported']} imported, {n['present']} already there, "
+        f"{n['refused']} refused -> {index.folder / INDEX_FILE}"
+    )
     return EXIT_OK if n["imported"] or not n["refused"] else EXIT_NOTHING_IMPORTED

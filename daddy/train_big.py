@@ -1,13 +1,13 @@
 """`python -m daddy.train_big`: a long, resumable training run of Daddy's recurrent Q-agent.
 
 Read top to bottom: set-up (ROM, savestates, networks, replay, intrinsic rewards, curriculum,
-checkpoint resume), the envs, then the loop. Each loop turn: act ε-greedily in every env, step
-the swarm, add intrinsic rewards, store the step, learn at `--replay-ratio`, handle finished
-episodes (HDF5 row, terminal line, posteriors, curriculum), save trigger savestates at
-milestones, and checkpoint every `--save-interval` steps, at `--until-step`, and on SIGTERM /
-SIGUSR2 (exit code 3, so a scheduler can requeue us; the next start resumes from the newest
-complete checkpoint; the exit code is 0 either way: compare `completed_step(run)` with the
-target step to know whether the segment is done).
+checkpoint resume), the envs, then the loop. Each loop turn: act ε-greedily in every env, start
+the swarm's step and learn while the emulators run (`--replay-ratio` trained steps per collected
+step), add intrinsic rewards, store the step, handle finished episodes (HDF5 row, terminal line,
+posteriors, curriculum), save trigger savestates at milestones, and checkpoint every
+`--save-interval` steps, at `--until-step`, and on SIGTERM / SIGUSR2. Every exit writes a
+checkpoint first and returns 0; the next start resumes from the newest complete checkpoint, and
+`completed_step(run_dir)` tells a caller whether the target step was reached.
 
 Steps count env steps summed over envs (one vector step of 32 envs is 32 steps), as in the seed.
 """
@@ -34,6 +34,7 @@ from daddy.checkpoint import CheckpointError, CheckpointManager
 from daddy.config import TrainConfig, parse_train_args
 from daddy.curriculum import CurriculumManager, make_watcher
 from daddy.env import make_env
+from daddy.evaluate import start_evaluation
 from daddy.episode_log import TIER_CODES, EpisodeLogger, EpisodeLogError
 from daddy.heatmap import VisitCounts
 from daddy.intrinsic import IntrinsicRewards
@@ -222,12 +223,23 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
 
     # ---------------------------------------------------------------- the loop
     exit_code = EXIT_DONE
+    loop_start, loop_start_step = time.monotonic(), step
     try:
         while step < stop_step:
             eps = epsilon.value(step)
             prev_obs = {k: v.copy() for k, v in obs.items()}  # vec obs are shared-memory views
             actions, states = actor.act(prev_obs, eps, firsts=firsts)
-            obs, r_env, terminated, truncated, infos = vec.step(actions)
+            vec.step_async(actions)
+            # Learn while the emulators step: replay_ratio trained steps per collected step.
+            if step >= cfg.learning_starts and replay.num_sequences > 0:
+                update_credit += cfg.replay_ratio * cfg.num_envs / (cfg.batch_size * agent_cfg.trace_len)
+                while update_credit >= 1.0:
+                    update_credit -= 1.0
+                    batch = replay.sample(cfg.batch_size)
+                    metrics = learner.update(batch)
+                    intrinsic.train_step(batch.obs["screen"][-1])
+                    interval["loss"], interval["q"] = metrics["losses/td_loss"], metrics["losses/q_mean"]
+            obs, r_env, terminated, truncated, infos = vec.step_wait()
             dones = terminated | truncated
             games = [info["final_info"]["game"] if d else info["game"]
                      for info, d in zip(infos, dones)]  # fmt: skip
@@ -245,7 +257,7 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
                 visits.add_cell(*g.cell)
             parts = intrinsic.compute(obs, games, newly)
             r_total = intrinsic.total(r_env, parts)
-            replay.add(prev_obs, actions, r_total, dones, firsts, states)
+            replay.add(prev_obs, actions, r_total, terminated, firsts, states)  # truncation: firsts
             track.r_total += r_total
             track.r_rnd += parts["r_rnd"]
             track.r_novel += parts["r_novel"]
@@ -256,16 +268,6 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
             firsts = vec.firsts.copy()
             step += cfg.num_envs
             terminal.progress(step)
-
-            # Learn: replay_ratio trained steps per collected step, in whole updates.
-            if step >= cfg.learning_starts and replay.num_sequences > 0:
-                update_credit += cfg.replay_ratio * cfg.num_envs / (cfg.batch_size * agent_cfg.trace_len)
-                while update_credit >= 1.0:
-                    update_credit -= 1.0
-                    batch = replay.sample(cfg.batch_size)
-                    metrics = learner.update(batch)
-                    intrinsic.train_step(batch.obs["screen"][-1])
-                    interval["loss"], interval["q"] = metrics["losses/td_loss"], metrics["losses/q_mean"]
 
             # Finished episodes: log, update posteriors and curriculum, start the next.
             for i in np.flatnonzero(dones):
@@ -311,8 +313,9 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
                 break
         else:
             save(step)
-            print(f"[DONE] {cfg.run_name}: step {step} (stop at {stop_step}), {episodes} episodes",
-                  flush=True)  # fmt: skip
+            sps = (step - loop_start_step) / max(time.monotonic() - loop_start, 1e-9)
+            print(f"[DONE] {cfg.run_name}: step {step} (stop at {stop_step}), {episodes} episodes, "
+                  f"sps={sps:.1f}", flush=True)  # fmt: skip
     finally:
         terminal.close()
         vec.close()
@@ -400,15 +403,11 @@ def interval_stats(interval: dict, step: int, eps: float, episodes: int, recent:
 def launch_video(cfg: TrainConfig, checkpoint: Path, run_dir: Path) -> subprocess.Popen:
     """Record an eval rollout of this checkpoint in another process: training does not stall."""
     out = run_dir / "videos"
-    out.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "daddy.evaluate", "--run", cfg.run_name,
-           "--checkpoint", str(checkpoint), "--out", str(out), "--rom", cfg.rom,
-           "--steps", str(min(cfg.max_episode_steps, 1000))]  # fmt: skip
+    extra = ["--rom", cfg.rom, "--steps", str(min(cfg.max_episode_steps, 1000))]
     if cfg.allow_unknown_rom:
-        cmd.append("--allow-unknown-rom")
-    log = open(out / f"eval_{checkpoint.name}.log", "w")
+        extra.append("--allow-unknown-rom")
     print(f"[VIDEO] recording {checkpoint.name} in the background -> {out}", flush=True)
-    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    return start_evaluation(cfg.run_name, out, checkpoint=checkpoint, extra_args=extra)
 
 
 def completed_step(run_dir: Path) -> int:

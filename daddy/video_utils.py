@@ -26,8 +26,16 @@ from daddy.maps import map_name
 SCREEN_H, SCREEN_W = 144, 160
 MACRO_BLOCK = 16
 BADGE_NAMES = ("Boulder", "Cascade", "Thunder", "Rainbow", "Soul", "Marsh", "Volcano", "Earth")
-BADGE_COLOURS = ((205, 205, 220), (70, 140, 255), (255, 170, 40), (120, 210, 90),
-                 (255, 120, 190), (220, 190, 60), (235, 70, 50), (60, 170, 110))
+BADGE_COLOURS = (
+    (205, 205, 220),
+    (70, 140, 255),
+    (255, 170, 40),
+    (120, 210, 90),
+    (255, 120, 190),
+    (220, 190, 60),
+    (235, 70, 50),
+    (60, 170, 110),
+)
 _PANEL_BG = (24, 26, 36)
 _TEXT = (235, 235, 240)
 _DIM = (130, 134, 150)
@@ -49,12 +57,18 @@ class Overlay:
     posterior: str = ""  # e.g. from `posterior_summary`
 
 
-def posterior_summary(alpha: Sequence[float], beta: Sequence[float], labels: Sequence[str],
-                      reached_mask: int = 0, k: int = 3) -> str:
-    """Posterior means of the next `k` milestones not yet reached: "Route1 .82  Viridian .40"."""
+def posterior_summary(
+    alpha: Sequence[float],
+    beta: Sequence[float],
+    labels: Sequence[str],
+    reached_mask: int = 0,
+    k: int = 3,
+) -> str:
+    """Posterior means of the next `k` milestones not yet reached: "P(next): Route1 0.82  ..."."""
     if not len(alpha) == len(beta) == len(labels):
-        raise ValueError(f"alpha, beta and labels differ in length: "
-                         f"{len(alpha)}, {len(beta)}, {len(labels)}")
+        raise ValueError(
+            f"alpha, beta and labels differ in length: {len(alpha)}, {len(beta)}, {len(labels)}"
+        )
     parts = []
     for i, (a, b, label) in enumerate(zip(alpha, beta, labels)):
         if reached_mask >> i & 1:
@@ -84,17 +98,26 @@ def render_frame(screen: np.ndarray, overlay: Overlay, scale: int = 3) -> np.nda
     return np.asarray(img)
 
 
-def write_rollout(screens: Sequence[np.ndarray], overlays: Sequence[Overlay],
-                  out_dir: str | Path, step: int | str, *, scale: int = 3, fps: int = 15,
-                  gif_scale: int = 2, gif_max_frames: int = 300) -> tuple[Path, Path]:
+def write_rollout(
+    screens: Sequence[np.ndarray],
+    overlays: Sequence[Overlay],
+    out_dir: str | Path,
+    step: int | str,
+    *,
+    scale: int = 3,
+    fps: int = 15,
+    gif_scale: int = 2,
+    gif_max_frames: int = 300,
+) -> tuple[Path, Path]:
     """Write `rollout_<step>.mp4` (every frame, at `scale`) and `rollout_<step>.gif` (at most
     `gif_max_frames` evenly spaced frames at `gif_scale`, same playback time) atomically.
 
     Returns (mp4_path, gif_path).
     """
     if len(screens) != len(overlays):
-        raise ValueError(f"got {len(screens)} screens but {len(overlays)} overlays; "
-                         "pass one overlay per screen")
+        raise ValueError(
+            f"got {len(screens)} screens but {len(overlays)} overlays; pass one overlay per screen"
+        )
     if len(screens) == 0:
         raise ValueError("no frames to write: the rollout recorded nothing")
     if not isinstance(fps, int) or fps <= 0:
@@ -108,8 +131,9 @@ def write_rollout(screens: Sequence[np.ndarray], overlays: Sequence[Overlay],
     frames = (render_frame(s, o, scale) for s, o in zip(screens, overlays))
     _atomic(mp4, lambda tmp: write_mp4(frames, tmp, fps))
     stride = max(1, math.ceil(len(screens) / gif_max_frames))
-    picked = [render_frame(screens[i], overlays[i], gif_scale)
-              for i in range(0, len(screens), stride)]
+    picked = [
+        render_frame(screens[i], overlays[i], gif_scale) for i in range(0, len(screens), stride)
+    ]
     _atomic(gif, lambda tmp: write_gif(picked, tmp, round(1000 * stride / fps)))
     return mp4, gif
 
@@ -145,22 +169,37 @@ def _draw_panel(draw: ImageDraw.ImageDraw, ov: Overlay, top: int, width: int, sc
     y = top + 2 * scale
     step_text = f"step {ov.step:,}"
     draw.text((pad, y), f"{map_name(ov.map_id)}  0x{ov.map_id & 0xFF:02X}", font=font, fill=_TEXT)
-    draw.text((width - pad - draw.textlength(step_text, font=font), y), step_text,
-              font=font, fill=_TEXT)
+    draw.text(
+        (width - pad - draw.textlength(step_text, font=font), y), step_text, font=font, fill=_TEXT
+    )
     y += lh
     _pairs(draw, (pad, y), [("env", ov.r_env), ("total", ov.r_total)], font, width)
     y += lh
-    _pairs(draw, (pad, y), [("rnd", ov.r_rnd), ("novel", ov.r_novel), ("bayes", ov.r_bayes)],
-           font, width)
+    _pairs(
+        draw,
+        (pad, y),
+        [("rnd", ov.r_rnd), ("novel", ov.r_novel), ("bayes", ov.r_bayes)],
+        font,
+        width,
+    )
     y += lh
     _badges(draw, (pad, y), ov.badges, px, font)
     y += lh
-    draw.text((pad, y), _fit(draw, ov.posterior or "P(next): n/a", font, width - 2 * pad),
-              font=font, fill=_TEXT)
+    draw.text(
+        (pad, y),
+        _fit(draw, ov.posterior or "P(next): n/a", font, width - 2 * pad),
+        font=font,
+        fill=_TEXT,
+    )
 
 
-def _pairs(draw: ImageDraw.ImageDraw, xy: tuple[int, int], pairs: list[tuple[str, float]],
-           font: ImageFont.ImageFont, width: int) -> None:
+def _pairs(
+    draw: ImageDraw.ImageDraw,
+    xy: tuple[int, int],
+    pairs: list[tuple[str, float]],
+    font: ImageFont.ImageFont,
+    width: int,
+) -> None:
     x, y = xy
     col = (width - 2 * x) / len(pairs)
     for i, (label, value) in enumerate(pairs):
@@ -174,8 +213,9 @@ def _pairs(draw: ImageDraw.ImageDraw, xy: tuple[int, int], pairs: list[tuple[str
         draw.text((cx + draw.textlength(label + " ", font=font), y), text, font=font, fill=colour)
 
 
-def _badges(draw: ImageDraw.ImageDraw, xy: tuple[int, int], badges: int, px: int,
-            font: ImageFont.ImageFont) -> None:
+def _badges(
+    draw: ImageDraw.ImageDraw, xy: tuple[int, int], badges: int, px: int, font: ImageFont.ImageFont
+) -> None:
     """Eight round icons with the badge's initial; filled in its colour once obtained."""
     x, y = xy
     d = px  # icon diameter
@@ -211,9 +251,14 @@ def _as_rgb(screen: np.ndarray) -> np.ndarray:
     screen = np.asarray(screen)
     if screen.ndim == 2:
         screen = np.repeat(screen[:, :, None], 3, axis=2)
-    if screen.ndim != 3 or screen.shape[:2] != (SCREEN_H, SCREEN_W) or screen.shape[2] not in (3, 4):
-        raise ValueError(f"screen must be the Game Boy's 144x160 pixels (RGB or RGBA); "
-                         f"got shape {screen.shape}")
+    if (
+        screen.ndim != 3
+        or screen.shape[:2] != (SCREEN_H, SCREEN_W)
+        or screen.shape[2] not in (3, 4)
+    ):
+        raise ValueError(
+            f"screen must be the Game Boy's 144x160 pixels (RGB or RGBA); got shape {screen.shape}"
+        )
     if screen.dtype != np.uint8:
         raise ValueError(f"screen must be uint8; got {screen.dtype}")
     return np.ascontiguousarray(screen[:, :, :3])
@@ -228,8 +273,10 @@ def _checked(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
             if f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
                 raise ValueError(f"frames must be uint8 (H, W, 3); got {f.dtype} {f.shape}")
             if f.shape[0] % MACRO_BLOCK or f.shape[1] % MACRO_BLOCK:
-                raise ValueError(f"frame sides must be multiples of {MACRO_BLOCK} for H.264; "
-                                 f"got {f.shape[1]}x{f.shape[0]} (render with render_frame)")
+                raise ValueError(
+                    f"frame sides must be multiples of {MACRO_BLOCK} for H.264; "
+                    f"got {f.shape[1]}x{f.shape[0]} (render with render_frame)"
+                )
             first = f.shape
         elif f.shape != first or f.dtype != np.uint8:
             raise ValueError(f"frame {i} is {f.dtype} {f.shape}; frame 0 is uint8 {first}")
@@ -242,11 +289,18 @@ def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: int) -> int:
     """Stream frames into an H.264 MP4 (yuv420p, plays everywhere); returns the frame count."""
     import imageio.v2 as iio
 
-    writer = iio.get_writer(Path(path), format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                            pixelformat="yuv420p", macro_block_size=MACRO_BLOCK, quality=None,
-                            ffmpeg_log_level="error",
-                            output_params=["-crf", "18", "-preset", "veryfast",
-                                           "-movflags", "+faststart"])
+    writer = iio.get_writer(
+        Path(path),
+        format="FFMPEG",
+        mode="I",
+        fps=fps,
+        codec="libx264",
+        pixelformat="yuv420p",
+        macro_block_size=MACRO_BLOCK,
+        quality=None,
+        ffmpeg_log_level="error",
+        output_params=["-crf", "18", "-preset", "veryfast", "-movflags", "+faststart"],
+    )
     n = 0
     try:
         for f in _checked(frames):
@@ -261,10 +315,18 @@ def write_gif(frames: Sequence[np.ndarray], path: str | Path, duration_ms: int) 
     """Looping GIF via Pillow; `duration_ms` is each frame's display time in milliseconds
     (GIF stores 10 ms units). Pillow merges identical consecutive frames, adding durations."""
     frames = list(_checked(frames))
-    images = [Image.fromarray(f).quantize(colors=255, method=Image.Quantize.MEDIANCUT)
-              for f in frames]
-    images[0].save(Path(path), format="GIF", save_all=True, append_images=images[1:],
-                   duration=int(duration_ms), loop=0, disposal=1)
+    images = [
+        Image.fromarray(f).quantize(colors=255, method=Image.Quantize.MEDIANCUT) for f in frames
+    ]
+    images[0].save(
+        Path(path),
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=int(duration_ms),
+        loop=0,
+        disposal=1,
+    )
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:

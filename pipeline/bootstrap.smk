@@ -10,7 +10,7 @@ rule bootstrap:
     log:
         "runs/{run}/logs/bootstrap.log",
     resources:
-        **RUNS.resources("bootstrap"),
+        **RUNS.resources("bootstrap", PROFILE_DEFAULTS),
     params:
         python=PY,
         module=stages.module_flags(MODULES, "bootstrap"),

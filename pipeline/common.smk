@@ -13,6 +13,8 @@ DEFAULT_TARGETS = [stages.report_html(run) for run in config.get("runs", ["demo"
 USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 PY = "python" if USE_CONDA else sys.executable
 ENV = "envs/daddy.yaml"
+# The profile's default-resources (None without a profile): what a run config's null means.
+PROFILE_DEFAULTS = workflow.resource_settings.default_resources
 
 
 wildcard_constraints:

@@ -7,7 +7,7 @@ rule evaluate:
     log:
         "runs/{run}/logs/evaluate.log",
     resources:
-        **RUNS.resources("eval"),
+        **RUNS.resources("eval", PROFILE_DEFAULTS),
     params:
         python=PY,
         module=stages.module_flags(MODULES, "eval"),

@@ -7,7 +7,7 @@ rule report:
     log:
         "runs/{run}/logs/report.log",
     resources:
-        **RUNS.resources("report"),
+        **RUNS.resources("report", PROFILE_DEFAULTS),
     params:
         python=PY,
         module=stages.module_flags(MODULES, "report"),

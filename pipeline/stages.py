@@ -165,20 +165,49 @@ class RunTable:
         run = self.get(wildcards.run)
         return segment_done(run.run_name, run.pipeline.segments)
 
-    def resources(self, stage: str) -> dict[str, Callable[[Any], Any]]:
-        """Snakemake `resources:` for `stage`, read per run from its config."""
+    def resources(self, stage: str, defaults: Any = None) -> dict[str, Callable[[Any], Any]]:
+        """Snakemake `resources:` for `stage`, read per run from its config.
 
-        def get(key: str) -> Callable[[Any], Any]:
-            return lambda wc: getattr(self.get(wc.run).pipeline.stage(stage), key)
+        A rule's resources replace the profile's `default-resources` even where they come out
+        None, so a partition or account the run config leaves null falls back to `defaults`
+        (the profile's, `workflow.resource_settings.default_resources`) here.
+        """
+
+        def get(key: str, fallback: str | None = None) -> Callable[[Any], Any]:
+            def value(wildcards: Any) -> Any:
+                got = getattr(self.get(wildcards.run).pipeline.stage(stage), key)
+                return got if got is not None else _plain_default(defaults, fallback)
+
+            return value
 
         return {
-            "slurm_partition": get("partition"),
-            "slurm_account": get("account"),
+            "slurm_partition": get("partition", "slurm_partition"),
+            "slurm_account": get("account", "slurm_account"),
             "runtime": get("time_min"),
             "mem_mb": get("mem_mb"),
             "cpus_per_task": get("cpus"),
             "gpu": get("gpus"),
         }
+
+
+def _plain_default(defaults: Any, name: str | None) -> Any:
+    """A profile default-resource as written (`slurm_partition: gpu` -> "gpu"), or None."""
+    resource = defaults.get(name) if defaults is not None and name else None
+    return getattr(resource, "raw", None)
+
+
+def profile_default_flags(defaults: Any) -> str:
+    """`--default-partition P --default-account A` from the profile, for the segment submitter
+    (submitit jobs do not see Snakemake's profile)."""
+    flags = []
+    for name, flag in (
+        ("slurm_partition", "--default-partition"),
+        ("slurm_account", "--default-account"),
+    ):
+        value = _plain_default(defaults, name)
+        if value:
+            flags += [flag, shlex.quote(str(value))]
+    return " ".join(flags)
 
 
 def module_flags(overrides: Mapping[str, str], stage: str) -> str:

@@ -9,7 +9,7 @@ Why it is built this way (docs/PIPELINE.md has the long version):
   job would hold two allocations and can deadlock a small cluster.
 - The segment job runs `python -m daddy.train_big --config ... --until-step N` as a child of
   submitit's job process. The trainer owns all training state and puts it on disk (it writes a
-  checkpoint and exits 3 on SIGTERM/SIGUSR2); nothing large is pickled into a resubmission, and
+  checkpoint and exits on SIGTERM/SIGUSR2); nothing large is pickled into a resubmission, and
   a crashing trainer cannot take submitit's bookkeeping down with it.
 - On USR2 (time limit near, preemption with `preempt_send_user_signal`, `scancel --signal=USR2`)
   submitit calls `TrainSegment.checkpoint()`: it passes the signal on, waits for the trainer's
@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,7 +46,9 @@ from submitit.core.utils import FailedJobError, UncompletedJobError
 from daddy.config import ConfigError, RunConfig, load_run_config
 from pipeline import stages
 
-EXIT_PREEMPTED = 3  # train_big's exit code after a signal-triggered checkpoint (CONTRACTS.md)
+# A trainer stopped by SIGTERM/SIGUSR2 checkpoints and exits 0 or 3 (CONTRACTS.md has said both);
+# what counts is the newest complete checkpoint against the segment's end step.
+EXIT_PREEMPTED = 3
 # sacct/squeue states of a job that may still run (submitit treats these as not done, too)
 ACTIVE_STATES = frozenset(
     {
@@ -269,8 +272,14 @@ def _clean_slurm_env() -> None:
         del os.environ[key]
 
 
-def make_executor(run: RunConfig, segment: int, cluster: str) -> submitit.AutoExecutor:
-    """AutoExecutor for `run`'s train stage: SLURM when `srun` exists (auto), else local."""
+def make_executor(
+    run: RunConfig, segment: int, cluster: str, defaults: Mapping[str, str | None] | None = None
+) -> submitit.AutoExecutor:
+    """AutoExecutor for `run`'s train stage: SLURM when `srun` exists (auto), else local.
+
+    `defaults` ({"partition", "account"}) fill what the run config leaves null (the Snakefile
+    passes the profile's default-resources).
+    """
     p = run.pipeline
     ex = submitit.AutoExecutor(
         folder=stages.submitit_folder(run.run_name),
@@ -289,10 +298,13 @@ def make_executor(run: RunConfig, segment: int, cluster: str) -> submitit.AutoEx
     }
     if ex.cluster == "local" or res.gpus:
         params["gpus_per_node"] = res.gpus  # local: 0 hides GPUs, as SLURM would
-    if res.partition:
-        params["slurm_partition"] = res.partition
-    if res.account:
-        params["slurm_account"] = res.account
+    defaults = defaults or {}
+    partition = res.partition or defaults.get("partition")
+    account = res.account or defaults.get("account")
+    if partition:
+        params["slurm_partition"] = partition
+    if account:
+        params["slurm_account"] = account
     ex.update_parameters(**params)
     return ex
 
@@ -306,10 +318,12 @@ def run_segment(
     module: str = stages.STAGE_MODULES["train"],
     command: list[str] | None = None,
     poll_s: float | None = None,
+    defaults: Mapping[str, str | None] | None = None,
 ) -> int:
     """Submit (or re-attach to) segment `segment` of `run`, wait, write its `.done` marker.
 
-    `command` replaces the trainer command (tests use a stand-in). Returns the exit code.
+    `command` replaces the trainer command (tests use a stand-in); `defaults` are the
+    profile's partition/account. Returns the exit code for the command line.
     """
     until = run.until_step(segment)
     name, where = run.run_name, f"segment {segment}/{run.pipeline.segments} of {run.run_name}"
@@ -322,10 +336,14 @@ def run_segment(
     record_path = Path(stages.job_record(name, segment))
     record_path.parent.mkdir(parents=True, exist_ok=True)
     with filelock.FileLock(f"{record_path}.lock"):
-        job, record, attached = _attach_or_submit(
-            record_path, segment_job, run, segment, executor or run.pipeline.executor
+        found = _attach(record_path, segment_job, segment)
+        if found is None and (step := newest_checkpoint_step(run_dir) or 0) >= until:
+            _say(f"{where}: already trained (checkpoint step {step} >= {until}); no job needed")
+            return _mark_done(run, segment, step, None, None)
+        job, record = found or _submit(
+            record_path, segment_job, run, segment, executor or run.pipeline.executor, defaults
         )
-    verb = "re-attached to" if attached else "submitted"
+    verb = "re-attached to" if found else "submitted"
     _say(
         f"{where} (to step {until}): {verb} job {record.job_id} ({record.cluster}); "
         f"log: {record.log_path()}"
@@ -345,37 +363,57 @@ def run_segment(
             f"{step}, not >= {until}; rerun to resume"
         )
         return 1
+    return _mark_done(run, segment, step, record, result)
+
+
+def _mark_done(
+    run: RunConfig, segment: int, step: int, record: JobRecord | None, result: Any
+) -> int:
     done = {
         "segment": segment,
-        "until_step": until,
+        "until_step": run.until_step(segment),
         "checkpoint_step": step,
-        "job_id": record.job_id,
-        "cluster": record.cluster,
+        "job_id": record.job_id if record else None,
+        "cluster": record.cluster if record else None,
         "result": result,
     }
-    stages.write_marker(stages.segment_done(name, segment), json.dumps(done, indent=2) + "\n")
-    _say(f"{where}: done at checkpoint step {step}")
+    path = stages.segment_done(run.run_name, segment)
+    stages.write_marker(path, json.dumps(done, indent=2) + "\n")
+    _say(
+        f"segment {segment}/{run.pipeline.segments} of {run.run_name}: done at checkpoint step {step}"
+    )
     return 0
 
 
-def _attach_or_submit(
-    record_path: Path, segment_job: TrainSegment, run: RunConfig, segment: int, cluster: str
-) -> tuple[Any, JobRecord, bool]:
-    """(job, its record, re-attached?): the recorded job while it may still run, else a new one."""
+def _attach(
+    record_path: Path, segment_job: TrainSegment, segment: int
+) -> tuple[Any, JobRecord] | None:
+    """(job, record) of the recorded job while it may still run, else None."""
     record = JobRecord.load(record_path)
     job = attach(record) if record is not None else None
-    if record is not None and job is not None:
-        if record.command != segment_job.command:
-            stop = "scancel" if record.cluster == "slurm" else "kill"
-            raise SegmentError(
-                f"segment {segment}'s job {record.job_id} is still running another command "
-                f"({shlex.join(record.command)}); wait for it or `{stop} {record.job_id}`, "
-                "then rerun"
-            )
-        return job, record, True
+    if record is None or job is None:
+        return None
+    if record.command != segment_job.command:
+        stop = "scancel" if record.cluster == "slurm" else "kill"
+        raise SegmentError(
+            f"segment {segment}'s job {record.job_id} is still running another command "
+            f"({shlex.join(record.command)}); wait for it or `{stop} {record.job_id}`, then rerun"
+        )
+    return job, record
+
+
+def _submit(
+    record_path: Path,
+    segment_job: TrainSegment,
+    run: RunConfig,
+    segment: int,
+    cluster: str,
+    defaults: Mapping[str, str | None] | None,
+) -> tuple[Any, JobRecord]:
+    """Submit the segment and record its job id before anything else can happen."""
     if cluster == "slurm" or (cluster == "auto" and submitit.AutoExecutor.which() == "slurm"):
         _clean_slurm_env()
-    executor = make_executor(run, segment, cluster)
+    executor = make_executor(run, segment, cluster, defaults)
     job = executor.submit(segment_job)
     record = JobRecord(
         job_id=str(job.job_id),
@@ -386,7 +424,7 @@ def _attach_or_submit(
         submitted=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     record.save(record_path)
-    return job, record, False
+    return job, record
 
 
 def _wait(job: Any, poll_s: float, record: JobRecord) -> Any:
@@ -417,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         help="trainer module (default: %(default)s)",
     )
     parser.add_argument("--poll-s", type=float, help="seconds between job status checks")
+    parser.add_argument("--default-partition", help="partition when the run config has none")
+    parser.add_argument("--default-account", help="account when the run config has none")
     args = parser.parse_args(argv)
     try:
         run = load_run_config(args.config)
@@ -432,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
             executor=args.executor,
             module=args.module,
             poll_s=args.poll_s,
+            defaults={"partition": args.default_partition, "account": args.default_account},
         )
     except SegmentError as e:
         print(f"train_segment: {e}", file=sys.stderr)

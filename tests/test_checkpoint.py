@@ -85,11 +85,20 @@ def test_round_trip_keeps_every_value_type_exactly(tmp_path: Path) -> None:
             "strided": np.arange(10)[::3],
         },
         "plain": {
-            "int": 7, "float": 0.1, "nan": float("nan"), "inf": float("-inf"), "str": "pallet",
-            "none": None, "bool": True, "list": [1, "a", [2.0]], "tuple": (1, (2, "b")),
-            "bytes": b"\x00\xffstate", "int_keys": {0: "a", 5: {"deep": np.ones(2)}},
-            "tuple_keys": {(1, 2): "x"}, "marker_key": {"__tensor__": "not a reference"},
-        },  # fmt: skip
+            "int": 7,
+            "float": 0.1,
+            "nan": float("nan"),
+            "inf": float("-inf"),
+            "str": "pallet",
+            "none": None,
+            "bool": True,
+            "list": [1, "a", [2.0]],
+            "tuple": (1, (2, "b")),
+            "bytes": b"\x00\xffstate",
+            "int_keys": {0: "a", 5: {"deep": np.ones(2)}},
+            "tuple_keys": {(1, 2): "x"},
+            "marker_key": {"__tensor__": "not a reference"},
+        },
     }
     manager = CheckpointManager(tmp_path)
     manager.save(10, payload)
@@ -172,7 +181,9 @@ def test_latest_names_the_newest_complete_checkpoint(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("pointer", ["step_5", "step_99", "garbage\n", ""])
-def test_stale_or_bad_latest_pointer_does_not_change_what_loads(tmp_path: Path, pointer: str) -> None:
+def test_stale_or_bad_latest_pointer_does_not_change_what_loads(
+    tmp_path: Path, pointer: str
+) -> None:
     manager = CheckpointManager(tmp_path)
     for step in (5, 15):
         manager.save(step, small_payload(step))
@@ -328,8 +339,13 @@ def tamper_array_reference(folder: Path, marker: Path) -> None:
 
 @pytest.mark.parametrize(
     "tamper",
-    [tamper_torch_file, tamper_raw_pickle, tamper_object_array, tamper_part_name,
-     tamper_array_reference],  # fmt: skip
+    [
+        tamper_torch_file,
+        tamper_raw_pickle,
+        tamper_object_array,
+        tamper_part_name,
+        tamper_array_reference,
+    ],
 )
 def test_tampered_checkpoint_is_refused_without_running_its_code(tmp_path: Path, tamper) -> None:
     manager = CheckpointManager(tmp_path / "run")

@@ -36,25 +36,50 @@ class ContractEnv(gym.Env):
 
     def __init__(self, length: int = 8) -> None:
         self.length = length
-        self.observation_space = gym.spaces.Dict({
-            "screen": gym.spaces.Box(0, 3, (72, 80), np.uint8),
-            "map_id": gym.spaces.Box(0, 255, (), np.uint8),
-            "features": gym.spaces.Box(-np.inf, np.inf, (24,), np.float32)})
+        self.observation_space = gym.spaces.Dict(
+            {
+                "screen": gym.spaces.Box(0, 3, (72, 80), np.uint8),
+                "map_id": gym.spaces.Box(0, 255, (), np.uint8),
+                "features": gym.spaces.Box(-np.inf, np.inf, (24,), np.float32),
+            }
+        )
         self.action_space = gym.spaces.Discrete(7)
         self.t = 0
         self.reset_options: dict | None = None
 
     def _game(self) -> GameState:
-        return GameState(map_id=self.t // 4, x=self.t, y=3, badges=int(self.t >= 5),
-                         party_count=1, levels=(5, 0, 0, 0, 0, 0), hp=20, max_hp=20,
-                         events=bytes(320), event_count=0, in_battle=0, money=0, dex_owned=0,
-                         dex_seen=0, bag_count=0, in_control=True, text_box=False)
+        return GameState(
+            map_id=self.t // 4,
+            x=self.t,
+            y=3,
+            badges=int(self.t >= 5),
+            party_count=1,
+            levels=(5, 0, 0, 0, 0, 0),
+            hp=20,
+            max_hp=20,
+            events=bytes(320),
+            event_count=0,
+            in_battle=0,
+            money=0,
+            dex_owned=0,
+            dex_seen=0,
+            bag_count=0,
+            in_control=True,
+            text_box=False,
+        )
 
     def _obs_info(self, reward: float) -> tuple[dict, dict]:
-        obs = {"screen": np.full((72, 80), self.t % 4, np.uint8),
-               "map_id": np.uint8(self.t // 4), "features": np.zeros(24, np.float32)}
-        info = {"game": self._game(), "r_env": reward, "milestones": int(self.t >= 2),
-                "cells_visited": self.t + 1}
+        obs = {
+            "screen": np.full((72, 80), self.t % 4, np.uint8),
+            "map_id": np.uint8(self.t // 4),
+            "features": np.zeros(24, np.float32),
+        }
+        info = {
+            "game": self._game(),
+            "r_env": reward,
+            "milestones": int(self.t >= 2),
+            "cells_visited": self.t + 1,
+        }
         return obs, info
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -109,8 +134,9 @@ def test_rollout_stops_at_the_step_budget() -> None:
 
 
 @pytest.mark.parametrize("epsilon, all_greedy", [(0.0, True), (1.0, False)])
-def test_epsilon_decides_between_the_nets_action_and_a_random_one(epsilon: float,
-                                                                  all_greedy: bool) -> None:
+def test_epsilon_decides_between_the_nets_action_and_a_random_one(
+    epsilon: float, all_greedy: bool
+) -> None:
     frames = evaluate.run_rollout(greedy_net(), ContractEnv(length=30), steps=30, epsilon=epsilon)
     actions = [f.action for f in frames[1:]]
     assert all(0 <= a < 7 for a in actions)
@@ -118,8 +144,10 @@ def test_epsilon_decides_between_the_nets_action_and_a_random_one(epsilon: float
 
 
 def test_same_seed_gives_the_same_episode() -> None:
-    runs = [[f.action for f in evaluate.run_rollout(greedy_net(), ContractEnv(20), 20, 0.5,
-                                                     seed=4)] for _ in range(2)]
+    runs = [
+        [f.action for f in evaluate.run_rollout(greedy_net(), ContractEnv(20), 20, 0.5, seed=4)]
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1]
 
 
@@ -132,23 +160,29 @@ def test_without_intrinsic_state_only_env_reward_is_summed_and_the_rest_reads_na
 
 def test_with_intrinsic_state_every_reward_component_is_summed() -> None:
     intrinsic = IntrinsicRewards(IntrinsicConfig(), 1)
-    frames = evaluate.run_rollout(greedy_net(), ContractEnv(length=5), steps=5, epsilon=0.0,
-                                  intrinsic=intrinsic)
+    frames = evaluate.run_rollout(
+        greedy_net(), ContractEnv(length=5), steps=5, epsilon=0.0, intrinsic=intrinsic
+    )
     last = frames[-1].overlay
     assert last.r_novel == pytest.approx(5.0)  # five new cells, 1/sqrt(1) each
     assert last.r_bayes == pytest.approx(0.5)  # milestone 0 reached once, prior mean 0.5
     assert math.isfinite(last.r_rnd)
     cfg = intrinsic.cfg
-    expected = (last.r_env + cfg.beta_rnd * last.r_rnd + cfg.beta_novel * last.r_novel
-                + cfg.beta_bayes * last.r_bayes)
+    expected = (
+        last.r_env
+        + cfg.beta_rnd * last.r_rnd
+        + cfg.beta_novel * last.r_novel
+        + cfg.beta_bayes * last.r_bayes
+    )
     assert last.r_total == pytest.approx(expected, rel=1e-5)
 
 
 def test_posterior_line_moves_on_once_a_milestone_is_reached() -> None:
     m = len(DEFAULT_MILESTONES)
     posterior = (np.full(m, 3.0), np.full(m, 1.0))
-    frames = evaluate.run_rollout(greedy_net(), ContractEnv(length=4), steps=4, epsilon=0.0,
-                                  posterior=posterior)
+    frames = evaluate.run_rollout(
+        greedy_net(), ContractEnv(length=4), steps=4, epsilon=0.0, posterior=posterior
+    )
     first = DEFAULT_MILESTONES[0].label
     assert frames[1].overlay.posterior.startswith(f"P(next): {first} 0.75")
     assert first not in frames[2].overlay.posterior  # reached at step 2
@@ -169,11 +203,14 @@ def test_save_rollout_names_videos_after_the_checkpoint_step(tmp_path: Path) -> 
 
 
 # --- checkpoints -----------------------------------------------------------------------------
-@pytest.mark.parametrize("model_key, config", [
-    ("model", {"model_size": "slim"}),
-    ("learner.online", {"model_size": "slim"}),
-    ("model", {}),  # no model_size recorded: the preset whose shapes fit is used
-])
+@pytest.mark.parametrize(
+    "model_key, config",
+    [
+        ("model", {"model_size": "slim"}),
+        ("learner.online", {"model_size": "slim"}),
+        ("model", {}),  # no model_size recorded: the preset whose shapes fit is used
+    ],
+)
 def test_policy_loads_the_saved_network(tmp_path: Path, model_key: str, config: dict) -> None:
     net = greedy_net()
     head, *rest = model_key.split(".")
@@ -200,47 +237,58 @@ def test_latest_means_the_newest_complete_checkpoint(tmp_path: Path) -> None:
 def test_intrinsic_state_is_loaded_for_the_overlay(tmp_path: Path) -> None:
     trained = IntrinsicRewards(IntrinsicConfig(beta_novel=0.3), 4)
     trained.posteriors.update(0b1, 0b1)
-    save_checkpoint(tmp_path, 10, {"model": greedy_net().state_dict(),
-                                   "intrinsic": trained.state_dict()})
+    save_checkpoint(
+        tmp_path, 10, {"model": greedy_net().state_dict(), "intrinsic": trained.state_dict()}
+    )
     policy = evaluate.load_policy(tmp_path)
     rewards = evaluate._intrinsic_for_eval(policy.intrinsic, DEFAULT_MILESTONES, "cpu")
     assert rewards is not None and rewards.num_envs == 1 and rewards.cfg.beta_novel == 0.3
     np.testing.assert_allclose(rewards.posteriors.alpha, trained.posteriors.alpha)
 
 
-@pytest.mark.parametrize("setup, message", [
-    ("none", "no complete checkpoint"),
-    ("wrong_key", "no 'model' in the checkpoint"),
-    ("not_weights", "not a state dict of tensors"),
-])
-def test_cli_without_a_usable_checkpoint_exits_2_with_one_line(tmp_path: Path, capsys,
-                                                               setup: str, message: str) -> None:
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        ("none", "no complete checkpoint"),
+        ("wrong_key", "has no part 'model' (parts: online)"),
+        ("not_weights", "not a state dict of tensors"),
+    ],
+)
+def test_cli_without_a_usable_checkpoint_exits_2_with_one_line(
+    tmp_path: Path, capsys, setup: str, message: str
+) -> None:
     run_dir = tmp_path / "demo"
     if setup == "wrong_key":
         save_checkpoint(run_dir, 5, {"online": greedy_net().state_dict()})
     elif setup == "not_weights":
         save_checkpoint(run_dir, 5, {"model": {"lr": 0.1}})
-    code = evaluate.main(["--run", "demo", "--runs-root", str(tmp_path), "--out",
-                          str(tmp_path / "videos")])
+    code = evaluate.main(
+        ["--run", "demo", "--runs-root", str(tmp_path), "--out", str(tmp_path / "videos")]
+    )
     err = capsys.readouterr().err
     assert code == evaluate.EXIT_ERROR
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--steps", "0"], "--steps must be at least 1"),
-    (["--epsilon", "1.5"], "--epsilon must be between 0 and 1"),
-])
-def test_cli_refuses_impossible_values(tmp_path: Path, capsys, argv: list[str],
-                                       message: str) -> None:
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--steps", "0"], "--steps must be at least 1"),
+        (["--epsilon", "1.5"], "--epsilon must be between 0 and 1"),
+    ],
+)
+def test_cli_refuses_impossible_values(
+    tmp_path: Path, capsys, argv: list[str], message: str
+) -> None:
     assert evaluate.main(["--run", "demo", "--runs-root", str(tmp_path), *argv]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_background_evaluation_runs_in_its_own_process_and_logs(tmp_path: Path) -> None:
     log = tmp_path / "eval.log"
-    proc = evaluate.start_evaluation("demo", tmp_path / "videos", log_path=log,
-                                     extra_args=["--runs-root", str(tmp_path)])
+    proc = evaluate.start_evaluation(
+        "demo", tmp_path / "videos", log_path=log, extra_args=["--runs-root", str(tmp_path)]
+    )
     assert isinstance(proc, subprocess.Popen) and proc.pid
     assert proc.wait(timeout=120) == evaluate.EXIT_ERROR  # no checkpoint yet: a clear line
     assert "no complete checkpoint" in log.read_text()
@@ -264,7 +312,8 @@ def test_state_is_a_file_a_named_index_entry_or_the_bootstrap_state(tmp_path: Pa
 
 # --- end to end ------------------------------------------------------------------------------
 def test_evaluate_wires_checkpoint_savestate_log_and_env_into_videos(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     made: list[tuple[ContractEnv, dict]] = []
 
     def make_env(rom: str = "practice", **kwargs: object) -> ContractEnv:
@@ -278,11 +327,20 @@ def test_evaluate_wires_checkpoint_savestate_log_and_env_into_videos(
     with EpisodeLogger(run_dir / "episodes.h5", "demo", names) as log:
         log.append(episode_row(len(names)))
     index = StateIndex.create(tmp_path / "states" / "demo", "demo", "0" * 40)
-    index.add("pallet_town_start", b"boot", StateMeta(milestone="bootstrap", tier="early",
-                                                       map_id=0x26, badges=0, events=0, step=0))
-    [(mp4, gif)] = evaluate.evaluate("demo", tmp_path / "videos", steps=5, epsilon=0.0,
-                                 runs_root=tmp_path / "runs", states_root=tmp_path / "states",
-                                 scale=2)
+    index.add(
+        "pallet_town_start",
+        b"boot",
+        StateMeta(milestone="bootstrap", tier="early", map_id=0x26, badges=0, events=0, step=0),
+    )
+    [(mp4, gif)] = evaluate.evaluate(
+        "demo",
+        tmp_path / "videos",
+        steps=5,
+        epsilon=0.0,
+        runs_root=tmp_path / "runs",
+        states_root=tmp_path / "states",
+        scale=2,
+    )
     alpha, _ = evaluate._posterior_from_log(run_dir, DEFAULT_MILESTONES)
     assert alpha[0] == 4.0  # no intrinsic part in the checkpoint: the overlay uses the log
     env, kwargs = made[0]
@@ -294,10 +352,29 @@ def test_evaluate_wires_checkpoint_savestate_log_and_env_into_videos(
 
 
 def episode_row(m: int) -> dict:
-    row = {k: 0 for k in ("episode", "env_id", "global_step", "length", "return_env",
-                          "return_total", "return_rnd", "return_novel", "return_bayes", "badges",
-                          "map_id", "spawn_tier", "milestones_reached", "alarm",
-                          "cells_visited", "epsilon", "wall_time", "sps")}
+    row = {
+        k: 0
+        for k in (
+            "episode",
+            "env_id",
+            "global_step",
+            "length",
+            "return_env",
+            "return_total",
+            "return_rnd",
+            "return_novel",
+            "return_bayes",
+            "badges",
+            "map_id",
+            "spawn_tier",
+            "milestones_reached",
+            "alarm",
+            "cells_visited",
+            "epsilon",
+            "wall_time",
+            "sps",
+        )
+    }
     return {**row, "savestate_tag": "boot", "alpha": np.full(m, 4.0), "beta": np.ones(m)}
 
 
@@ -307,13 +384,28 @@ def test_evaluate_cli_writes_videos_from_a_real_env(tmp_path: Path) -> None:
     env = env_module.make_env(rom="practice", max_episode_steps=4)
     obs_space = env.observation_space
     env.close()
-    net = QNetwork(model_config("slim"), num_actions=7,
-                   feature_dim=int(obs_space["features"].shape[0]))
+    net = QNetwork(
+        model_config("slim"), num_actions=7, feature_dim=int(obs_space["features"].shape[0])
+    )
     save_checkpoint(tmp_path / "demo", 64, {"model": net.state_dict()}, {"model_size": "slim"})
     out = tmp_path / "videos"
-    cmd = [sys.executable, "-m", "daddy.evaluate", "--run", "demo", "--runs-root",
-           str(tmp_path), "--states-root", str(tmp_path / "states"), "--steps", "6",
-           "--out", str(out), "--rom", "practice"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "daddy.evaluate",
+        "--run",
+        "demo",
+        "--runs-root",
+        str(tmp_path),
+        "--states-root",
+        str(tmp_path / "states"),
+        "--steps",
+        "6",
+        "--out",
+        str(out),
+        "--rom",
+        "practice",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     import imageio.v2 as iio

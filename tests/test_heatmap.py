@@ -10,6 +10,7 @@ from PIL import Image
 
 from daddy.checkpoint import CheckpointManager
 from daddy.heatmap import CHECKPOINT_PART, VisitCounts, render_heatmaps
+from daddy.maps import map_sizes
 
 CELLS = [(0x00, 3, 4), (0x00, 3, 4), (0x00, 5, 4), (0x0C, 8, 30), (0x33, 1, 1), (0x36, 4, 4)]
 
@@ -60,12 +61,16 @@ def test_standalone_file_round_trips(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["heatmap.npz"]
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"not an npz", "not a visit-count file"),
-    (None, "no visit counts"),
-])
-def test_bad_files_give_one_readable_line(tmp_path: Path, content: bytes | None,
-                                          message: str) -> None:
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"not an npz", "not a visit-count file"),
+        (None, "no visit counts"),
+    ],
+)
+def test_bad_files_give_one_readable_line(
+    tmp_path: Path, content: bytes | None, message: str
+) -> None:
     path = tmp_path / "heatmap.npz"
     if content is not None:
         path.write_bytes(content)
@@ -74,11 +79,21 @@ def test_bad_files_give_one_readable_line(tmp_path: Path, content: bytes | None,
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("arrays, message", [
-    ({"map": np.zeros(2, np.uint8), "x": np.zeros(2, np.uint8)}, "missing"),
-    ({"map": np.zeros(2, np.uint8), "x": np.zeros(2, np.uint8), "y": np.zeros(1, np.uint8),
-      "count": np.ones(2, np.uint64)}, "differ in length"),
-])
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"map": np.zeros(2, np.uint8), "x": np.zeros(2, np.uint8)}, "missing"),
+        (
+            {
+                "map": np.zeros(2, np.uint8),
+                "x": np.zeros(2, np.uint8),
+                "y": np.zeros(1, np.uint8),
+                "count": np.ones(2, np.uint64),
+            },
+            "differ in length",
+        ),
+    ],
+)
 def test_malformed_state_dicts_are_refused(arrays: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         VisitCounts().load_state_dict(arrays)
@@ -89,12 +104,17 @@ def test_grid_puts_counts_at_row_y_column_x_and_covers_the_map() -> None:
     assert grid.shape == (18, 20)  # Pallet Town, 9 x 10 blocks of 2 x 2 steps
     assert grid[4, 3] == 2 and grid[4, 5] == 1 and grid.sum() == 3
     assert counts([(0x00, 30, 25)]).grid(0x00).shape == (26, 31)  # grows past the table size
+    assert counts().grid(0x00, map_sizes(practice=True)).shape == (9, 10)  # practice screen
 
 
 def test_one_png_per_visited_map_group(tmp_path: Path) -> None:
     paths = render_heatmaps(counts(), tmp_path)
     assert sorted(p.name for p in paths) == [
-        "heatmap_dungeons.png", "heatmap_gyms.png", "heatmap_routes.png", "heatmap_towns.png"]
+        "heatmap_dungeons.png",
+        "heatmap_gyms.png",
+        "heatmap_routes.png",
+        "heatmap_towns.png",
+    ]
     with Image.open(tmp_path / "heatmap_towns.png") as im:
         assert im.size[0] > 200 and im.size[1] > 200
 

@@ -172,6 +172,29 @@ def test_dry_run_lists_every_stage_once_and_each_segment(
     assert job_counts(proc.stdout) == expected
 
 
+def test_run_config_resources_override_the_profile_and_null_keeps_its_default(
+    workdir: Path,
+) -> None:
+    profile = workdir / "profile"
+    profile.mkdir()
+    (profile / "config.yaml").write_text(
+        "default-resources:\n  slurm_partition: fromprofile\n  slurm_account: acct\n"
+    )
+    (workdir / "runs/gpu.yaml").write_text(
+        "run_name: gpu\npipeline:\n  resources:\n    bootstrap: {partition: big, gpus: 1}\n"
+    )
+    proc = snakemake("-n", "-p", "tiny", "gpu", "--profile", str(profile), cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    partitions = {}
+    for job in proc.stdout.split("rule bootstrap:")[1:]:
+        job = job.split("\nrule ")[0]
+        run = re.search(r"wildcards: run=(\w+)", job)[1]
+        partitions[run] = re.search(r"slurm_partition=(\w+)", job)[1]
+        assert "slurm_account=acct" in job
+    assert partitions == {"tiny": "fromprofile", "gpu": "big"}
+    assert "--default-partition fromprofile --default-account acct" in proc.stdout
+
+
 def test_bad_run_config_stops_its_run_before_any_job(workdir: Path) -> None:
     (workdir / "runs/broken.yaml").write_text("run_name: broken\ntrain: {num_envs: 0}\n")
     proc = snakemake("--cores", "1", "broken", cwd=workdir)
@@ -227,6 +250,15 @@ def test_segment_is_done_only_when_its_checkpoint_is(workdir: Path) -> None:
     assert JobRecord.load(Path(stages.job_record("tiny", 1))).job_id != first.job_id
     assert json.loads(Path(stages.segment_done("tiny", 1)).read_text())["checkpoint_step"] == 2000
     assert [c["argv"][-1] for c in calls(workdir)] == ["1000", "2000"]
+
+
+def test_segment_already_trained_needs_no_job(workdir: Path) -> None:
+    (workdir / "runs/tiny/checkpoints/step_2500").mkdir(parents=True)
+    (workdir / "runs/tiny/checkpoints/step_2500/COMPLETE").write_text("")
+    assert run_segment(tiny_run(), 1, config="runs/tiny.yaml", executor="local") == 0
+    done = json.loads(Path(stages.segment_done("tiny", 1)).read_text())
+    assert done["checkpoint_step"] == 2500 and done["job_id"] is None
+    assert not Path(stages.submitit_folder("tiny")).exists() and calls(workdir) == []
 
 
 def test_trainer_crash_fails_the_segment_with_a_pointer_to_its_log(
@@ -347,13 +379,19 @@ def test_executor_takes_resources_and_timeout_budget_from_the_config(
         assert params["timeout_min"] == 240 and params["gpus_per_node"] == 1
 
 
+def test_executor_falls_back_to_the_profiles_partition_and_account(workdir: Path) -> None:
+    ex = make_executor(tiny_run(), 1, "slurm", {"partition": "gpu", "account": "lab"})
+    assert ex._executor.parameters["partition"] == "gpu"
+    assert ex._executor.parameters["account"] == "lab"
+
+
 @pytest.mark.slurm
 @pytest.mark.slow
 def test_on_slurm_usr2_requeues_and_a_new_waiter_reattaches(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Real SLURM: USR2 -> checkpoint -> requeue -> resume, while the waiter is replaced."""
-    from slurm_util import SKIP_REASON, sacct_states, scancel, slurm_up
+    from slurm_util import SKIP_REASON, sacct_states, scancel, slurm_up, wait_for_state
 
     if not slurm_up():
         pytest.skip(SKIP_REASON)
@@ -373,4 +411,5 @@ def test_on_slurm_usr2_requeues_and_a_new_waiter_reattaches(
                        command=fake_train(2000)) == 0  # fmt: skip
     assert f"re-attached to job {job_id} (slurm)" in capsys.readouterr().out
     assert len(calls(workdir)) == 2  # the requeued job started the trainer again
-    assert sacct_states(job_id)[-1] == "COMPLETED" and len(sacct_states(job_id)) >= 2
+    assert wait_for_state(job_id, {"COMPLETED"}, timeout=60) == "COMPLETED"
+    assert len(sacct_states(job_id)) >= 2  # one row per run of the requeued job

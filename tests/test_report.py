@@ -7,6 +7,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,17 +30,27 @@ def synthetic_row(i: int, rng: np.random.Generator) -> dict:
     m = len(NAMES)
     successes = np.minimum(i * np.linspace(0.5, 0.01, m), i)
     return {
-        "episode": i, "env_id": i % 8, "global_step": 500 * (i + 1), "length": int(rng.integers(200, 2000)),
-        "return_env": rng.normal(progress * 5, 1), "return_total": rng.normal(progress * 8, 2),
-        "return_rnd": rng.normal(0.5, 0.2), "return_novel": rng.normal(1 + progress, 0.3),
+        "episode": i,
+        "env_id": i % 8,
+        "global_step": 500 * (i + 1),
+        "length": int(rng.integers(200, 2000)),
+        "return_env": rng.normal(progress * 5, 1),
+        "return_total": rng.normal(progress * 8, 2),
+        "return_rnd": rng.normal(0.5, 0.2),
+        "return_novel": rng.normal(1 + progress, 0.3),
         "return_bayes": rng.normal(progress, 0.5),
         "badges": int(rng.random() < progress * 0.3) | (int(rng.random() < progress * 0.1) << 1),
-        "map_id": int(rng.choice([0x00, 0x0C, 0x01, 0x33])), "savestate_tag": f"state_{i % 5}",
+        "map_id": int(rng.choice([0x00, 0x0C, 0x01, 0x33])),
+        "savestate_tag": f"state_{i % 5}",
         "spawn_tier": int(rng.choice(3, p=[1 - progress * 0.6, progress * 0.4, progress * 0.2])),
-        "milestones_reached": int(rng.integers(0, 1 << 6)), "alarm": 1 << 3 if i in (40, 41, 200) else 0,
-        "cells_visited": int(rng.integers(10, 400)), "epsilon": max(0.05, 1 - progress),
-        "wall_time": 1.7e9 + 2.0 * i, "sps": rng.normal(700, 40),
-        "alpha": 1 + successes, "beta": 1 + i - successes,
+        "milestones_reached": int(rng.integers(0, 1 << 6)),
+        "alarm": 1 << 3 if i in (40, 41, 200) else 0,
+        "cells_visited": int(rng.integers(10, 400)),
+        "epsilon": max(0.05, 1 - progress),
+        "wall_time": 1.7e9 + 2.0 * i,
+        "sps": rng.normal(700, 40),
+        "alpha": 1 + successes,
+        "beta": 1 + i - successes,
     }
 
 
@@ -52,24 +63,29 @@ def write_run(root: Path, run: str = "demo", rows: int = 300) -> Path:
     return run_dir
 
 
-ISSUE_PLOTS = {"returns", "episode_length", "sps", "milestone_posteriors", "alarms",
-               "spawn_mix", "badges", "milestones_reached"}
+ISSUE_PLOTS = {
+    "returns",
+    "episode_length",
+    "sps",
+    "milestone_posteriors",
+    "alarms",
+    "spawn_mix",
+    "badges",
+    "milestones_reached",
+}
 
 
-@pytest.mark.parametrize("visits_in", ["checkpoint", "run_file"])
-def test_report_writes_every_named_plot_heatmaps_videos_and_the_page(tmp_path: Path,
-                                                                     visits_in: str) -> None:
+def test_report_writes_every_named_plot_heatmaps_videos_and_the_page(tmp_path: Path) -> None:
     run_dir = write_run(tmp_path)
     visits = VisitCounts()
     visits.add([(0x00, 3, 4), (0x00, 3, 5), (0x0C, 8, 30), (0x33, 1, 1), (0x36, 4, 4)])
-    if visits_in == "checkpoint":
-        CheckpointManager(run_dir).save(150_000, {CHECKPOINT_PART: visits.state_dict(),
-                                                  "replay": {"obs": np.zeros(8)}})
-    else:
-        visits.save(run_dir / RUN_FILE)
+    CheckpointManager(run_dir).save(
+        150_000, {CHECKPOINT_PART: visits.state_dict(), "replay": {"obs": np.zeros(8)}}
+    )
     screens = [np.full((144, 160, 3), 30 * i, np.uint8) for i in range(3)]
-    videos = "videos/final" if visits_in == "checkpoint" else "videos"  # pipeline's eval: final/
-    write_rollout(screens, [Overlay(0, i) for i in range(3)], run_dir / videos, step=150_000)
+    overlays = [Overlay(0, i) for i in range(3)]
+    write_rollout(screens, overlays, run_dir / "videos", step=100_000)  # --video-interval
+    write_rollout(screens, overlays, run_dir / "videos" / "final", step=150_000)  # eval stage
 
     assert report.main(["--run", "demo", "--runs-root", str(tmp_path)]) == 0
     out = run_dir / "report"
@@ -77,13 +93,43 @@ def test_report_writes_every_named_plot_heatmaps_videos_and_the_page(tmp_path: P
     for name in ISSUE_PLOTS:
         assert (out / f"{name}.png").stat().st_size > 5000, name
     heatmaps = {p.name for p in out.glob("heatmap_*.png")}
-    assert heatmaps == {"heatmap_gyms.png", "heatmap_routes.png", "heatmap_towns.png",
-                        "heatmap_dungeons.png"}
+    assert heatmaps == {
+        "heatmap_gyms.png",
+        "heatmap_routes.png",
+        "heatmap_towns.png",
+        "heatmap_dungeons.png",
+    }
     page = (out / "index.html").read_text()
     assert page.count("data:image/png;base64,") == len(ISSUE_PLOTS) + 4
     assert "300 from 8 envs" in page
-    assert f'href="../{videos}/rollout_150000.mp4"' in page
-    assert f'src="../{videos}/rollout_150000.gif"' in page
+    assert 'src="../videos/final/rollout_150000.gif"' in page  # the newest one is shown
+    assert 'href="../videos/rollout_100000.mp4"' in page
+
+
+@pytest.mark.parametrize("newest", ["checkpoint", "run_file"])
+def test_visit_counts_come_from_whichever_source_was_written_last(
+    tmp_path: Path, newest: str
+) -> None:
+    in_file, in_checkpoint = VisitCounts(), VisitCounts()
+    in_file.add_cell(0x00, 1, 1)
+    in_checkpoint.add_cell(0x0C, 2, 2)
+
+    def write_file() -> None:
+        in_file.save(tmp_path / RUN_FILE)
+
+    def write_checkpoint() -> None:
+        CheckpointManager(tmp_path).save(10, {CHECKPOINT_PART: in_checkpoint.state_dict()})
+
+    first, last = (
+        (write_file, write_checkpoint) if newest == "checkpoint" else (write_checkpoint, write_file)
+    )
+    first()
+    time.sleep(0.02)  # distinct modification times
+    last()
+    counts, source = report.load_visits(tmp_path)
+    expected = in_checkpoint if newest == "checkpoint" else in_file
+    assert counts == expected
+    assert (CHECKPOINT_PART in source) is (newest == "checkpoint")
 
 
 def test_report_of_a_single_episode_without_visits_says_so_on_the_page(tmp_path: Path) -> None:
@@ -94,13 +140,17 @@ def test_report_of_a_single_episode_without_visits_says_so_on_the_page(tmp_path:
     assert not list((run_dir / "report").glob("heatmap_*.png"))
 
 
-@pytest.mark.parametrize("setup, expected", [
-    ("no_run_dir", "no run folder"),
-    ("no_file", "does not exist"),
-    ("empty_file", "has 0 rows"),
-])
-def test_report_without_episodes_says_why_and_exits_2(tmp_path: Path, capsys, setup: str,
-                                                      expected: str) -> None:
+@pytest.mark.parametrize(
+    "setup, expected",
+    [
+        ("no_run_dir", "no run folder"),
+        ("no_file", "does not exist"),
+        ("empty_file", "has 0 rows"),
+    ],
+)
+def test_report_without_episodes_says_why_and_exits_2(
+    tmp_path: Path, capsys, setup: str, expected: str
+) -> None:
     if setup != "no_run_dir":
         (tmp_path / "demo").mkdir()
     if setup == "empty_file":
@@ -131,11 +181,13 @@ _WRITER = textwrap.dedent("""
 def test_report_reads_a_log_while_the_writer_appends(tmp_path: Path) -> None:
     path = tmp_path / "live" / "episodes.h5"
     rng = np.random.default_rng(1)
-    (tmp_path / "rows.pkl").write_bytes(pickle.dumps((NAMES, [synthetic_row(i, rng)
-                                                              for i in range(90)])))
+    (tmp_path / "rows.pkl").write_bytes(
+        pickle.dumps((NAMES, [synthetic_row(i, rng) for i in range(90)]))
+    )
     code = _WRITER.format(rows=str(tmp_path / "rows.pkl"), path=str(path))
-    with subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as proc:
         try:
             assert proc.stdout.readline().strip() == "ready"  # 40 rows, writer still open
             assert report.main(["--run", "live", "--runs-root", str(tmp_path)]) == 0
@@ -165,6 +217,31 @@ def test_beta_quantiles_of_bad_parameters_are_nan() -> None:
     assert np.isnan(beta_ppf(0.5, np.array([0.0, -1.0]), 1.0)).all()
 
 
+@pytest.mark.parametrize(
+    "config, checkpoint_rom, practice",
+    [
+        ("train: {rom: practice}", None, True),
+        ("train: {num_envs: 2}", None, True),  # practice is train_big's default ROM
+        ("train: {rom: /roms/red.gb}", None, False),
+        (None, "practice", True),
+        ("train: {rom: practice}", "/roms/red.gb", False),  # the checkpoint knows what ran
+        (None, None, False),
+    ],
+)
+def test_heatmaps_are_sized_for_the_rom_the_run_played(
+    tmp_path: Path, config: str | None, checkpoint_rom: str | None, practice: bool
+) -> None:
+    run_dir = tmp_path / "demo"
+    run_dir.mkdir()
+    if config is not None:
+        (tmp_path / "demo.yaml").write_text(f"run_name: demo\n{config}\n")
+    if checkpoint_rom is not None:
+        CheckpointManager(run_dir).save(
+            1, {"model": {"w": np.zeros(1)}}, config={"rom": checkpoint_rom}
+        )
+    assert report.runs_practice_rom(run_dir) is practice
+
+
 TINY_RUN = """
 run_name: tiny
 train:
@@ -187,10 +264,19 @@ def test_report_of_a_tiny_real_training_run_has_every_plot(tmp_path: Path) -> No
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "tiny.yaml").write_text(TINY_RUN)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    for cmd in (["daddy.bootstrap", "--rom", "practice", "--run", "tiny"],
-                ["daddy.train_big", "--config", "runs/tiny.yaml"]):
-        done = subprocess.run([sys.executable, "-m", *cmd], cwd=tmp_path, env=env, timeout=600,
-                              capture_output=True, text=True, check=False)
+    for cmd in (
+        ["daddy.bootstrap", "--rom", "practice", "--run", "tiny"],
+        ["daddy.train_big", "--config", "runs/tiny.yaml"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", *cmd],
+            cwd=tmp_path,
+            env=env,
+            timeout=600,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
     assert report.main(["--run", "tiny", "--runs-root", str(tmp_path / "runs")]) == 0
     out = tmp_path / "runs" / "tiny" / "report"

@@ -37,8 +37,7 @@ def overlays(n: int) -> list[Overlay]:
 
 
 @pytest.mark.parametrize("scale", [2, 3])
-def test_mp4_decodes_back_with_every_frame_at_the_rendered_size(tmp_path: Path,
-                                                                scale: int) -> None:
+def test_mp4_decodes_back_with_every_frame_at_the_rendered_size(tmp_path: Path, scale: int) -> None:
     mp4, _ = write_rollout(screens(12), overlays(12), tmp_path, step=500, scale=scale, fps=12)
     assert mp4 == tmp_path / "rollout_500.mp4"
     with iio.get_reader(mp4, format="FFMPEG") as reader:
@@ -59,8 +58,7 @@ def test_gif_has_one_frame_per_screen_and_millisecond_durations(tmp_path: Path) 
 
 
 def test_long_gif_keeps_every_nth_frame_and_the_playback_time(tmp_path: Path) -> None:
-    _, gif = write_rollout(screens(40), overlays(40), tmp_path, step=1, fps=10,
-                           gif_max_frames=10)
+    _, gif = write_rollout(screens(40), overlays(40), tmp_path, step=1, fps=10, gif_max_frames=10)
     with Image.open(gif) as im:
         assert im.n_frames == 10
         assert im.info["duration"] == 400  # every 4th frame, shown 4x as long
@@ -86,11 +84,21 @@ def test_screen_is_scaled_pixel_exact_above_the_panel() -> None:
     np.testing.assert_array_equal(frame[2 : SCREEN_H * 3 : 3, 2::3], screen)
 
 
-@pytest.mark.parametrize("change", [
-    {"map_id": 0x01}, {"step": 99}, {"r_env": 3.5}, {"r_total": -1.0}, {"r_rnd": 0.7},
-    {"r_novel": float("nan")}, {"r_bayes": 2.0}, {"badges": 0b1}, {"badges": 0b1000_0000},
-    {"posterior": "P(next): Route1 0.80"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"map_id": 0x01},
+        {"step": 99},
+        {"r_env": 3.5},
+        {"r_total": -1.0},
+        {"r_rnd": 0.7},
+        {"r_novel": float("nan")},
+        {"r_bayes": 2.0},
+        {"badges": 0b1},
+        {"badges": 0b1000_0000},
+        {"posterior": "P(next): Route1 0.80"},
+    ],
+)
 def test_overlay_pixels_change_when_the_state_changes(change: dict) -> None:
     base = Overlay(map_id=0x00, step=10, posterior="P(next): Route1 0.20")
     screen = screens(1)[0]
@@ -107,21 +115,29 @@ def test_rgba_and_grey_screens_are_accepted(shape: tuple[int, ...]) -> None:
     assert frame.shape == frame_shape(2)
 
 
-@pytest.mark.parametrize("screen, message", [
-    (np.zeros((72, 80, 3), np.uint8), "144x160"),
-    (np.zeros((144, 160, 3), np.float32), "uint8"),
-])
+@pytest.mark.parametrize(
+    "screen, message",
+    [
+        (np.zeros((72, 80, 3), np.uint8), "144x160"),
+        (np.zeros((144, 160, 3), np.float32), "uint8"),
+    ],
+)
 def test_wrong_screens_are_refused_with_one_line(screen: np.ndarray, message: str) -> None:
     with pytest.raises(ValueError, match=message) as err:
         render_frame(screen, overlays(1)[0])
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("n_screens, n_overlays, message", [
-    (0, 0, "no frames"), (3, 2, "one overlay per screen"),
-])
-def test_write_rollout_refuses_mismatched_or_empty_input(tmp_path: Path, n_screens: int,
-                                                         n_overlays: int, message: str) -> None:
+@pytest.mark.parametrize(
+    "n_screens, n_overlays, message",
+    [
+        (0, 0, "no frames"),
+        (3, 2, "one overlay per screen"),
+    ],
+)
+def test_write_rollout_refuses_mismatched_or_empty_input(
+    tmp_path: Path, n_screens: int, n_overlays: int, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         write_rollout(screens(n_screens), overlays(n_overlays), tmp_path, step=0)
     assert not list(tmp_path.iterdir())
@@ -131,8 +147,10 @@ def test_posterior_summary_names_the_next_unreached_milestones() -> None:
     alpha, beta = [8.0, 3.0, 1.0, 1.0], [2.0, 1.0, 3.0, 9.0]
     labels = ["Starter", "Route1", "Viridian", "Forest"]
     assert posterior_summary(alpha, beta, labels, k=2) == "P(next): Starter 0.80  Route1 0.75"
-    assert posterior_summary(alpha, beta, labels, reached_mask=0b011, k=2) == \
-        "P(next): Viridian 0.25  Forest 0.10"
+    assert (
+        posterior_summary(alpha, beta, labels, reached_mask=0b011, k=2)
+        == "P(next): Viridian 0.25  Forest 0.10"
+    )
     assert posterior_summary(alpha, beta, labels, reached_mask=0b1111) == "all milestones reached"
 
 

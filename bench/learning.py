@@ -1,0 +1,772 @@
+"""Learning benchmark: does Daddy learn the practice cartridge, and faster than the alternatives?
+
+Four methods get the same env-step budget, the same bootstrap state, the same episode length
+and the same number of parallel envs on the practice cartridge:
+
+    random         uniform random actions (the floor: what exploration alone finds)
+    ppo            stable-baselines3 PPO, MultiInputPolicy (what a user would pick instead)
+    daddy          `train_big`, slim preset, curriculum swarm and intrinsic rewards
+    daddy_noswarm  the same, but every episode spawns from the bootstrap state
+
+Each (method, seed) is its own long invocation that writes one JSON result, so the work can be
+spread over time and machines; `aggregate` turns a folder of results into the table (medians
+over seeds) and the plot:
+
+    python bench/learning.py run --method daddy --seed 0 --steps 300000 --out bench/results/learning
+    python bench/learning.py aggregate --results bench/results/learning
+
+Every method is measured the same way: the env step (summed over envs) at which the run first
+reached each milestone and each badge count, distinct (map, x, y) cells over the whole run,
+wall-clock. Daddy's numbers come from its own logs (savestate index, episodes.h5, the final
+checkpoint's visit counts); random's and PPO's from watching their envs' GameState each step.
+The last stdout line of each command is one JSON object (bench/ convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import yaml
+
+from daddy.curriculum import CurriculumManager
+from daddy.milestones import DEFAULT_MILESTONES, reached_mask
+from daddy.ram import GameState
+from daddy.state_index import StateIndexError
+
+METHODS = ("random", "ppo", "daddy", "daddy_noswarm")
+DADDY_METHODS = ("daddy", "daddy_noswarm")
+MILESTONES = [m.name for m in DEFAULT_MILESTONES]
+NUM_BADGES = sum(m.kind == "badge" for m in DEFAULT_MILESTONES)  # the cartridge's gyms
+CONFIGS = Path(__file__).resolve().parent / "learning_configs"
+DEFAULT_RESULTS = Path("bench/results/learning")
+DEFAULT_WORK = Path("runs/bench_learning")  # ignored by git (runs/*/)
+
+
+# --------------------------------------------------------------------------- what is measured
+@dataclass
+class Progress:
+    """Run-level discoveries: the first env step of each milestone and badge count, and the
+    distinct cells. One bookkeeping for all methods keeps their numbers comparable."""
+
+    milestone_step: dict[str, int] = field(default_factory=dict)
+    badge_step: dict[int, int] = field(default_factory=dict)
+    cells: set[tuple[int, int, int]] = field(default_factory=set)
+    _last: dict[int, tuple[int, int, bytes]] = field(default_factory=dict)
+
+    def observe(self, step: int, env_id: int, game: GameState) -> None:
+        """Env `env_id` stood in `game` once `step` env steps had been taken in all."""
+        self.cells.add(game.cell)
+        key = (game.map_id, game.badges, game.events)
+        if self._last.get(env_id) == key:
+            return  # nothing milestones look at changed: skip the 14 checks
+        self._last[env_id] = key
+        mask = reached_mask(game)
+        for i, name in enumerate(MILESTONES):
+            if mask >> i & 1:
+                self.milestone_step.setdefault(name, step)
+        for k in range(1, game.badge_count + 1):
+            self.badge_step.setdefault(k, step)
+
+
+@dataclass
+class Outcome:
+    """What one run leaves behind, whichever method produced it."""
+
+    steps_done: int
+    milestone_step: dict[str, int]
+    badge_step: dict[int, int]
+    cells_visited: int
+    posteriors: dict[str, float] | None = None  # Daddy's final Beta posterior means
+    loop_s: float | None = None  # wall-clock of the acting/learning loop alone, when known
+
+    @classmethod
+    def from_progress(cls, p: Progress, steps_done: int, loop_s: float) -> Outcome:
+        return cls(
+            steps_done, dict(p.milestone_step), dict(p.badge_step), len(p.cells), loop_s=loop_s
+        )
+
+
+@dataclass(frozen=True)
+class RunArgs:
+    """One (method, seed) run, as `run` was asked for it."""
+
+    method: str
+    seed: int
+    steps: int
+    num_envs: int
+    max_episode_steps: int
+    rom: str
+    config: Path | None
+    overrides: dict[str, Any]
+    work: Path
+    keep_checkpoint: bool = False
+
+
+# --------------------------------------------------------------------------- shared set-up
+def bootstrap_state(rom: str) -> bytes:
+    """The first controllable state, made the way train_big's bootstrap makes Daddy's."""
+    from daddy.bootstrap import play_intro
+    from daddy.env import PokemonEnv
+
+    env = PokemonEnv(rom)
+    try:
+        return play_intro(env).state
+    finally:
+        env.close()
+
+
+def load_params(args: RunArgs) -> dict[str, Any]:
+    """The method's YAML config with the `--set` overrides applied (train: block for Daddy)."""
+    if args.config is None:
+        if args.overrides:
+            raise SystemExit(f"--set has nothing to change for --method {args.method}")
+        return {}
+    try:
+        params = yaml.safe_load(args.config.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise SystemExit(f"cannot read {args.config}: {e}; pass --config with a YAML file")
+    target = params.setdefault("train", {}) if args.method in DADDY_METHODS else params
+    target.update(args.overrides)
+    return params
+
+
+def set_torch_threads() -> None:
+    """Half the cores for torch, as train_big does: the rest step the emulators."""
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
+
+
+# --------------------------------------------------------------------------- random
+def run_random(args: RunArgs, params: dict[str, Any]) -> Outcome:
+    """Uniform random actions in Daddy's own VecEnv (so it gets the same cores as Daddy)."""
+    from daddy.env import ACTIONS, make_env
+    from daddy.vec import VecEnv
+
+    state = bootstrap_state(args.rom)
+    env_fn = partial(make_env, args.rom, state=state, max_episode_steps=args.max_episode_steps)
+    rng = np.random.default_rng(args.seed)
+    progress, step = Progress(), 0
+    with VecEnv(env_fn, args.num_envs) as vec:
+        vec.reset(seed=args.seed)
+        t0 = time.perf_counter()
+        while step < args.steps:
+            _, _, term, trunc, infos = vec.step(rng.integers(0, len(ACTIONS), args.num_envs))
+            step += args.num_envs
+            for i, info in enumerate(infos):
+                game = info["final_info"]["game"] if term[i] or trunc[i] else info["game"]
+                progress.observe(step, i, game)
+        loop_s = time.perf_counter() - t0
+    return Outcome.from_progress(progress, step, loop_s)
+
+
+# --------------------------------------------------------------------------- PPO
+def sb3_env(rom: str, state: bytes, max_episode_steps: int) -> Any:
+    """The benchmark env in the encoding SB3's MultiInputPolicy wants (see `SB3Observation`)."""
+    from daddy.env import make_env
+
+    return sb3_observation(make_env(rom, state=state, max_episode_steps=max_episode_steps))
+
+
+def sb3_observation(env: Any) -> Any:
+    """Same information, SB3's encoding: the screen as a 1-channel 0..255 image (so SB3 gives
+    it NatureCNN instead of an MLP over 5,760 raw pixels), map_id as a Discrete (one-hot)."""
+    import gymnasium as gym
+    from gymnasium import spaces
+
+    screen_shape = env.observation_space["screen"].shape
+
+    class SB3Observation(gym.ObservationWrapper):
+        def __init__(self, inner: gym.Env) -> None:
+            super().__init__(inner)
+            self.observation_space = spaces.Dict(
+                {
+                    "screen": spaces.Box(0, 255, (1, *screen_shape), np.uint8),
+                    "map_id": spaces.Discrete(256),
+                    "features": inner.observation_space["features"],
+                }
+            )
+
+        def observation(self, obs: dict[str, np.ndarray]) -> dict[str, Any]:
+            return {
+                "screen": (obs["screen"] * 85)[None],
+                "map_id": int(obs["map_id"]),
+                "features": obs["features"],
+            }
+
+    return SB3Observation(env)
+
+
+def run_ppo(args: RunArgs, params: dict[str, Any]) -> Outcome:
+    """SB3 PPO on the same env: r_env only, no curriculum, no intrinsic rewards."""
+    try:
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.callbacks import BaseCallback
+        from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+    except ImportError:
+        raise SystemExit(
+            "--method ppo needs stable-baselines3: pip install -e '.[bench]' "
+            "(or pip install stable-baselines3==2.9.2)"
+        ) from None
+
+    class Watch(BaseCallback):
+        """Feeds every env's GameState into Progress (SB3 infos hold the step's, pre-reset)."""
+
+        def __init__(self, progress: Progress) -> None:
+            super().__init__()
+            self.progress = progress
+
+        def _on_step(self) -> bool:
+            for i, info in enumerate(self.locals["infos"]):
+                self.progress.observe(self.num_timesteps, i, info["game"])
+            return True
+
+    set_torch_threads()
+    hyper = dict(params)
+    policy = hyper.pop("policy", "MultiInputPolicy")
+    state = bootstrap_state(args.rom)
+    fns = [partial(sb3_env, args.rom, state, args.max_episode_steps)] * args.num_envs
+    vec = SubprocVecEnv(fns, start_method="forkserver") if args.num_envs > 1 else DummyVecEnv(fns)
+    progress = Progress()
+    try:
+        model = PPO(policy, vec, seed=args.seed, verbose=0, **hyper)
+        t0 = time.perf_counter()
+        model.learn(total_timesteps=args.steps, callback=Watch(progress))
+        loop_s = time.perf_counter() - t0
+    finally:
+        vec.close()
+    return Outcome.from_progress(progress, int(model.num_timesteps), loop_s)
+
+
+# --------------------------------------------------------------------------- Daddy
+class BootstrapOnlyCurriculum(CurriculumManager):
+    """'Without the swarm': every episode spawns from the bootstrap state.
+
+    Trigger savestates are still written (so milestone steps are recorded as for `daddy`), just
+    never spawned from. A stop-gap until CurriculumConfig has a knob for it: no `curriculum:`
+    setting keeps the named milestones' trigger states out of the spawn pool.
+    """
+
+    def _draw(self) -> str:
+        for name, entry in self._usable.items():
+            if entry.is_bootstrap:
+                return name
+        raise StateIndexError(
+            f"no bootstrap state in {self.index.folder}; delete the folder and run again"
+        )
+
+
+def daddy_config(args: RunArgs, params: dict[str, Any], run_name: str) -> Any:
+    """train_big's TrainConfig: the YAML's train/curriculum/intrinsic plus the bench's fixed
+    settings (budget, envs, episode length; one checkpoint at the end, for the visit counts)."""
+    from daddy.config import ConfigError, make_train_config
+
+    curriculum = dict(params.get("curriculum") or {})
+    if args.method == "daddy_noswarm":
+        curriculum["migration"] = False
+    values = {
+        **(params.get("train") or {}),
+        "run_name": run_name,
+        "seed": args.seed,
+        "total_steps": args.steps,
+        "num_envs": args.num_envs,
+        "max_episode_steps": args.max_episode_steps,
+        "rom": args.rom,
+        "save_interval": args.steps,
+        "keep_checkpoints": 1,
+        "curriculum": curriculum,
+        "intrinsic": dict(params.get("intrinsic") or {}),
+    }
+    try:
+        return make_train_config(values, source=str(args.config))
+    except ConfigError as e:
+        raise SystemExit(str(e)) from None
+
+
+def run_daddy(args: RunArgs, params: dict[str, Any]) -> Outcome:
+    """train_big in this process, in a fresh work folder; its log lines go to stderr."""
+    from daddy import train_big
+
+    run_name = f"bench_{args.method}_s{args.seed}"
+    runs_root, states_root = args.work / "runs", args.work / "savestates"
+    for old in (runs_root / run_name, states_root / run_name):
+        shutil.rmtree(old, ignore_errors=True)  # a stale run would be resumed, not re-measured
+    cfg = daddy_config(args, params, run_name)
+    swap = (
+        mock.patch.object(train_big, "CurriculumManager", BootstrapOnlyCurriculum)
+        if args.method == "daddy_noswarm"
+        else contextlib.nullcontext()
+    )
+    with swap, contextlib.redirect_stdout(sys.stderr):
+        code = train_big.train(cfg, runs_root=runs_root, states_root=states_root)
+    if code != 0:
+        raise SystemExit(f"train_big stopped with exit code {code} before step {args.steps}")
+    outcome = daddy_outcome(runs_root / run_name, states_root / run_name)
+    if not args.keep_checkpoint:  # mostly the replay buffer (--set replay_memory_mb), on disk
+        shutil.rmtree(runs_root / run_name / "checkpoints", ignore_errors=True)
+    return outcome
+
+
+def daddy_outcome(run_dir: Path, states_dir: Path) -> Outcome:
+    """Read a finished Daddy run back from its logs.
+
+    First steps: the savestate index records the step of each milestone's first trigger; the
+    episode log catches the rare milestone reached on an episode's last step (no state saved
+    then) at that episode's end. Cells: the final checkpoint's run-wide visit counts.
+    """
+    from daddy.checkpoint import CheckpointManager
+    from daddy.episode_log import read
+    from daddy.heatmap import CHECKPOINT_PART, VisitCounts
+    from daddy.train_big import completed_step
+
+    rows = read(run_dir / "episodes.h5")
+    entries = json.loads((states_dir / "index.json").read_text())["states"]
+    milestone_step: dict[str, int] = {}
+    badge_step: dict[int, int] = {}
+    found = [(e["step"], e["badges"], e["milestone"]) for e in entries]
+    found += [
+        (int(r.global_step), int(r.badges), int(r.milestones_reached)) for r in rows.itertuples()
+    ]
+    for step, badges, what in sorted(found, key=lambda f: f[0]):
+        names = (
+            [what]
+            if isinstance(what, str)
+            else [n for i, n in enumerate(MILESTONES) if what >> i & 1]
+        )
+        for name in names:
+            if name in MILESTONES:
+                milestone_step.setdefault(name, step)
+        for k in range(1, int(badges).bit_count() + 1):
+            badge_step.setdefault(k, step)
+    loaded = CheckpointManager(run_dir).load_latest()
+    cells = len(VisitCounts.from_state_dict(loaded[1][CHECKPOINT_PART])) if loaded else 0
+    done = completed_step(run_dir)
+    return Outcome(
+        done,
+        milestone_step,
+        badge_step,
+        cells,
+        posteriors=final_posteriors(rows),
+        loop_s=loop_seconds(rows, done),
+    )
+
+
+def loop_seconds(rows: Any, steps_done: int) -> float | None:
+    """Seconds the training loop took, extrapolated from the first to the last episode end
+    (steady state: leaves out bootstrap, emulator start-up and the final checkpoint)."""
+    if len(rows) < 2:
+        return None
+    steps = float(rows.global_step.iloc[-1] - rows.global_step.iloc[0])
+    secs = float(rows.wall_time.iloc[-1] - rows.wall_time.iloc[0])
+    if steps <= 0 or secs <= 0:
+        return None
+    return secs / steps * steps_done
+
+
+def final_posteriors(rows: Any) -> dict[str, float] | None:
+    """Posterior mean alpha/(alpha+beta) of each milestone after the last episode."""
+    if len(rows) == 0:
+        return None
+    last = rows.iloc[-1]
+    return {
+        n: round(float(last[f"alpha_{n}"] / (last[f"alpha_{n}"] + last[f"beta_{n}"])), 4)
+        for n in MILESTONES
+        if f"alpha_{n}" in rows.columns
+    }
+
+
+# --------------------------------------------------------------------------- run command
+RUNNERS: dict[str, Callable[[RunArgs, dict[str, Any]], Outcome]] = {
+    "random": run_random,
+    "ppo": run_ppo,
+    "daddy": run_daddy,
+    "daddy_noswarm": run_daddy,
+}
+DEFAULT_CONFIGS = {
+    "ppo": CONFIGS / "ppo.yaml",
+    "daddy": CONFIGS / "daddy.yaml",
+    "daddy_noswarm": CONFIGS / "daddy.yaml",
+}
+
+
+def environment() -> dict[str, Any]:
+    """Versions and machine facts: wall-clock only compares on the same machine and load."""
+    from importlib import metadata
+
+    versions = {}
+    for pkg in ("torch", "pyboy", "gymnasium", "stable-baselines3", "numpy"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[pkg] = metadata.version(pkg)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "python": platform.python_version(),
+        "versions": versions,
+        "git": commit or None,
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "loadavg_start": round(os.getloadavg()[0], 2),
+    }
+
+
+def result_record(
+    args: RunArgs, params: dict[str, Any], out: Outcome, wall_s: float, env: dict[str, Any]
+) -> dict[str, Any]:
+    """The JSON one run leaves: ids, budget, what was found and when, speed, set-up."""
+    return {
+        "bench": "learning",
+        "method": args.method,
+        "seed": args.seed,
+        "steps": args.steps,
+        "steps_done": out.steps_done,
+        "num_envs": args.num_envs,
+        "max_episode_steps": args.max_episode_steps,
+        "rom": args.rom,
+        "badge_steps": {str(k): out.badge_step.get(k) for k in range(1, NUM_BADGES + 1)},
+        "milestone_steps": {n: out.milestone_step.get(n) for n in MILESTONES},
+        "milestones_found": len(out.milestone_step),
+        "cells_visited": out.cells_visited,
+        "posteriors": out.posteriors,
+        "wall_s": round(wall_s, 1),
+        "sps": round(out.steps_done / wall_s, 1) if wall_s > 0 else None,
+        "loop_sps": round(out.steps_done / out.loop_s, 1) if out.loop_s else None,
+        "config": str(args.config) if args.config else None,
+        "params": params,
+        **env,
+        "loadavg_end": round(os.getloadavg()[0], 2),
+    }
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children (env workers): unlike
+    wall-clock, it does not depend on how many other jobs share the machine."""
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def write_json(path: Path, record: dict[str, Any]) -> None:
+    """Atomic write: a half-written result never gets aggregated."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f, indent=1)
+    os.replace(tmp, path)
+
+
+def cmd_run(ns: argparse.Namespace) -> None:
+    args = RunArgs(
+        ns.method,
+        ns.seed,
+        ns.steps,
+        ns.num_envs,
+        ns.max_episode_steps,
+        ns.rom,
+        ns.config or DEFAULT_CONFIGS.get(ns.method),
+        parse_sets(ns.set),
+        ns.work,
+        ns.keep_checkpoint,
+    )
+    params = load_params(args)
+    env = environment()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
+    outcome = RUNNERS[args.method](args, params)
+    record = result_record(args, params, outcome, time.perf_counter() - t0, env)
+    record["cpu_s"] = round(cpu_seconds() - cpu0, 1)
+    write_json(ns.out / f"{args.method}_s{args.seed}.json", record)
+    print(json.dumps({k: v for k, v in record.items() if k not in ("params", "posteriors")}))
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """`--set key=value` pairs; values read as YAML (numbers, true/false, lists)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set {item!r}: write KEY=VALUE, e.g. --set learning_starts=1000")
+        out[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return out
+
+
+# --------------------------------------------------------------------------- aggregate
+def load_results(folder: Path) -> list[dict[str, Any]]:
+    results = []
+    for path in sorted(folder.glob("*.json")):
+        with contextlib.suppress(ValueError, OSError):
+            record = json.loads(path.read_text())
+            if isinstance(record, dict) and record.get("bench") == "learning":
+                results.append(record)
+    if not results:
+        raise SystemExit(
+            f"no learning results in {folder}; run `python bench/learning.py run "
+            f"--method random --seed 0 --out {folder}` first"
+        )
+    return results
+
+
+def groups(results: list[dict[str, Any]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """Results by (method, budget) in METHODS order: runs of other budgets never mix."""
+    out: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in sorted(results, key=lambda r: (METHODS.index(r["method"]), r["steps"], r["seed"])):
+        out.setdefault((r["method"], r["steps"]), []).append(r)
+    return out
+
+
+def median_steps(values: list[int | None]) -> float:
+    """Median with 'not reached' as +inf: more than half the seeds missing → inf."""
+    return float(np.median([np.inf if v is None else v for v in values]))
+
+
+def fmt_steps(values: list[int | None], budget: int) -> str:
+    reached = sum(v is not None for v in values)
+    m = median_steps(values)
+    shown = f"> {budget:,}" if np.isinf(m) else f"{int(m):,}"
+    return f"{shown} ({reached}/{len(values)})"
+
+
+def summary_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over the seeds of one (method, budget)."""
+
+    def med(key: str) -> float:
+        return float(np.median([r[key] for r in runs if r.get(key) is not None]))
+
+    return {
+        "seeds": len(runs),
+        "badge_steps": {
+            k: median_steps([r["badge_steps"][k] for r in runs]) for k in runs[0]["badge_steps"]
+        },
+        "milestones_found": med("milestones_found"),
+        "cells_visited": med("cells_visited"),
+        "wall_s": med("wall_s"),
+        "sps": med("sps"),
+        "loop_sps": med("loop_sps") if any(r.get("loop_sps") for r in runs) else None,
+    }
+
+
+def markdown_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
+    """The README table: medians over seeds; '(n/m)' = seeds that reached it."""
+    head = ["method", "budget", "seeds"] + [f"steps to badge {k}" for k in range(1, NUM_BADGES + 1)]
+    head += ["milestones (of 14)", "distinct cells", "wall-clock", "env steps/s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (method, budget), runs in grouped.items():
+        s = summary_row(runs)
+        badges = [
+            fmt_steps([r["badge_steps"][k] for r in runs], budget) for k in runs[0]["badge_steps"]
+        ]
+        cells = [
+            method,
+            f"{budget:,}",
+            str(len(runs)),
+            *badges,
+            f"{s['milestones_found']:g}",
+            f"{s['cells_visited']:,.0f}",
+            f"{s['wall_s'] / 60:.1f} min",
+            f"{s['sps']:,.0f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def posterior_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
+    """Daddy's final milestone posterior means (median over seeds), one row per milestone."""
+    cols = [
+        (key, runs)
+        for key, runs in grouped.items()
+        if key[0] in DADDY_METHODS and any(r.get("posteriors") for r in runs)
+    ]
+    if not cols:
+        return ""
+    head = ["milestone"] + [f"{m} ({b:,})" for (m, b), _ in cols]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in MILESTONES:
+        vals = []
+        for _, runs in cols:
+            xs = [
+                r["posteriors"][name]
+                for r in runs
+                if (r.get("posteriors") or {}).get(name) is not None
+            ]
+            vals.append(f"{np.median(xs):.3f}" if xs else "—")
+        lines.append("| " + " | ".join([name, *vals]) + " |")
+    return "\n".join(lines)
+
+
+def ppo_ratio(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> list[str]:
+    """The issue's target: Daddy's first badge in <= 1/3 of PPO's steps (same budget)."""
+    lines = []
+    for (method, budget), runs in grouped.items():
+        ppo = grouped.get(("ppo", budget))
+        if method not in DADDY_METHODS or not ppo:
+            continue
+        d = median_steps([r["badge_steps"]["1"] for r in runs])
+        p = median_steps([r["badge_steps"]["1"] for r in ppo])
+        if np.isinf(d) and np.isinf(p):
+            text = f"neither {method} nor PPO reached badge 1 (median over seeds)"
+        elif np.isinf(p):
+            text = f"{method} reached badge 1 at {d:,.0f} steps; PPO not within {budget:,}"
+        elif np.isinf(d):
+            text = f"{method} did not reach badge 1; PPO did at {p:,.0f}"
+        else:
+            text = f"{method}/PPO steps to badge 1 = {d / p:.2f} (target <= 0.33)"
+        lines.append(f"- {budget:,} steps: {text}")
+    return lines
+
+
+def discovery_curve(runs: list[dict[str, Any]], key: str, grid: np.ndarray) -> np.ndarray:
+    """Median over seeds of how many `key` entries (milestones, badge counts) were reached by
+    each step of `grid`."""
+    per_seed = []
+    for r in runs:
+        steps = np.array([s for s in r[key].values() if s is not None], dtype=float)
+        per_seed.append((steps[None, :] <= grid[:, None]).sum(1) if steps.size else 0 * grid)
+    return np.median(np.array(per_seed, dtype=float), axis=0)
+
+
+def plot(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: Path) -> Path:
+    """Milestones and badges discovered vs env steps, median over seeds, one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    panels = (
+        ("milestone_steps", f"milestones found (of {len(MILESTONES)})"),
+        ("badge_steps", "badges"),
+    )
+    for ax, (key, label) in zip(axes, panels):
+        for (method, budget), runs in grouped.items():
+            grid = np.linspace(0, budget, 400)
+            ax.step(
+                grid,
+                discovery_curve(runs, key, grid),
+                where="post",
+                label=f"{method} ({len(runs)} seeds, {budget:,})",
+            )
+        ax.set_xlabel("env steps (summed over envs)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[1].set_ylim(-0.1, NUM_BADGES + 0.1)
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle("Practice cartridge: discoveries vs env steps (median over seeds)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def cmd_aggregate(ns: argparse.Namespace) -> None:
+    grouped = groups(load_results(ns.results))
+    out = ns.out or ns.results
+    text = "\n\n".join(
+        t
+        for t in (markdown_table(grouped), "\n".join(ppo_ratio(grouped)), posterior_table(grouped))
+        if t
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "learning_table.md").write_text(text + "\n")
+    png = plot(grouped, out / "learning.png")
+    print(text)
+    summary = {f"{m}@{b}": finite(summary_row(runs)) for (m, b), runs in grouped.items()}
+    table = str(out / "learning_table.md")
+    print(
+        json.dumps(
+            {"bench": "learning_aggregate", "table": table, "plot": str(png), "groups": summary},
+            allow_nan=False,
+        )
+    )
+
+
+def finite(x: Any) -> Any:
+    """JSON has no Infinity: 'not reached' medians become null."""
+    if isinstance(x, dict):
+        return {k: finite(v) for k, v in x.items()}
+    return None if isinstance(x, float) and np.isinf(x) else x
+
+
+# --------------------------------------------------------------------------- CLI
+def positive(text: str) -> int:
+    value = int(text.replace("_", ""))
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python bench/learning.py", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser(
+        "run", help="one (method, seed): train or act, write <out>/<method>_s<seed>.json"
+    )
+    r.add_argument("--method", choices=METHODS, required=True)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--steps", type=positive, default=300_000, help="env steps, summed over envs")
+    r.add_argument("--num-envs", type=positive, default=8, help="parallel envs (all methods)")
+    r.add_argument("--max-episode-steps", type=positive, default=2048)
+    r.add_argument("--rom", default="practice")
+    r.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="method YAML (default: bench/learning_configs/{ppo,daddy}.yaml)",
+    )
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config value (Daddy: a train: key); repeatable",
+    )
+    r.add_argument("--out", type=Path, default=DEFAULT_RESULTS, help="folder of result JSONs")
+    r.add_argument(
+        "--work",
+        type=Path,
+        default=DEFAULT_WORK,
+        help="Daddy's run and savestate folders (wiped per run)",
+    )
+    r.add_argument(
+        "--keep-checkpoint",
+        action="store_true",
+        help="keep Daddy's final checkpoint (replay buffer included) in --work",
+    )
+    r.set_defaults(func=cmd_run)
+    a = sub.add_parser("aggregate", help="table + plot from a folder of results")
+    a.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
+    a.add_argument(
+        "--out", type=Path, default=None, help="where the table/plot go (default: --results)"
+    )
+    a.set_defaults(func=cmd_aggregate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    ns = build_parser().parse_args(argv)
+    ns.func(ns)
+
+
+if __name__ == "__main__":
+    main()
