@@ -29,11 +29,11 @@ import contextlib
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +52,7 @@ from daddy.state_index import StateIndexError
 
 METHODS = ("random", "ppo", "daddy", "daddy_noswarm")
 DADDY_METHODS = ("daddy", "daddy_noswarm")
+DADDY_BLOCKS = {"train", "curriculum", "intrinsic"}  # a run config's blocks the bench uses
 MILESTONES = [m.name for m in DEFAULT_MILESTONES]
 NUM_BADGES = sum(m.kind == "badge" for m in DEFAULT_MILESTONES)  # the cartridge's gyms
 CONFIGS = Path(__file__).resolve().parent / "learning_configs"
@@ -142,6 +143,13 @@ def load_params(args: RunArgs) -> dict[str, Any]:
         params = yaml.safe_load(args.config.read_text()) or {}
     except (OSError, yaml.YAMLError) as e:
         raise SystemExit(f"cannot read {args.config}: {e}; pass --config with a YAML file")
+    if not isinstance(params, dict):
+        raise SystemExit(f"{args.config} must be a mapping of settings")
+    extra = set(params) - DADDY_BLOCKS if args.method in DADDY_METHODS else set()
+    if extra:
+        raise SystemExit(
+            f"{args.config}: unknown blocks {sorted(extra)}; use {sorted(DADDY_BLOCKS)}"
+        )
     target = params.setdefault("train", {}) if args.method in DADDY_METHODS else params
     target.update(args.overrides)
     return params
@@ -246,7 +254,10 @@ def run_ppo(args: RunArgs, params: dict[str, Any]) -> Outcome:
     vec = SubprocVecEnv(fns, start_method="forkserver") if args.num_envs > 1 else DummyVecEnv(fns)
     progress = Progress()
     try:
-        model = PPO(policy, vec, seed=args.seed, verbose=0, **hyper)
+        try:
+            model = PPO(policy, vec, seed=args.seed, verbose=0, **hyper)
+        except (TypeError, ValueError) as e:
+            raise SystemExit(f"{args.config}: PPO rejects these settings: {e}") from None
         t0 = time.perf_counter()
         model.learn(total_timesteps=args.steps, callback=Watch(progress))
         loop_s = time.perf_counter() - t0
@@ -455,14 +466,61 @@ def result_record(
     }
 
 
-def cpu_seconds() -> float:
-    """User + system CPU of this process and its finished children (env workers): unlike
-    wall-clock, it does not depend on how many other jobs share the machine."""
-    own, kids = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+class TreeCpu:
+    """CPU seconds (user + system) of this process and all its descendants, sampled from /proc.
+
+    Why: on a shared machine wall-clock measures the other jobs as much as the method, while
+    CPU-seconds per env step does not. getrusage(RUSAGE_CHILDREN) would miss the env workers,
+    which are children of a forkserver, so the whole process tree is read twice a second (a
+    process's last half second before it exits is missed; small for runs of minutes).
+    """
+
+    def __init__(self, interval_s: float = 0.5) -> None:
+        self.interval_s = interval_s
+        self._cpu: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> TreeCpu:  # noqa: PYI034
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self._cpu.values())
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def _sample(self) -> None:
+        for pid, cpu in process_tree_cpu(os.getpid()).items():
+            self._cpu[pid] = max(self._cpu.get(pid, 0.0), cpu)
+
+
+def process_tree_cpu(root: int) -> dict[int, float]:
+    """pid -> CPU seconds so far, for `root` and its descendants (Linux /proc; {} elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    parent, cpu = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            parent[pid] = int(fields[1])  # fields after "(comm)": state, ppid, ..., utime, stime
+            cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+    tree, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in cpu and pid not in tree:
+            tree[pid] = cpu[pid]
+            todo.extend(child for child, ppid in parent.items() if ppid == pid)
+    return tree
 
 
 def write_json(path: Path, record: dict[str, Any]) -> None:
@@ -489,10 +547,12 @@ def cmd_run(ns: argparse.Namespace) -> None:
     )
     params = load_params(args)
     env = environment()
-    t0, cpu0 = time.perf_counter(), cpu_seconds()
-    outcome = RUNNERS[args.method](args, params)
+    t0 = time.perf_counter()
+    with TreeCpu() as cpu:
+        outcome = RUNNERS[args.method](args, params)
     record = result_record(args, params, outcome, time.perf_counter() - t0, env)
-    record["cpu_s"] = round(cpu_seconds() - cpu0, 1)
+    record["cpu_s"] = round(cpu.seconds, 1)
+    record["steps_per_cpu_s"] = round(outcome.steps_done / cpu.seconds, 1) if cpu.seconds else None
     write_json(ns.out / f"{args.method}_s{args.seed}.json", record)
     print(json.dumps({k: v for k, v in record.items() if k not in ("params", "posteriors")}))
 
@@ -560,13 +620,16 @@ def summary_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "wall_s": med("wall_s"),
         "sps": med("sps"),
         "loop_sps": med("loop_sps") if any(r.get("loop_sps") for r in runs) else None,
+        "steps_per_cpu_s": med("steps_per_cpu_s")
+        if any(r.get("steps_per_cpu_s") for r in runs)
+        else None,
     }
 
 
 def markdown_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
     """The README table: medians over seeds; '(n/m)' = seeds that reached it."""
     head = ["method", "budget", "seeds"] + [f"steps to badge {k}" for k in range(1, NUM_BADGES + 1)]
-    head += ["milestones (of 14)", "distinct cells", "wall-clock", "env steps/s"]
+    head += ["milestones (of 14)", "distinct cells", "wall-clock", "env steps/s", "steps/CPU-s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (method, budget), runs in grouped.items():
         s = summary_row(runs)
@@ -582,6 +645,7 @@ def markdown_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
             f"{s['cells_visited']:,.0f}",
             f"{s['wall_s'] / 60:.1f} min",
             f"{s['sps']:,.0f}",
+            f"{s['steps_per_cpu_s']:,.0f}" if s["steps_per_cpu_s"] else "—",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -648,6 +712,7 @@ def plot(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: Path) -> Pa
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     panels = (
@@ -661,12 +726,14 @@ def plot(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: Path) -> Pa
                 grid,
                 discovery_curve(runs, key, grid),
                 where="post",
-                label=f"{method} ({len(runs)} seeds, {budget:,})",
+                label=f"{method} (n={len(runs)}, {budget:,} steps)",
             )
         ax.set_xlabel("env steps (summed over envs)")
         ax.set_ylabel(label)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylim(bottom=-0.2, top=max(1.2, ax.get_ylim()[1]))
         ax.grid(alpha=0.3)
-    axes[1].set_ylim(-0.1, NUM_BADGES + 0.1)
+    axes[1].set_ylim(-0.2, NUM_BADGES + 0.2)
     axes[0].legend(fontsize=8, loc="upper left")
     fig.suptitle("Practice cartridge: discoveries vs env steps (median over seeds)")
     fig.tight_layout()

@@ -8,8 +8,9 @@ BEFORE each step: that is what the replay stores at sequence starts for the lear
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
 import numpy as np
 import torch

@@ -312,7 +312,8 @@ class PipelineConfig:
     executor: str = field(
         default="auto",
         metadata=doc(
-            "segment jobs: auto (SLURM when srun exists, else local), slurm or local",
+            "segment jobs: slurm, local, or auto (as Snakemake runs: --profile slurm -> slurm, "
+            "--cores -> local; run directly: slurm when srun exists)",
             choices=EXECUTORS,
         ),
     )

@@ -16,8 +16,8 @@ large preset's stored state fits the replay's 1,600 bytes/step budget).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Mapping
 
 import numpy as np
 import torch
@@ -221,7 +221,9 @@ class QNetwork(nn.Module):
     def __init__(self, cfg: ModelConfig, num_actions: int = 7, feature_dim: int = 24) -> None:
         super().__init__()
         if num_actions < 1 or feature_dim < 1:
-            raise ValueError(f"need num_actions, feature_dim >= 1, got {num_actions}, {feature_dim}")
+            raise ValueError(
+                f"need num_actions, feature_dim >= 1, got {num_actions}, {feature_dim}"
+            )
         self.cfg, self.num_actions, self.feature_dim = cfg, num_actions, feature_dim
         g, m, s = cfg.gru_hidden, cfg.lstm_hidden, cfg.ssm_hidden
         self.encoder = Encoder(cfg, feature_dim, out_dim=2 * g)
@@ -230,7 +232,9 @@ class QNetwork(nn.Module):
         self.ssm = LRU(m, s)
         head_in = g + m + s  # skip connections: the head sees every time scale
         head_hidden = max(g, m, s)
-        self.value = nn.Sequential(nn.Linear(head_in, head_hidden), nn.ReLU(), nn.Linear(head_hidden, 1))
+        self.value = nn.Sequential(
+            nn.Linear(head_in, head_hidden), nn.ReLU(), nn.Linear(head_hidden, 1)
+        )
         self.advantage = nn.Sequential(
             nn.Linear(head_in, head_hidden), nn.ReLU(), nn.Linear(head_hidden, num_actions)
         )
@@ -248,7 +252,9 @@ class QNetwork(nn.Module):
         return gh, lh, lc, torch.complex(re.contiguous(), im.contiguous())
 
     @staticmethod
-    def _pack(gh: torch.Tensor, lh: torch.Tensor, lc: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def _pack(
+        gh: torch.Tensor, lh: torch.Tensor, lc: torch.Tensor, x: torch.Tensor
+    ) -> torch.Tensor:
         return torch.cat([gh, lh, lc, x.real, x.imag], dim=-1)
 
     def _q(self, gh: torch.Tensor, lh: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -278,7 +284,9 @@ class QNetwork(nn.Module):
         T = obs["map_id"].shape[0]
         resets = resets.to(device=state.device, dtype=torch.bool)
         if tuple(resets.shape) != (T, state.shape[0]):
-            raise ValueError(f"resets must be (T, B) = {(T, state.shape[0])}, got {tuple(resets.shape)}")
+            raise ValueError(
+                f"resets must be (T, B) = {(T, state.shape[0])}, got {tuple(resets.shape)}"
+            )
         gh, lh, lc, x = self._unpack(state)
         e = self.encoder(obs)
         keep = (~resets).unsqueeze(-1).float()

@@ -29,8 +29,8 @@ Sampling is uniform over (env, stored start) pairs; no priorities.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Mapping
 
 import numpy as np
 import torch
@@ -52,7 +52,9 @@ def pack_screens(screens: np.ndarray) -> np.ndarray:
     if s.shape[-2:] != SCREEN_SHAPE:
         raise ValueError(f"screens must end in {SCREEN_SHAPE}, got {s.shape}")
     if s.size and s.max() > 3:
-        raise ValueError(f"screen values must be shades 0..3 (2x-downsampled Game Boy), got {s.max()}")
+        raise ValueError(
+            f"screen values must be shades 0..3 (2x-downsampled Game Boy), got {s.max()}"
+        )
     q = s.astype(np.uint8).reshape(*s.shape[:-2], PACKED_SCREEN, 4)
     return q[..., 0] | (q[..., 1] << 2) | (q[..., 2] << 4) | (q[..., 3] << 6)
 
@@ -174,6 +176,7 @@ class SequenceReplay:
         return self.steps_added % self.period == 0
 
     def _arrays(self) -> dict[str, np.ndarray]:
+        """The storage arrays by name: what `state_dict`, `nbytes` and loading walk over."""
         return {
             "screens": self.screens, "map_id": self.map_id, "features": self.features,
             "actions": self.actions, "rewards": self.rewards, "flags": self.flags,
@@ -194,7 +197,9 @@ class SequenceReplay:
             if np.shape(arr) != (E,):
                 raise ValueError(f"{name} must have shape ({E},), got {np.shape(arr)}")
         if np.shape(obs["features"]) != (E, self.feature_dim):
-            raise ValueError(f"features must be ({E}, {self.feature_dim}), got {np.shape(obs['features'])}")
+            raise ValueError(
+                f"features must be ({E}, {self.feature_dim}), got {np.shape(obs['features'])}"
+            )
         pos = self.steps_added % self.capacity_per_env
         if self.needs_state:
             if states is None or np.shape(states) != (E, self.state_size):
@@ -264,16 +269,35 @@ class SequenceReplay:
         d["rng"] = rng_to_array(self.rng)
         return d
 
-    def load_state_dict(self, d: Mapping[str, np.ndarray | int]) -> None:
-        """Restore from `state_dict`; the replay must have been built with the same settings."""
+    def load_state_dict(self, d: Mapping[str, np.ndarray | int], *, copy: bool = True) -> None:
+        """Restore from `state_dict`; the replay must have been built with the same settings.
+
+        Everything is checked before anything changes, so a refused checkpoint leaves this
+        replay as it was. `copy=False` adopts `d`'s arrays where their dtype and layout allow
+        (a freshly loaded checkpoint): a resume then needs half the memory and no second copy
+        of gigabytes. Do not pass another live replay's `state_dict` with copy=False.
+        """
         for k in _CONFIG_KEYS:
             if int(d[k]) != getattr(self, k):
                 raise ValueError(f"replay checkpoint has {k}={int(d[k])} but this replay has "
                                  f"{getattr(self, k)}: build it with the checkpoint's settings")  # fmt: skip
+        sources = {k: np.asarray(d[k]) for k in self._arrays()}
         for k, arr in self._arrays().items():
-            src = np.asarray(d[k])
-            if src.shape != arr.shape:
-                raise ValueError(f"replay checkpoint array {k} has shape {src.shape}, expected {arr.shape}")
-            np.copyto(arr, src, casting="same_kind")
+            if sources[k].shape != arr.shape:
+                raise ValueError(
+                    f"replay checkpoint array {k} has shape {sources[k].shape}, expected "
+                    f"{arr.shape}: build the replay with the checkpoint's settings"
+                )
+            if not np.can_cast(sources[k].dtype, arr.dtype, casting="same_kind"):
+                raise ValueError(
+                    f"replay checkpoint array {k} has dtype {sources[k].dtype}, expected {arr.dtype}"
+                )
+        for k, arr in self._arrays().items():
+            src = sources[k]
+            adopt = src.dtype == arr.dtype and src.flags.c_contiguous and src.flags.writeable
+            if not copy and adopt:
+                setattr(self, k, src)
+            else:
+                np.copyto(arr, src, casting="same_kind")
         self.steps_added = int(d["steps_added"])
         self.rng = rng_from_array(np.asarray(d["rng"]))

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Literal
 
 from daddy import ram
+from daddy.bootstrap import BootstrapError, bootstrap
 from daddy.curriculum import CurriculumConfig
+from daddy.env import PokemonEnv
 from daddy.milestones import DEFAULT_MILESTONES, TIERS, Milestone, Tier, reached_mask
 from daddy.rom import Rom, RomError, resolve_rom
 from daddy.state_index import (
@@ -216,9 +218,17 @@ def import_name(path: Path, taken: set[str]) -> str:
 
 
 def open_index(rom: Rom, run: str, savestates: Path) -> StateIndex:
-    """The run's index, created empty when the run has none yet (an existing one must be
-    of the same ROM: `StateIndex.create` refuses another run's or ROM's index)."""
-    return StateIndex.create(savestates / run, run, rom.sha1)
+    """The run's index; a run that has none is bootstrapped first, as `train_big` would.
+
+    Without that, an index holding only imports would stop `train_big` from bootstrapping and
+    the run would lack its first controllable state (or, if every file was refused, any
+    state). An existing index must be of this ROM (`StateIndex.load` says so if not).
+    """
+    folder = savestates / run
+    if not (folder / INDEX_FILE).exists():
+        print(f"[BOOT] no savestates for {run}: bootstrapping from power-on", flush=True)
+        bootstrap(rom, run, savestates)
+    return StateIndex.load(folder, rom_sha1=rom.sha1)
 
 
 def import_states(
@@ -226,8 +236,6 @@ def import_states(
     late_maps: Iterable[int] = DEFAULT_LATE_MAPS,
 ) -> list[Outcome]:  # fmt: skip
     """Load each file once in one emulator of `rom` and add the good ones to `index`."""
-    from daddy.env import PokemonEnv  # PyBoy is imported here: `--help` stays fast
-
     late_maps = tuple(late_maps)
     env = PokemonEnv(rom)
     try:
@@ -304,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rom = resolve_rom(args.rom, allow_unknown=args.allow_unknown_rom)
         index = open_index(rom, args.run, args.savestates)
         outcomes = import_states(index, files, rom)
-    except (FileNotFoundError, RomError, StateIndexError) as err:
+    except (FileNotFoundError, RomError, StateIndexError, BootstrapError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     for o in outcomes:

@@ -34,8 +34,8 @@ from daddy.checkpoint import CheckpointError, CheckpointManager
 from daddy.config import TrainConfig, parse_train_args
 from daddy.curriculum import CurriculumManager, make_watcher
 from daddy.env import make_env
+from daddy.episode_log import TIER_CODES, EpisodeLogError, EpisodeLogger
 from daddy.evaluate import start_evaluation
-from daddy.episode_log import TIER_CODES, EpisodeLogger, EpisodeLogError
 from daddy.heatmap import VisitCounts
 from daddy.intrinsic import IntrinsicRewards
 from daddy.learning import Learner
@@ -284,7 +284,7 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
                 recent.append((ep["length"], ep["return"], track.r_total[i]))
                 terminal.episode(episode_summary(row, fin, intrinsic, alarm))
                 if alarm:
-                    alarms_total += bin(alarm).count("1")
+                    alarms_total += (alarm).bit_count()
                     terminal.alarm(intrinsic.posteriors.describe_alarm(alarm), step=step)
                 curriculum.update(int(i), row["savestate_tag"], new_cells=int(track.new_cells[i]),
                                   milestones_mask=watcher.episode_mask(i),
@@ -373,7 +373,7 @@ def episode_summary(row: dict, fin: dict, intrinsic: IntrinsicRewards, alarm: in
     alarms = [labels[m.name] for k, m in enumerate(DEFAULT_MILESTONES) if alarm >> k & 1]
     return EpisodeSummary(
         episode=row["episode"], env_id=row["env_id"], length=row["length"],
-        return_env=row["return_env"], return_total=row["return_total"], badges=bin(row["badges"]).count("1"),
+        return_env=row["return_env"], return_total=row["return_total"], badges=row["badges"].bit_count(),
         map_id=row["map_id"], savestate_tag=row["savestate_tag"], return_rnd=row["return_rnd"],
         return_novel=row["return_novel"], return_bayes=row["return_bayes"],
         cells=row["cells_visited"], posteriors={labels[n]: means[n] for n in reached},

@@ -210,6 +210,13 @@ def profile_default_flags(defaults: Any) -> str:
     return " ".join(flags)
 
 
+def auto_executor_flag(executor_plugin: Any) -> str:
+    """`--auto-executor slurm|local`: a run config's `executor: auto` follows the executor
+    Snakemake itself runs with (`--profile slurm` -> SLURM segments, `--cores N` -> local)."""
+    name = getattr(executor_plugin, "name", None)
+    return f"--auto-executor {name}" if name in ("slurm", "local") else ""
+
+
 def module_flags(overrides: Mapping[str, str], stage: str) -> str:
     """`--module M` for a stage whose module the Snakemake config replaces (tests use fakes)."""
     module = overrides.get(stage)

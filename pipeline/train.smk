@@ -16,9 +16,11 @@ rule train_segment:
         python=PY,
         module=stages.module_flags(MODULES, "train"),
         executor=f"--executor {EXECUTOR}" if EXECUTOR else "",
+        auto=lambda wildcards: stages.auto_executor_flag(workflow.executor_plugin),
         slurm=stages.profile_default_flags(PROFILE_DEFAULTS),
     conda:
         ENV
     shell:
         "{params.python} -m pipeline.train_segment --config runs/{wildcards.run}.yaml"
-        " --segment {wildcards.k} {params.executor} {params.slurm} {params.module} > {log} 2>&1"
+        " --segment {wildcards.k} {params.executor} {params.auto} {params.slurm} {params.module}"
+        " > {log} 2>&1"

@@ -438,6 +438,11 @@ def _wait(job: Any, poll_s: float, record: JobRecord) -> Any:
     return job.result()
 
 
+def _executor(chosen: str, auto: str | None) -> str:
+    """The run config's (or --executor's) choice; `auto` as the Snakefile resolved it."""
+    return auto if chosen == "auto" and auto else chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.train_segment", description=__doc__.split("\n\n")[0]
@@ -455,6 +460,11 @@ def main(argv: list[str] | None = None) -> int:
         help="trainer module (default: %(default)s)",
     )
     parser.add_argument("--poll-s", type=float, help="seconds between job status checks")
+    parser.add_argument(
+        "--auto-executor",
+        choices=("slurm", "local"),
+        help="what executor auto means (the Snakefile passes its own executor)",
+    )
     parser.add_argument("--default-partition", help="partition when the run config has none")
     parser.add_argument("--default-account", help="account when the run config has none")
     args = parser.parse_args(argv)
@@ -469,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
             run,
             args.segment,
             config=args.config,
-            executor=args.executor,
+            executor=_executor(args.executor or run.pipeline.executor, args.auto_executor),
             module=args.module,
             poll_s=args.poll_s,
             defaults={"partition": args.default_partition, "account": args.default_account},

@@ -145,7 +145,7 @@ def test_learner_replay_and_actor_resume_identically(tmp_path: Path) -> None:
                              net2.state_size, seed=0)  # fmt: skip
     _, loaded = manager.load_latest(expected={"model_size": "tiny"})
     learner2.load_state_dict(loaded["learner"])
-    replay2.load_state_dict(loaded["replay"])
+    replay2.load_state_dict(loaded["replay"], copy=False)
     actor2.load_state_dict(loaded["actor"])
 
     b1, b2 = replay.sample(4), replay2.sample(4)
@@ -347,6 +347,7 @@ def tamper_array_reference(folder: Path, marker: Path) -> None:
         tamper_array_reference,
     ],
 )
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch, on the raw pickle
 def test_tampered_checkpoint_is_refused_without_running_its_code(tmp_path: Path, tamper) -> None:
     manager = CheckpointManager(tmp_path / "run")
     manager.save(1, small_payload(1))
@@ -354,7 +355,6 @@ def test_tampered_checkpoint_is_refused_without_running_its_code(tmp_path: Path,
     tamper(manager.path(1), marker)
     with pytest.raises(CheckpointError) as info:
         manager.load_latest()
-    print(info.value)
     assert not marker.exists()
     message = str(info.value)
     assert "\n" not in message and "weights_only=False" not in message and "step_1" in message

@@ -71,11 +71,13 @@ def test_value_rescale_inverts() -> None:
 
 
 def tiny_cfg(**kw) -> AgentConfig:
-    base = dict(burn_in=2, trace_len=3, n_step=2, period=2, batch_size=4, lr=1e-3)
+    base = {"burn_in": 2, "trace_len": 3, "n_step": 2, "period": 2, "batch_size": 4, "lr": 1e-3}
     return AgentConfig(**{**base, **kw})
 
 
-def filled_replay(cfg: AgentConfig, net: QNetwork, steps: int = 40, envs: int = 2) -> SequenceReplay:
+def filled_replay(
+    cfg: AgentConfig, net: QNetwork, steps: int = 40, envs: int = 2
+) -> SequenceReplay:
     rng = np.random.default_rng(0)
     replay = SequenceReplay(envs, envs * 64, cfg.seq_len, cfg.burn_in, cfg.n_step, cfg.period,
                             net.state_size, 24, seed=0)  # fmt: skip

@@ -112,13 +112,18 @@ def test_capacity_too_small_for_one_window_is_rejected() -> None:
         make_replay(capacity_steps=E * 8)
 
 
-def test_state_dict_round_trip_gives_identical_samples() -> None:
+@pytest.mark.parametrize("copy", [True, False])
+def test_state_dict_round_trip_gives_identical_samples(copy: bool) -> None:
     a = make_replay(seed=1)
     fill(a, 53)
     d = a.state_dict()
     assert all(isinstance(v, (np.ndarray, int)) for v in d.values())
+    if not copy:  # what a checkpoint load hands over: arrays nobody else holds
+        d = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in d.items()}
     b = make_replay(seed=99)
-    b.load_state_dict(d)
+    b.load_state_dict(d, copy=copy)
+    assert (b.screens is d["screens"]) == (not copy)
+    assert not np.shares_memory(a.screens, b.screens)
     for _ in range(2):  # also identical after both keep adding
         sa, sb = a.sample(32), b.sample(32)
         for name in ("screens", "map_id", "features", "actions", "rewards", "dones", "firsts",
@@ -126,6 +131,19 @@ def test_state_dict_round_trip_gives_identical_samples() -> None:
             assert torch.equal(getattr(sa, name), getattr(sb, name)), name
         fill(a, 7, start=a.steps_added)
         fill(b, 7, start=b.steps_added)
+
+
+def test_refused_load_leaves_the_replay_unchanged() -> None:
+    a, b = make_replay(seed=1), make_replay(seed=2)
+    fill(a, 53)
+    fill(b, 31)
+    d = a.state_dict()
+    d["states"] = d["states"][:, :-1]  # the last array checked is the wrong shape
+    before = {k: v.copy() for k, v in b.state_dict().items() if isinstance(v, np.ndarray)}
+    with pytest.raises(ValueError, match="states has shape"):
+        b.load_state_dict(d)
+    for k, v in before.items():
+        np.testing.assert_array_equal(b.state_dict()[k], v, err_msg=k)
 
 
 def test_load_state_dict_rejects_other_settings() -> None:

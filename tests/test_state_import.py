@@ -81,6 +81,10 @@ def foreign_cartridge_state(practice_rom: Rom, folder: Path) -> bytes:
         pb.stop(save=False)
 
 
+def empty_index(rom: Rom, tmp_path: Path) -> StateIndex:
+    return StateIndex.create(tmp_path / "savestates" / "r", "r", rom.sha1)
+
+
 def write(folder: Path, files: dict[str, bytes]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
@@ -92,10 +96,11 @@ def test_practice_states_are_classified_from_their_ram(
     states: dict[str, bytes], practice_rom: Rom, tmp_path: Path
 ) -> None:
     src = write(tmp_path / "in", {k: states[k] for k in ("boot", "starter", "badge")})
-    index = open_index(practice_rom, "r", tmp_path / "savestates")
+    index = open_index(practice_rom, "r", tmp_path / "savestates")  # bootstraps the new run
+    assert [e.name for e in index.entries] == ["pallet_town_start"]
     outcomes = import_states(index, sorted(src.iterdir()), practice_rom)
     assert [o.status for o in outcomes] == ["imported"] * 3
-    by = {e.name: e for e in index.reload()}
+    by = {e.name: e for e in index.reload() if e.name != "pallet_town_start"}
     assert set(by) == {"import_boot", "import_starter", "import_badge"}
     boot, starter, badge = by["import_boot"], by["import_starter"], by["import_badge"]
     assert (boot.tier, boot.map_id, boot.badges, boot.milestones) == ("early", 0x26, 0, 0)
@@ -111,7 +116,7 @@ def test_practice_states_are_classified_from_their_ram(
 
     # The curriculum spawns from them, and a spawn reproduces what the index says.
     cur = CurriculumManager(StateIndex.load(index.folder), CurriculumConfig(), num_envs=1)
-    assert set(cur.registry) == set(by) and not cur.skipped
+    assert set(cur.registry) == {*by, "pallet_town_start"} and not cur.skipped
     env = PokemonEnv(practice_rom)
     try:
         env.load_state(cur.state_bytes(badge))
@@ -146,7 +151,7 @@ def test_a_state_that_is_no_state_of_this_rom_is_refused_with_its_reason(
 ) -> None:
     path = tmp_path / "bad.state"
     path.write_bytes(make(states, practice_rom, tmp_path))
-    index = open_index(practice_rom, "r", tmp_path / "savestates")
+    index = empty_index(practice_rom, tmp_path)
     (outcome,) = import_states(index, [path], practice_rom)
     assert outcome.status == "refused" and reason in outcome.reason
     assert "\n" not in outcome.reason
@@ -195,7 +200,7 @@ def test_same_state_twice_is_kept_once_and_same_stems_get_distinct_names(
 ) -> None:
     a = write(tmp_path / "a", {"x": states["starter"]})
     b = write(tmp_path / "b", {"x": states["badge"], "y": states["starter"]})
-    index = open_index(practice_rom, "r", tmp_path / "savestates")
+    index = empty_index(practice_rom, tmp_path)
     files = [a / "x.state", b / "x.state", b / "y.state"]
     outcomes = import_states(index, files, practice_rom)
     assert [o.status for o in outcomes] == ["imported", "imported", "present"]
@@ -212,6 +217,8 @@ def test_cli_exit_codes_say_whether_anything_was_imported(
     assert main(["import", "--run", "r", *root, str(junk)]) == EXIT_NOTHING_IMPORTED
     err = capsys.readouterr().err
     assert "empty.state: the file is empty" in err and "title.state: the game has not" in err
+    index = StateIndex.load(tmp_path / "savestates" / "r")
+    assert [e.name for e in index.entries] == ["pallet_town_start"]  # the run can still train
     assert main(["import", "--run", "r", *root, str(good), str(junk)]) == EXIT_OK
     assert "imported as import_starter" in capsys.readouterr().out
     assert main(["import", "--run", "r", *root, str(good)]) == EXIT_OK  # idempotent
@@ -228,7 +235,7 @@ def test_an_index_of_another_rom_is_not_touched(
     good = write(tmp_path / "good", {"starter": states["starter"]})
     argv = ["import", "--run", "r", "--savestates", str(tmp_path / "savestates"), str(good)]
     assert main(argv) == EXIT_BAD_INPUT
-    assert "rom_sha1" in capsys.readouterr().err
+    assert "0" * 40 in capsys.readouterr().err  # names the index's ROM
     assert (tmp_path / "savestates" / "r" / "index.json").read_bytes() == before
 
 
@@ -242,4 +249,5 @@ def test_python_m_daddy_curriculum_import_runs_the_tool(
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "imported as import_badge (tier mid, map 0x36, badges 1" in out.stdout
-    assert [e.name for e in StateIndex.load(tmp_path / "ss" / "r").entries] == ["import_badge"]
+    names = [e.name for e in StateIndex.load(tmp_path / "ss" / "r").entries]
+    assert names == ["pallet_town_start", "import_badge"]
