@@ -178,10 +178,10 @@ class TrainConfig:
         default=2048, metadata=doc("env steps before an episode is truncated", min=1)
     )
     beta_rnd: float = field(
-        default=0.1, metadata=doc("weight of the RND curiosity reward in r_total", min=0)
+        default=0.02, metadata=doc("weight of the RND curiosity reward in r_total", min=0)
     )
     beta_novel: float = field(
-        default=0.1, metadata=doc("weight of the episodic novelty reward in r_total", min=0)
+        default=0.05, metadata=doc("weight of the episodic novelty reward in r_total", min=0)
     )
     beta_bayes: float = field(
         default=1.0, metadata=doc("weight of the Bayesian milestone shaping in r_total", min=0)

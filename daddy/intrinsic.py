@@ -42,9 +42,9 @@ PARTS = ("r_rnd", "r_novel", "r_bayes")
 class IntrinsicConfig:
     """Options of the intrinsic rewards (one field per config key)."""
 
-    beta_rnd: float = 0.1
+    beta_rnd: float = 0.02
     """Weight of the RND reward in r_total."""
-    beta_novel: float = 0.1
+    beta_novel: float = 0.05
     """Weight of the episodic novelty reward in r_total."""
     beta_bayes: float = 1.0
     """Weight of the Bayesian milestone shaping reward in r_total."""
@@ -320,8 +320,12 @@ class RND:
         return err.cpu().numpy()
 
     def normalise_errors(self, err: np.ndarray) -> np.ndarray:
-        """err / running std: the RND reward, scale-free across games and training time."""
-        return (err / float(self.err_rms.std)).astype(np.float32)
+        """err / running mean error: the RND reward, about 1 for a typical screen.
+
+        Scale-free across games and training time. Plain err / std paid every screen about
+        mean/std, ~10 per step early on (errors cluster tightly), which drowned the game's own
+        reward; relative to the mean, familiar screens fall towards 0 and new ones stay > 1."""
+        return (err / max(float(self.err_rms.mean), 1e-8)).astype(np.float32)
 
     def ngu_modulation(self, err: np.ndarray) -> np.ndarray:
         """NGU's life-long multiplier clip(1 + (err - mu) / sigma, 1, L)."""

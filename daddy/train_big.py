@@ -151,7 +151,8 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
     if loaded is not None:
         ckpt_step, p = loaded
         learner.load_state_dict({"online": p["model"], **p["learner"]})
-        replay.load_state_dict(p["replay"])
+        replay.load_state_dict(p["replay"], copy=False)
+        actor.load_state_dict(p["actor"])
         intrinsic.load_state_dict(p["intrinsic"])
         curriculum.load_state_dict(p["curriculum"])
         watcher.load_state_dict(p["watcher"])
@@ -208,6 +209,7 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
             "model": learner.net.state_dict(),
             "learner": {k: v for k, v in learner.state_dict().items() if k != "online"},
             "replay": replay.state_dict(),
+            "actor": actor.state_dict(),
             "intrinsic": intrinsic.state_dict(),
             "curriculum": curriculum.state_dict(),
             "watcher": watcher.state_dict(),
