@@ -24,7 +24,7 @@ import os
 import pickle
 import re
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -132,14 +132,22 @@ class CheckpointManager:
         return steps[-1], self.load(steps[-1], expected=expected, map_location=map_location)
 
     def load(
-        self, step: int, *, expected: Mapping[str, Any] | None = None, map_location: str = "cpu"
+        self,
+        step: int,
+        *,
+        expected: Mapping[str, Any] | None = None,
+        map_location: str = "cpu",
+        parts: Iterable[str] | None = None,
     ) -> dict[str, Any]:
-        """Payload of checkpoint `step`; with `expected`, refuse a mismatching config first."""
+        """Payload of checkpoint `step`; with `expected`, refuse a mismatching config first.
+
+        `parts` reads only those parts (e.g. the model without the replay buffer)."""
         meta = self.read_meta(step)
         if expected is not None:
             check_compatible(meta, expected)
         folder = self.path(step)
-        return {part: _load_part(folder, part, map_location) for part in meta["parts"]}
+        wanted = meta["parts"] if parts is None else [p for p in meta["parts"] if p in set(parts)]
+        return {part: _load_part(folder, part, map_location) for part in wanted}
 
     def _read_latest(self) -> str | None:
         try:
@@ -393,6 +401,11 @@ def _write_part(folder: Path, part: str, tree: Mapping[str, Any]) -> None:
     if enc.tensors:
         _save_tensors(folder / f"{part}.pt", enc.tensors)
     _write_text(folder / f"{part}.json", json.dumps(doc))
+
+
+def load_part(folder: str | os.PathLike[str], part: str, map_location: str = "cpu") -> Any:
+    """One part of the complete checkpoint in `folder`, decoded without unpickling objects."""
+    return _load_part(Path(folder), part, map_location)
 
 
 def _load_part(folder: Path, part: str, map_location: str) -> Any:

@@ -113,8 +113,7 @@ def load_checkpoint_parts(
         ) from err
     have = set(meta.get("parts", []))
     try:
-        # TODO(lead): swap for CheckpointManager.load(step, parts=...) once it takes a subset.
-        loaded = {p: ckpt._load_part(folder, p, map_location) for p in parts if p in have}
+        loaded = {p: ckpt.load_part(folder, p, map_location) for p in parts if p in have}
     except ckpt.CheckpointError as err:
         raise EvaluationError(str(err)) from err
     return meta, loaded
