@@ -17,7 +17,8 @@ over seeds) and the plot:
 
 Every method is measured the same way: the env step (summed over envs) at which the run first
 reached each milestone and each badge count, distinct (map, x, y) cells over the whole run,
-wall-clock. Daddy's numbers come from its own logs (savestate index, episodes.h5, the final
+wall-clock and CPU-seconds (the machine-load-free cost). PPO and random see only the env's own
+reward r_env; intrinsic rewards and the curriculum are what Daddy brings. Daddy's numbers come from its own logs (savestate index, episodes.h5, the final
 checkpoint's visit counts); random's and PPO's from watching their envs' GameState each step.
 The last stdout line of each command is one JSON object (bench/ convention).
 """
@@ -52,6 +53,12 @@ from daddy.state_index import StateIndexError
 
 METHODS = ("random", "ppo", "daddy", "daddy_noswarm")
 DADDY_METHODS = ("daddy", "daddy_noswarm")
+COLOURS = {
+    "random": "tab:gray",
+    "ppo": "tab:blue",
+    "daddy": "tab:red",
+    "daddy_noswarm": "tab:orange",
+}
 DADDY_BLOCKS = {"train", "curriculum", "intrinsic"}  # a run config's blocks the bench uses
 MILESTONES = [m.name for m in DEFAULT_MILESTONES]
 NUM_BADGES = sum(m.kind == "badge" for m in DEFAULT_MILESTONES)  # the cartridge's gyms
@@ -523,13 +530,23 @@ def process_tree_cpu(root: int) -> dict[int, float]:
     return tree
 
 
-def write_json(path: Path, record: dict[str, Any]) -> None:
-    """Atomic write: a half-written result never gets aggregated."""
+def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
+    """`write(temp)` then rename: a half-written result is never aggregated or shown."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(record, f, indent=1)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: Path, record: dict[str, Any]) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(record, indent=1) + "\n"))
 
 
 def cmd_run(ns: argparse.Namespace) -> None:
@@ -726,6 +743,7 @@ def plot(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: Path) -> Pa
                 grid,
                 discovery_curve(runs, key, grid),
                 where="post",
+                color=COLOURS[method],
                 label=f"{method} (n={len(runs)}, {budget:,} steps)",
             )
         ax.set_xlabel("env steps (summed over envs)")
@@ -737,13 +755,10 @@ def plot(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: Path) -> Pa
     axes[0].legend(fontsize=8, loc="upper left")
     fig.suptitle("Practice cartridge: discoveries vs env steps (median over seeds)")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110))
+    finally:
+        plt.close(fig)
 
 
 def cmd_aggregate(ns: argparse.Namespace) -> None:
@@ -755,7 +770,7 @@ def cmd_aggregate(ns: argparse.Namespace) -> None:
         if t
     )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "learning_table.md").write_text(text + "\n")
+    atomic_write(out / "learning_table.md", lambda tmp: tmp.write_text(text + "\n"))
     png = plot(grouped, out / "learning.png")
     print(text)
     summary = {f"{m}@{b}": finite(summary_row(runs)) for (m, b), runs in grouped.items()}

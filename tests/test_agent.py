@@ -12,15 +12,6 @@ from daddy.agent import Actor, AgentConfig, EpsilonSchedule
 from daddy.networks import QNetwork, model_config
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small CPU ops run 5-10x faster on one thread than two on a shared, busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def obs_batch(b: int, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     return {

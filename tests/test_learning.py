@@ -18,15 +18,6 @@ TINY = ModelConfig((4, 8, 8), 16, 16, 16, map_embed=4, feature_hidden=8)
 """A net small enough that learning tests run in seconds; the presets are tested elsewhere."""
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small CPU ops run 5-10x faster on one thread than two on a shared, busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def col(*xs: float) -> torch.Tensor:
     return torch.tensor(xs, dtype=torch.float32)[:, None]
 

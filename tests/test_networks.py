@@ -17,15 +17,6 @@ from daddy.networks import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small CPU ops run 5-10x faster on one thread than two on a shared, busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def fake_obs(
     lead: tuple[int, ...], feature_dim: int = 24, seed: int = 0
 ) -> dict[str, torch.Tensor]:
