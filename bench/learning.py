@@ -41,15 +41,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import yaml
 
-from daddy.curriculum import CurriculumManager
 from daddy.milestones import DEFAULT_MILESTONES, reached_mask
 from daddy.ram import GameState
-from daddy.state_index import StateIndexError
 
 METHODS = ("random", "ppo", "daddy", "daddy_noswarm")
 DADDY_METHODS = ("daddy", "daddy_noswarm")
@@ -274,31 +271,14 @@ def run_ppo(args: RunArgs, params: dict[str, Any]) -> Outcome:
 
 
 # --------------------------------------------------------------------------- Daddy
-class BootstrapOnlyCurriculum(CurriculumManager):
-    """'Without the swarm': every episode spawns from the bootstrap state.
-
-    Trigger savestates are still written (so milestone steps are recorded as for `daddy`), just
-    never spawned from. A stop-gap until CurriculumConfig has a knob for it: no `curriculum:`
-    setting keeps the named milestones' trigger states out of the spawn pool.
-    """
-
-    def _draw(self) -> str:
-        for name, entry in self._usable.items():
-            if entry.is_bootstrap:
-                return name
-        raise StateIndexError(
-            f"no bootstrap state in {self.index.folder}; delete the folder and run again"
-        )
-
-
 def daddy_config(args: RunArgs, params: dict[str, Any], run_name: str) -> Any:
     """train_big's TrainConfig: the YAML's train/curriculum/intrinsic plus the bench's fixed
     settings (budget, envs, episode length; one checkpoint at the end, for the visit counts)."""
     from daddy.config import ConfigError, make_train_config
 
     curriculum = dict(params.get("curriculum") or {})
-    if args.method == "daddy_noswarm":
-        curriculum["migration"] = False
+    if args.method == "daddy_noswarm":  # trigger states are still saved, never spawned from
+        curriculum.update(spawn="bootstrap", migration=False)
     values = {
         **(params.get("train") or {}),
         "run_name": run_name,
@@ -327,12 +307,7 @@ def run_daddy(args: RunArgs, params: dict[str, Any]) -> Outcome:
     for old in (runs_root / run_name, states_root / run_name):
         shutil.rmtree(old, ignore_errors=True)  # a stale run would be resumed, not re-measured
     cfg = daddy_config(args, params, run_name)
-    swap = (
-        mock.patch.object(train_big, "CurriculumManager", BootstrapOnlyCurriculum)
-        if args.method == "daddy_noswarm"
-        else contextlib.nullcontext()
-    )
-    with swap, contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(sys.stderr):
         code = train_big.train(cfg, runs_root=runs_root, states_root=states_root)
     if code != 0:
         raise SystemExit(f"train_big stopped with exit code {code} before step {args.steps}")
@@ -373,9 +348,10 @@ def daddy_outcome(run_dir: Path, states_dir: Path) -> Outcome:
                 milestone_step.setdefault(name, step)
         for k in range(1, int(badges).bit_count() + 1):
             badge_step.setdefault(k, step)
-    loaded = CheckpointManager(run_dir).load_latest()
-    cells = len(VisitCounts.from_state_dict(loaded[1][CHECKPOINT_PART])) if loaded else 0
     done = completed_step(run_dir)
+    checkpoints = CheckpointManager(run_dir)
+    visits = checkpoints.load(done, parts=[CHECKPOINT_PART]) if done else {}
+    cells = len(VisitCounts.from_state_dict(visits[CHECKPOINT_PART])) if visits else 0
     return Outcome(
         done,
         milestone_step,

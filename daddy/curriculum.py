@@ -73,6 +73,9 @@ class CurriculumConfig:
     """Save a state for every map the run enters for the first time."""
     summary_window: int = 1000
     """How many recent spawns `summary()` describes."""
+    spawn: str = "all"
+    """"all": spawn from every usable state (the swarm); "bootstrap": always from the bootstrap
+    state (the no-swarm baseline; trigger states are still saved, never spawned from)."""
 
     def __post_init__(self) -> None:
         self.late_maps = tuple(int(m) for m in self.late_maps)
@@ -97,6 +100,8 @@ class CurriculumConfig:
         for name in ("count_exponent", "novelty_init", "novelty_milestone_bonus", "novelty_cap"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
+        if self.spawn not in ("all", "bootstrap"):
+            raise ValueError(f"curriculum spawn must be 'all' or 'bootstrap', got {self.spawn!r}")
         if self.novelty_cells_scale <= 0 or self.summary_window < 1:
             raise ValueError("novelty_cells_scale must be positive and summary_window >= 1")
         for spec in self.required_events:
@@ -239,6 +244,10 @@ class CurriculumManager:
         return out
 
     def _draw(self) -> str:
+        if self.cfg.spawn == "bootstrap":
+            boot = [n for n, e in self._usable.items() if e.is_bootstrap]
+            if boot:
+                return boot[0]
         probs = self._tier_probs()
         tiers = list(probs)
         tier = tiers[self.rng.choice(len(tiers), p=np.array([probs[t] for t in tiers]))]
@@ -325,7 +334,8 @@ class CurriculumManager:
         if entry.name not in self._usable:  # the index could not be re-read: trust the caller
             self._usable[entry.name] = entry
             self._stats.setdefault(entry.name, _Stats(novelty=self.cfg.novelty_init))
-        if not migrate or not self.cfg.migration or self.cfg.migration_fraction <= 0:
+        if (not migrate or not self.cfg.migration or self.cfg.migration_fraction <= 0
+                or self.cfg.spawn == "bootstrap"):
             return []
         if is_map_milestone(entry.milestone) and not self.cfg.migrate_on_new_maps:
             return []

@@ -258,6 +258,9 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
                     track.new_cells[i] += 1
                 visits.add_cell(*g.cell)
             parts = intrinsic.compute(obs, games, newly)
+            # No curiosity for text boxes and menus: their screens are always "new", and an
+            # agent paid for them learns to open the START menu forever.
+            parts["r_rnd"][[g.text_box and not g.in_battle for g in games]] = 0.0
             r_total = intrinsic.total(r_env, parts)
             replay.add(prev_obs, actions, r_total, terminated, firsts, states)  # truncation: firsts
             track.r_total += r_total

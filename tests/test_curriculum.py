@@ -375,3 +375,16 @@ def test_a_badge_on_the_practice_cartridge_saves_a_state_that_reloads_with_it(
     game.load_state(cur.reset_state(envs[0]))  # the migrated env spawns from the badge state
     assert cur.spawned_from(envs[0]) == entry
     assert game.state.badges & 1 and game.state.event(ram.EVENT_BEAT_BROCK)
+
+
+def test_spawn_bootstrap_only_ignores_other_states_and_migration(tmp_path):
+    """The no-swarm baseline: every reset starts from the bootstrap state."""
+    from daddy.curriculum import CurriculumConfig, CurriculumManager
+    from daddy.state_index import StateIndex, StateMeta
+
+    index = StateIndex.create(tmp_path / "r", "r", "sha")
+    index.add("boot", b"boot-bytes", StateMeta("bootstrap", "early", 0x26, 0, 0, 0))
+    cm = CurriculumManager(index, CurriculumConfig(spawn="bootstrap"), num_envs=4, seed=0)
+    later = index.add("pewter", b"pewter-bytes", StateMeta("pewter_city", "mid", 0x02, 1, 9, 50))
+    assert cm.notify_new_state(later) == []
+    assert {cm.sample(i % 4).name for i in range(50)} == {"boot"}
