@@ -109,8 +109,9 @@ def main() -> None:
     t0 = time.perf_counter()
     vec.reset()
     vec.step(np.zeros(args.num_envs, np.int64))  # warm-up
-    print(f"swarm of {args.num_envs} envs on {vec.num_workers} workers ready "
-          f"({time.perf_counter() - t0:.1f} s after start); {cores} usable cores", flush=True)  # fmt: skip
+    ready = time.perf_counter() - t0
+    print(f"swarm of {args.num_envs} envs on {vec.num_workers} workers ready ({ready:.1f} s "
+          f"after start); {cores} usable cores", flush=True)  # fmt: skip
 
     rng = np.random.default_rng(0)
     raw, env1, swarm = [], [], []
@@ -119,9 +120,11 @@ def main() -> None:
             raw.append(raw_round(raw_env, state, args.seconds, rng))
             env1.append(env_round(one_env, state, args.seconds, rng))
             swarm.append(swarm_round(vec, args.seconds, rng))
-            print(f"round {r}: raw {raw[-1][0]:,.0f} sps ({raw[-1][1]:,.0f}/CPU-s), "
-                  f"env {env1[-1][0]:,.0f} sps ({env1[-1][1]:,.0f}/CPU-s), "
-                  f"swarm {swarm[-1][0]:,.0f} sps ({swarm[-1][1]:,.0f}/CPU-s)", flush=True)  # fmt: skip
+            line = ", ".join(
+                f"{name} {x[-1][0]:,.0f} sps ({x[-1][1]:,.0f}/CPU-s)"
+                for name, x in (("raw", raw), ("env", env1), ("swarm", swarm))
+            )
+            print(f"round {r}: {line}", flush=True)
         restarts = vec.restarts
     finally:
         vec.close()

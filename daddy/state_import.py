@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from daddy import ram
 from daddy.bootstrap import BootstrapError, bootstrap
@@ -132,7 +132,7 @@ def _load_problem(err: BaseException, data: bytes, sample_size: int) -> str:
 
 
 def inspect_state(
-    pyboy: object, data: bytes, *, format_version: int, sample_size: int,
+    pyboy: Any, data: bytes, *, format_version: int, sample_size: int,
     maps: frozenset[int] | None = None,
 ) -> Inspection:  # fmt: skip
     """Load `data` into `pyboy`, check it is a playable state of its ROM, read its RAM.
@@ -154,7 +154,7 @@ def inspect_state(
         )
     buf = io.BytesIO(data)
     try:
-        pyboy.load_state(buf)  # type: ignore[attr-defined]
+        pyboy.load_state(buf)
     except Exception as err:  # noqa: BLE001 -- PyBoy raises assorted errors on bad bytes
         raise StateRefused(_load_problem(err, data, sample_size)) from None
     left = len(data) - buf.tell()
@@ -164,7 +164,7 @@ def inspect_state(
             f"that has other RAM banks (another ROM, e.g. Pokémon Red's state on the practice "
             f"cartridge); import it into a run of that ROM (--rom)"
         )
-    mem = pyboy.memory  # type: ignore[attr-defined]
+    mem = pyboy.memory
     if not mem[ram.W_STATUS_FLAGS6] & 1:
         raise StateRefused(
             "the game has not started in it (title screen or intro); save a "
@@ -176,9 +176,9 @@ def inspect_state(
                            f"have: it was made with another ROM; import it into a run of that "
                            f"ROM (--rom)")  # fmt: skip
     out = io.BytesIO()
-    pyboy.save_state(out)  # type: ignore[attr-defined]
+    pyboy.save_state(out)
     try:
-        pyboy.tick(CHECK_FRAMES, False)  # type: ignore[attr-defined]
+        pyboy.tick(CHECK_FRAMES, False)
     except Exception as err:  # noqa: BLE001 -- any emulator failure refuses the state
         raise StateRefused(
             f"the emulator failed running it ({err or type(err).__name__})"
@@ -250,7 +250,7 @@ def import_states(
 
 
 def _import_one(
-    index: StateIndex, path: Path, env: object, sample: bytes, maps: frozenset[int],
+    index: StateIndex, path: Path, env: PokemonEnv, sample: bytes, maps: frozenset[int],
     late_maps: tuple[int, ...],
 ) -> Outcome:  # fmt: skip
     try:
@@ -258,8 +258,8 @@ def _import_one(
     except OSError as err:
         return Outcome(path, "refused", reason=f"cannot read it ({err.strerror or err})")
     try:
-        got = inspect_state(env.pyboy, data, format_version=sample[0],  # type: ignore[attr-defined]
-                            sample_size=len(sample), maps=maps)  # fmt: skip
+        got = inspect_state(env.pyboy, data, format_version=sample[0], sample_size=len(sample),
+                            maps=maps)  # fmt: skip
     except StateRefused as err:
         return Outcome(path, "refused", reason=str(err))
     digest = sha256_bytes(got.state)

@@ -381,7 +381,7 @@ def episode_summary(row: dict, fin: dict, intrinsic: IntrinsicRewards, alarm: in
         return_env=row["return_env"], return_total=row["return_total"], badges=row["badges"].bit_count(),
         map_id=row["map_id"], savestate_tag=row["savestate_tag"], return_rnd=row["return_rnd"],
         return_novel=row["return_novel"], return_bayes=row["return_bayes"],
-        cells=row["cells_visited"], posteriors={labels[n]: means[n] for n in reached},
+        cells=row["cells_visited"], posteriors={labels[n]: means[labels[n]] for n in reached},
         alarms=alarms,
     )  # fmt: skip
 

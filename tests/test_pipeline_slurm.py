@@ -8,7 +8,8 @@ once and several tests read its outcome:
 
 - segment 1: `scancel --signal=USR2` (submitit's checkpoint-and-requeue path), and Snakemake is
   stopped (Ctrl-C) and started again while the job handles it: the new waiter must re-attach;
-- segment 2: an outside `scontrol requeue` (no checkpoint() call; SIGTERM to the trainer);
+- segment 2: an outside `scontrol requeue` (no checkpoint() call; SIGTERM to the trainer), and
+  Snakemake crashes (SIGKILL) meanwhile: after `--unlock` the same command must re-attach;
 - segment 3: a job in the `urgent` partition preempts it (PreemptMode=REQUEUE, GraceTime).
 
 A second run with a 1-minute time limit for its one segment runs alongside (submitit's timeout
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from slurm_util import REPO, SLURM_MARKS, sacct_states, sbatch, wait_for_state
+from slurm_util import REPO, SLURM_MARKS, job_state, sacct_states, sbatch, wait_for_state
 
 from pipeline import stages
 from pipeline.train_segment import ACTIVE_STATES, JobRecord
@@ -47,17 +48,18 @@ TINY = REPO / "tests" / "data" / "slurm_tiny.yaml"
 RUN = "slurm_tiny"
 SEGMENT_STEPS = 1000  # tests/data/slurm_tiny.yaml: pipeline.steps_per_segment
 TIMEOUT_RUN = "slurm_timeout"
-# The time-limited segment needs several 1-minute jobs: USR2 comes 20-50 s into each job (SLURM
-# checks time limits every 30 s and sends the signal up to 30 s early), the trainer starts in
-# 10-20 s, and ~90 steps/s make the segment outlast any single job.
-TIMEOUT_STEPS = 4000
+# The time-limited segment must outlast any single 1-minute job: USR2 comes 20-50 s into each job
+# (SLURM checks time limits every 30 s and sends the signal up to 30 s early), the trainer
+# starts in ~10 s and makes 80-250 steps/s on this machine, so one job trains at most ~10,000
+# steps. Loaded, the segment takes up to ~7 jobs; it runs while the main run is driven.
+TIMEOUT_STEPS = 12000
 WAIT_S = 240.0  # for one event of a run (a job starting, a checkpoint appearing)
 RUN_S = 600.0  # for a whole Snakemake invocation
 INTERRUPTS = {1: "usr2", 2: "scontrol_requeue", 3: "urgent_partition"}
-# sacct row of the interrupted run: submitit requeues the job itself within the debug
-# partition's GraceTime, so preemption also reads REQUEUED (see tests/test_local_slurm.py).
 _CKPT = re.compile(r"\[CKPT\] step=(\d+)")
 _RESUME = re.compile(r"\[RESUME\] \w+: checkpoint step_(\d+)")
+_RESUME_EPISODES = re.compile(r"\[RESUME\] \w+: checkpoint step_(\d+), (\d+) episodes")
+_DONE_EPISODES = re.compile(r"\[DONE\] \w+: step \d+ \(stop at \d+\), (\d+) episodes")
 
 
 # --- driving Snakemake -------------------------------------------------------------------------
@@ -71,18 +73,17 @@ class Pipeline:
     invocations: list[subprocess.Popen[bytes]] = field(default_factory=list)
     started_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
     extra_jobs: list[str] = field(default_factory=list)  # jobs the driver submitted itself
-    seconds: float = 0.0
 
     def start(self) -> subprocess.Popen[bytes]:
         """`snakemake --profile slurm TARGET` in its own session (Ctrl-C reaches its children)."""
-        log = (self.work / f"snakemake_{len(self.invocations) + 1}.out").open("wb")
-        proc = subprocess.Popen(
-            [*SNAKEMAKE, "-d", str(self.work), "--profile", str(PROFILE), self.target],
-            cwd=self.work,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with (self.work / f"snakemake_{len(self.invocations) + 1}.out").open("wb") as log:
+            proc = subprocess.Popen(
+                [*SNAKEMAKE, "-d", str(self.work), "--profile", str(PROFILE), self.target],
+                cwd=self.work,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.invocations.append(proc)
         return proc
 
@@ -90,9 +91,9 @@ class Pipeline:
     def current(self) -> subprocess.Popen[bytes]:
         return self.invocations[-1]
 
-    def output(self, invocation: int = -1) -> str:
-        index = invocation % len(self.invocations) + 1
-        return (self.work / f"snakemake_{index}.out").read_text(errors="replace")
+    def output(self) -> str:
+        """What the current Snakemake invocation printed."""
+        return (self.work / f"snakemake_{len(self.invocations)}.out").read_text(errors="replace")
 
     def interrupt(self, timeout: float = 60.0) -> int:
         """Ctrl-C to Snakemake and its children (the segment waiter); SIGKILL if it hangs."""
@@ -103,6 +104,20 @@ class Pipeline:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             return proc.wait(timeout)
+
+    def crash(self) -> int:
+        """SIGKILL to Snakemake and its children: no clean-up, its lock stays behind."""
+        os.killpg(self.current.pid, signal.SIGKILL)
+        return self.current.wait(30)
+
+    def unlock(self) -> None:
+        subprocess.run(
+            [*SNAKEMAKE, "-d", str(self.work), "--unlock", self.target],
+            cwd=self.work,
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
 
     def wait(self, timeout: float = RUN_S) -> int:
         try:
@@ -196,12 +211,14 @@ def tiny_config() -> dict:
 
 
 def timeout_config() -> dict:
-    """One segment that needs several 1-minute jobs; USR2 10 s (+ up to 30 s) before the limit."""
+    """One segment that needs several 1-minute jobs; USR2 10-40 s before the limit."""
     config = tiny_config()
     config["run_name"] = TIMEOUT_RUN
-    config["train"].update(total_steps=TIMEOUT_STEPS, save_interval=500, log_interval=500)
+    config["train"].update(total_steps=TIMEOUT_STEPS, save_interval=1000, log_interval=1000)
     pipeline = config["pipeline"]
-    pipeline.update(segments=1, steps_per_segment=TIMEOUT_STEPS, signal_delay_s=10)
+    pipeline.update(
+        segments=1, steps_per_segment=TIMEOUT_STEPS, signal_delay_s=10, slurm_max_num_timeout=30
+    )
     pipeline["resources"]["train"] = {"time_min": 1, "mem_mb": 2048, "cpus": 1}
     return config
 
@@ -225,15 +242,19 @@ def preempt_with_urgent_job(job_id: str, work: Path, attempts: int = 3) -> list[
 
 
 def drive_main_run(p: Pipeline) -> dict[int, str]:
-    """Start the run and interrupt each segment once after its first checkpoint; job ids."""
+    """Start the run, interrupt each segment once after its first checkpoint, and stop
+    Snakemake twice while a segment job runs (Ctrl-C, then a crash); the segments' job ids."""
     jobs = {}
     p.start()
     jobs[1] = p.segment_job(1)
     subprocess.run(["scancel", "--signal=USR2", jobs[1]], check=True, timeout=30)
-    p.interrupt()  # Snakemake stopped while the job checkpoints and requeues itself
-    p.start()  # ... and started again: its waiter must re-attach to jobs[1]
+    p.interrupt()  # Ctrl-C while the job checkpoints and requeues itself ...
+    p.start()  # ... and the same command again: its waiter must re-attach to jobs[1]
     jobs[2] = p.segment_job(2)
     subprocess.run(["scontrol", "requeue", jobs[2]], check=True, timeout=30)
+    p.crash()  # Snakemake and its waiter die with SIGKILL while jobs[2] is requeued
+    p.unlock()  # what Snakemake's lock error asks for after a crash
+    p.start()
     jobs[3] = p.segment_job(3)
     p.extra_jobs += preempt_with_urgent_job(jobs[3], p.work)
     return jobs
@@ -256,11 +277,9 @@ def main_run(tmp_path_factory: pytest.TempPathFactory, timeout_run: Pipeline) ->
     """The tiny run, driven to the end with its three interruptions and one restart."""
     work = make_workdir(tmp_path_factory.mktemp("main"), {RUN: tiny_config()})
     p = Pipeline(work, RUN, RUN)
-    t0 = time.monotonic()
     try:
         jobs = drive_main_run(p)
         rc = p.wait()
-        p.seconds = time.monotonic() - t0
         assert rc == 0, f"{RUN} failed\n{p.tail()}"
         yield {"p": p, "jobs": jobs}
     finally:
@@ -363,33 +382,46 @@ def test_interrupted_segment_is_requeued_and_resumes_from_its_checkpoint(
     p: Pipeline = main_run["p"]
     job_id = main_run["jobs"][segment]
     states = sacct_states(job_id)
+    # Preemption reads REQUEUED too: submitit requeues the job itself within GraceTime.
     assert states[-1] == "COMPLETED" and "REQUEUED" in states[:-1], f"{interrupt}: {states}"
     first, until = (segment - 1) * SEGMENT_STEPS, segment * SEGMENT_STEPS
     assert_resumed_from_checkpoints(trainer_starts(p.job_log(segment)), first, until)
+    if interrupt == "urgent_partition":  # the job that preempted it ran
+        assert job_state(p.extra_jobs[-1]) == "COMPLETED"
 
 
 def test_episode_log_is_continuous_across_interruptions(main_run: dict) -> None:
+    """Rows 1..N without gaps or duplicates, and at every resume exactly the rows the
+    checkpoint counted: rows of episodes the stopped trainer finished after it are dropped."""
     from daddy.episode_log import read
 
     p: Pipeline = main_run["p"]
     episodes = read(p.work / "runs" / RUN / "episodes.h5")
-    # 2 envs x 1,500 steps each in 60-step episodes: 50 rows without gaps or duplicates
     assert list(episodes["episode"]) == list(range(1, len(episodes) + 1))
-    assert len(episodes) >= 45
     assert episodes["global_step"].is_monotonic_increasing
+    logs = "".join(p.job_log(k) for k in (1, 2, 3))
+    resumes = [(int(step), int(n)) for step, n in _RESUME_EPISODES.findall(logs)]
+    assert len(resumes) >= 5, resumes  # 3 interruptions + 2 segment starts
+    for step, counted in resumes:
+        assert (episodes["global_step"] <= step).sum() == counted, (step, counted)
+    finished = int(_DONE_EPISODES.findall(p.job_log(3))[-1])
+    assert len(episodes) == finished > 0
 
 
-def test_restarted_snakemake_reattaches_instead_of_submitting_again(main_run: dict) -> None:
+@pytest.mark.parametrize("segment", [1, 2], ids=["ctrl_c", "crash"])
+def test_restarted_snakemake_reattaches_instead_of_submitting_again(
+    main_run: dict, segment: int
+) -> None:
     p: Pipeline = main_run["p"]
-    job_id = main_run["jobs"][1]
-    assert len(p.invocations) == 2
-    waiter_log = (p.work / stages.log_file(RUN, "segment_1")).read_text()
+    job_id = main_run["jobs"][segment]
+    assert [proc.returncode for proc in p.invocations][-1] == 0 and len(p.invocations) == 3
+    waiter_log = (p.work / stages.log_file(RUN, f"segment_{segment}")).read_text()
     assert f"re-attached to job {job_id} (slurm)" in waiter_log, waiter_log
-    seg1 = [r.job_id for r in sacct_rows(p.started_at, p.work) if r.name == f"{RUN}_seg1"]
-    assert seg1 == [job_id]
-    assert p.record(1).job_id == job_id == done_marker(p, 1)["job_id"]
-    submitted = sorted((p.work / stages.submitit_folder(RUN)).glob("*_submitted.pkl"))
-    assert [s.name.split("_")[0] for s in submitted] == sorted(main_run["jobs"].values())
+    name = f"{RUN}_seg{segment}"
+    assert [r.job_id for r in sacct_rows(p.started_at, p.work) if r.name == name] == [job_id]
+    assert p.record(segment).job_id == job_id == done_marker(p, segment)["job_id"]
+    submitted = (p.work / stages.submitit_folder(RUN)).glob("*_submitted.pkl")
+    assert sorted(s.name.split("_")[0] for s in submitted) == sorted(main_run["jobs"].values())
 
 
 def test_segment_over_its_time_limit_is_requeued_until_done(timeout_run: Pipeline) -> None:

@@ -1,4 +1,4 @@
-"""Importing `.state` files made elsewhere: classified from their RAM, junk refused with a reason."""
+"""Importing `.state` files made elsewhere: classified from their RAM, junk refused with reasons."""
 
 from __future__ import annotations
 

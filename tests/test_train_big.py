@@ -106,3 +106,19 @@ def test_checkpoint_of_another_model_size_is_refused(full_run, tmp_path):
     assert out.returncode == 2
     last = out.stderr.strip().splitlines()[-1]
     assert "model_size" in last and "large" in last
+
+
+def test_episode_line_shows_posteriors_of_reached_milestones():
+    """Regression: posterior means are keyed by label; an episode that reached a milestone
+    crashed the trainer when its line was built."""
+    from daddy.intrinsic import IntrinsicConfig, IntrinsicRewards
+    from daddy.train_big import episode_summary
+
+    intrinsic = IntrinsicRewards(IntrinsicConfig(), num_envs=1)
+    row = {"episode": 3, "env_id": 0, "length": 10, "return_env": 1.0, "return_total": 2.0,
+           "badges": 1, "map_id": 0x28, "savestate_tag": "boot", "return_rnd": 0.5,
+           "return_novel": 0.25, "return_bayes": 0.25, "cells_visited": 7,
+           "milestones_reached": 0b1}  # fmt: skip
+    summary = episode_summary(row, {}, intrinsic, alarm=0b1)
+    assert summary.posteriors == {"Starter": pytest.approx(0.5)}
+    assert summary.alarms == ["Starter"] and summary.badges == 1
