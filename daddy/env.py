@@ -16,7 +16,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -64,7 +64,7 @@ def game_features(s: ram.GameState) -> np.ndarray:
 class PokemonEnv(gym.Env):
     """One emulator. Actions: 0 down, 1 left, 2 right, 3 up, 4 a, 5 b, 6 start (no SELECT)."""
 
-    metadata = {"render_modes": ["rgb_array"]}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"]}
 
     def __init__(
         self,
@@ -170,7 +170,7 @@ class PokemonEnv(gym.Env):
         """Load a savestate; a truncated or foreign one gives a StateError, not a crash."""
         try:
             self.pyboy.load_state(io.BytesIO(data))
-        except Exception as e:  # PyBoy raises assorted errors on bad state bytes
+        except Exception as e:  # noqa: BLE001 (PyBoy raises assorted errors on bad state bytes)
             raise StateError(
                 f"cannot load savestate ({len(data)} bytes): {e or type(e).__name__}; it is "
                 "truncated, from another ROM, or from another PyBoy version: bootstrap it again"

@@ -7,8 +7,9 @@ Addresses come from the public pokered disassembly's symbol file (see DESIGN.md 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 # --- addresses -----------------------------------------------------------------------------
 W_CUR_MAP = 0xD35E
@@ -47,7 +48,7 @@ EVENT_BEAT_BROCK = (0xD755, 7)
 EVENT_BEAT_MISTY = (0xD75E, 7)
 EVENT_BEAT_LT_SURGE = (0xD773, 7)
 
-_POPCOUNT = bytes(bin(i).count("1") for i in range(256))
+_POPCOUNT = bytes(i.bit_count() for i in range(256))
 
 
 class Memory(Protocol):
@@ -93,7 +94,7 @@ class GameState:
 
     @property
     def badge_count(self) -> int:
-        return bin(self.badges).count("1")
+        return self.badges.bit_count()
 
     @property
     def level_sum(self) -> int:

@@ -11,6 +11,7 @@ stop a long run.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -321,12 +322,20 @@ class StateIndex:
             raise StateIndexError(f"tier must be one of {TIERS}, got {meta.tier!r}")
         if not state_bytes:
             raise StateIndexError(f"savestate {name!r} has no bytes; the emulator save failed")
-        # The slow part (write + fsync) happens before the lock, so writers overlap.
-        tmp = write_temp(self.folder, name, state_bytes)
         try:
-            return self._add_locked(name, tmp, state_bytes, meta)
-        finally:
-            tmp.unlink(missing_ok=True)  # still there only if the add changed nothing
+            # The slow part (write + fsync) happens before the lock, so writers overlap.
+            tmp = write_temp(self.folder, name, state_bytes)
+            try:
+                return self._add_locked(name, tmp, state_bytes, meta)
+            finally:
+                tmp.unlink(missing_ok=True)  # still there only if the add changed nothing
+        except OSError as e:
+            full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+            what = "disk full" if full else f"cannot write ({e.strerror or e})"
+            raise StateIndexError(
+                f"{what} while adding savestate {name!r} to {self.folder}; the index and its "
+                "states are unchanged" + ("; free some space" if full else "")
+            ) from e
 
     def _add_locked(
         self, name: str, tmp: Path, state_bytes: bytes, meta: StateMeta
@@ -338,7 +347,9 @@ class StateIndex:
                 self._entries = entries
                 return None
             kept = [e for e in entries if e is not old]
-            name = _unique_name(name, {e.name for e in kept})
+            # Never a name the committed index still holds: renaming over the old entry's file
+            # before index.json is rewritten would leave that entry pointing at other bytes.
+            name = _unique_name(name, {e.name for e in entries})
             entry = StateEntry(
                 name=name, path=name + STATE_SUFFIX, milestone=meta.milestone, tier=meta.tier,
                 map_id=int(meta.map_id), badges=int(meta.badges), events=int(meta.events),
@@ -349,7 +360,11 @@ class StateIndex:
             os.replace(tmp, self.folder / entry.path)
             kept.append(entry)
             kept, evicted = self._apply_cap(kept, entry)
-            self._write_index(kept)
+            try:
+                self._write_index(kept)
+            except BaseException:
+                (self.folder / entry.path).unlink(missing_ok=True)  # not in the index: not kept
+                raise
             self._entries = kept
             self._seen_sig = _signature(self.index_path)
             for gone in ([old] if old is not None else []) + evicted:

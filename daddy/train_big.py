@@ -104,12 +104,46 @@ def pick_device(name: str) -> torch.device:
 
 
 def open_savestates(cfg: TrainConfig, rom: Rom, root: Path) -> StateIndex:
-    """The run's savestate index; bootstrapped first when the run has none (one command)."""
+    """The run's savestate index; bootstrapped first when the run has none (one command).
+
+    An index without a bootstrap entry is what a bootstrap killed between writing index.json
+    and its state leaves: bootstrap again rather than stop every restart.
+    """
     folder = root / cfg.run_name
-    if not (folder / INDEX_FILE).exists():
+    index = StateIndex.load(folder, rom_sha1=rom.sha1) if (folder / INDEX_FILE).exists() else None
+    if index is None or not any(e.is_bootstrap for e in index.entries):
         print(f"[BOOT] no savestates for {cfg.run_name}: bootstrapping from power-on", flush=True)
         bootstrap(rom, cfg.run_name, root)
-    return StateIndex.load(folder, rom_sha1=rom.sha1)
+        index = StateIndex.load(folder, rom_sha1=rom.sha1)
+    check_spawn_states(index, rom)
+    return index
+
+
+def check_spawn_states(index: StateIndex, rom: Rom) -> None:
+    """Load every usable savestate once here, before the workers do.
+
+    A state PyBoy refuses (truncated, from another ROM, from a newer PyBoy) whose hash the index
+    vouches for would otherwise fail every worker's reset until VecEnv gives up with a
+    traceback; here it is one line naming the file.
+    """
+    from daddy.env import PokemonEnv
+    from daddy.state_import import StateRefused, inspect_state
+
+    usable, _ = index.verified_entries()
+    env = PokemonEnv(rom)
+    try:
+        sample = env.save_state()
+        for entry in usable:
+            try:
+                inspect_state(env.pyboy, index.read_state(entry), format_version=sample[0],
+                              sample_size=len(sample))  # fmt: skip
+            except StateRefused as e:
+                raise StateIndexError(
+                    f"savestate {index.state_path(entry)} cannot be used: {e}; delete it and "
+                    f"its entry in {index.index_path}, or delete {index.folder} to re-bootstrap"
+                ) from None
+    finally:
+        env.close()
 
 
 def checkpoint_config(cfg: TrainConfig) -> dict[str, Any]:
@@ -167,7 +201,7 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
         print(f"[DONE] {cfg.run_name}: already at step {step} >= {stop_step}", flush=True)
         return EXIT_DONE
     logger = EpisodeLogger(run_dir / "episodes.h5", cfg.run_name, MILESTONE_NAMES,
-                           resume_rows=logger_rows)  # fmt: skip
+                           resume_rows=0 if loaded is None else logger_rows)  # fmt: skip
 
     # ---------------------------------------------------------------- envs
     track = EnvTracker(cfg.num_envs)
@@ -219,6 +253,15 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
                          "worker_restarts": restarts_before + vec.restarts},
             "rng": {"torch": torch.get_rng_state()},
         }  # fmt: skip
+        bad = nonfinite_tensors({"model": payload["model"], "learner": payload["learner"],
+                                 "rnd": payload["intrinsic"]["rnd"]})  # fmt: skip
+        if bad:
+            have = checkpoints.list_complete()
+            kept = f"step_{have[-1]} is intact" if have else "there is no earlier checkpoint"
+            raise CheckpointError(
+                f"refusing to save step_{at_step}: {len(bad)} tensors hold NaN/inf (first: "
+                f"{bad[0]}); {kept}: resume from it, with a lower --lr if this repeats"
+            )
         path = checkpoints.save(at_step, payload, config={**cfg.to_dict(), **checkpoint_config(cfg)})
         print(f"[CKPT] step={at_step} path={path}", flush=True)
         return path
@@ -239,6 +282,10 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
                     update_credit -= 1.0
                     batch = replay.sample(cfg.batch_size)
                     metrics = learner.update(batch)
+                    if metrics["losses/nonfinite"]:
+                        print(f"[ALARM] step {step}: NaN/inf in the loss or Q-values, update "
+                              f"skipped (non-finite updates so far: "
+                              f"{learner.nonfinite_updates})", flush=True)  # fmt: skip
                     intrinsic.train_step(batch.obs["screen"][-1])
                     interval["loss"], interval["q"] = metrics["losses/td_loss"], metrics["losses/q_mean"]
             obs, r_env, terminated, truncated, infos = vec.step_wait()
@@ -331,6 +378,18 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
 
 
 # -------------------------------------------------------------------- helpers of the loop
+def nonfinite_tensors(tree: Any, where: str = "") -> list[str]:
+    """Paths of the floating-point tensors in `tree` that hold NaN or inf."""
+    if isinstance(tree, torch.Tensor):
+        bad = tree.is_floating_point() and not bool(torch.isfinite(tree).all())
+        return [where.lstrip(".")] if bad else []
+    if isinstance(tree, dict):
+        return [p for k, v in tree.items() for p in nonfinite_tensors(v, f"{where}.{k}")]
+    if isinstance(tree, (list, tuple)):
+        return [p for i, v in enumerate(tree) for p in nonfinite_tensors(v, f"{where}[{i}]")]
+    return []
+
+
 def watcher_spawn_mask(watcher: Any, env_id: int) -> int:
     """Milestones already true when the episode started (not eligible for the posteriors)."""
     return watcher.episode_mask(env_id) & ~watcher.new_mask(env_id)
@@ -432,6 +491,18 @@ def main(argv: list[str] | None = None) -> int:
     except (RomError, StateIndexError, CheckpointError, EpisodeLogError, ValueError) as e:
         print(f"daddy.train_big: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as e:  # an output folder that cannot be written, a full disk
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"daddy.train_big: error: {e.strerror or str(e).splitlines()[0]}{where}: make "
+              "runs/ and savestates/ writable folders with free space; the newest checkpoint "
+              "is intact", file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
+    finally:
+        # The run is over: a late SIGTERM/SIGUSR2 must not turn its exit into a death by signal
+        # while the interpreter tears down (CPython resets Python handlers to SIG_DFL then;
+        # SIG_IGN survives).
+        for sig in (signal.SIGTERM, signal.SIGUSR2):
+            signal.signal(sig, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

@@ -479,7 +479,7 @@ class VecEnv:
         proc = self._ctx.Process(
             target=_worker_main, args=args, name=f"daddy-vec-{index}", daemon=True
         )
-        with _main_module_hidden():
+        with _main_module_hidden(), _signals_blocked():
             proc.start()
         child.close()  # only the worker holds it now: its death reads as EOF here
         return _Worker(index, lo, hi, proc, parent)
@@ -602,6 +602,24 @@ class VecEnv:
             raise TypeError(f"reset_state({env_id}) must return bytes or None, "
                             f"got {type(data).__name__}")  # fmt: skip
         return None if data is None else bytes(data)
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Start processes with SLURM's signals blocked: the block is inherited across exec.
+
+    multiprocessing's forkserver (and resource tracker) are exec'd children of this process
+    with default signal dispositions: a SIGTERM/SIGUSR2 that SLURM sends to every process of
+    the step would kill the forkserver, and PR_SET_PDEATHSIG would then kill every worker in
+    the middle of the trainer's checkpoint. Signals sent to this process meanwhile stay
+    pending and are delivered when the block is lifted.
+    """
+    sigs = {getattr(signal, n) for n in _SIGNALS_LEFT_TO_MAIN if hasattr(signal, n)}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @contextlib.contextmanager

@@ -226,10 +226,6 @@ BROKEN_STATES: dict[str, Callable[[bytes, Rom, Path], bytes]] = {
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a .state that PyBoy refuses makes every worker fail its reset; VecEnv restarts them "
-    "until 'failed 4 times in a row' (RuntimeError, exit 1, a traceback per restart); fix: "
-    "train_big loads each spawn state once before starting workers (report of issue 8)"))  # fmt: skip
 @pytest.mark.parametrize("broken", sorted(BROKEN_STATES))
 def test_state_the_emulator_cannot_load_is_one_line_and_changes_nothing(
     tmp_path: Path, booted: Path, practice_rom: Rom, broken: str
@@ -294,9 +290,6 @@ def read_only_runs(cwd: Path) -> None:
         pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr.strip()}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: train_big.main does not catch OSError: an unwritable runs/ or savestates/ ends in a "
-    "traceback with exit 1; fix: catch OSError in main (report of issue 8)"))  # fmt: skip
 @pytest.mark.parametrize("block", [runs_is_a_file, savestates_is_a_file, read_only_runs],
                          ids=["runs-is-a-file", "savestates-is-a-file", "read-only-runs"])  # fmt: skip
 def test_unwritable_output_folder_is_one_line(
@@ -321,6 +314,7 @@ class Evil:
         return exec, (f"open({str(self.marker)!r}, 'w').write('pwned')",)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # the raw pickle: refused anyway
 @pytest.mark.parametrize("file", ["model.pt", "raw-pickle"])
 def test_malicious_checkpoint_is_refused_before_any_code_runs(
     cwd: Path, states: Path, capsys, file: str

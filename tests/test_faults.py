@@ -311,8 +311,11 @@ def test_sigkill_at_random_moments_of_checkpoint_writes_keeps_the_last_complete_
 
 
 # ---- 2. SIGKILL / SIGTERM / SIGUSR2 at random moments of a training run -------------------------
-# SIGKILL goes to the trainer's pid only (the OOM killer); SIGTERM/SIGUSR2 to its whole process
-# group, as SLURM signals every process of a job step.
+# Every signal goes to the trainer's pid only. SLURM signals every process of the step (the
+# whole group), which today also kills multiprocessing's forkserver and with it the workers:
+# test_preemption_signal_to_every_process_restarts_no_worker. Once daddy/vec.py is fixed, set
+# SIGNAL_GROUP = True to send SIGTERM/SIGUSR2 to the group here too (it passes with the fix).
+SIGNAL_GROUP = True
 PLAN = [signal.SIGTERM, signal.SIGKILL, signal.SIGUSR2, signal.SIGKILL, signal.SIGTERM,
         signal.SIGKILL, signal.SIGUSR2]  # fmt: skip
 CHAIN_TOTAL = 1600
@@ -333,7 +336,7 @@ def test_random_kills_and_preemptions_during_training_lose_and_duplicate_no_epis
         try:
             trainer.wait(timeout=rng.uniform(0.5, 10.0))
         except subprocess.TimeoutExpired:
-            if sig == signal.SIGKILL:
+            if sig == signal.SIGKILL or not SIGNAL_GROUP:
                 os.kill(trainer.proc.pid, sig)
             else:
                 os.killpg(trainer.proc.pid, sig)
@@ -341,8 +344,10 @@ def test_random_kills_and_preemptions_during_training_lose_and_duplicate_no_epis
         text = trainer.stdout
         if sig == signal.SIGKILL:
             assert rc in (0, -signal.SIGKILL), trainer.stderr[-3000:]
-        elif rc != 0:  # only before the handler exists: the interpreter was still importing
-            assert rc == -sig and text == "", trainer.stderr[-3000:]
+        elif rc != 0:
+            # Only outside train(): still importing (nothing written), or the run was over and
+            # the interpreter tearing down (CPython resets handlers to SIG_DFL on exit).
+            assert rc == -sig and (text == "" or "[DONE]" in text), trainer.stderr[-3000:]
         else:
             assert "[SIGNAL]" in text or "[DONE]" in text, text[-2000:]
         assert_no_process_left(tmp_path)
@@ -366,10 +371,6 @@ def test_random_kills_and_preemptions_during_training_lose_and_duplicate_no_epis
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: no checkpoint yet -> train_big opens the existing episodes.h5 with resume_rows=None, "
-    "EpisodeLogError 'already exists'; fix: train_big.train passes resume_rows=0 without a "
-    "checkpoint (report of issue 8)"))  # fmt: skip
 def test_sigkill_before_the_first_checkpoint_then_a_restart_trains(tmp_path: Path) -> None:
     """SLURM's KillWait, the OOM killer: episodes were logged, no checkpoint covers them yet."""
     args = ["--run-name", RUN, "--total-steps", "400", *TINY, "--save-interval", "400"]
@@ -387,11 +388,6 @@ def test_sigkill_before_the_first_checkpoint_then_a_restart_trains(tmp_path: Pat
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: daddy.bootstrap.bootstrap writes an empty index.json before the state; killed in "
-    "between, every restart says 'no usable savestates' and never bootstraps; fix: "
-    "train_big.open_savestates bootstraps when the index has no bootstrap state (report of "
-    "issue 8)"))  # fmt: skip
 def test_a_bootstrap_killed_after_creating_the_index_is_redone_on_restart(
     tmp_path: Path, practice_rom
 ) -> None:
@@ -403,10 +399,6 @@ def test_a_bootstrap_killed_after_creating_the_index_is_redone_on_restart(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: multiprocessing's forkserver dies of SIGTERM/SIGUSR2 sent to the process group, and "
-    "PR_SET_PDEATHSIG then kills every worker: the trainer restarts them all during its grace "
-    "period; fix: daddy/vec.py starts processes with those signals blocked (report of issue 8)"))  # fmt: skip
 def test_preemption_signal_to_every_process_restarts_no_worker(tmp_path: Path) -> None:
     """SLURM signals all processes of the step; the trainer's own copy may come a bit later."""
     args = ["--run-name", RUN, "--total-steps", "100000", *TINY]
@@ -524,10 +516,6 @@ def test_savestate_on_a_full_tmpfs_leaves_the_index_and_its_states_as_they_were(
         assert_both_states_usable(index.folder)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: StateIndex.add lets OSError(ENOSPC) out raw, so train_big (which catches "
-    "StateIndexError) dies with a traceback; fix: wrap it as StateIndexError 'disk full ...' "
-    "(report of issue 8)"))  # fmt: skip
 def test_savestate_on_a_full_disk_raises_a_state_index_error_that_says_so(tmp_path: Path) -> None:
     with small_disk(tmp_path / "disk", "1m") as disk:
         index = StateIndex.create(disk / "states", RUN, "0" * 40)
@@ -536,11 +524,6 @@ def test_savestate_on_a_full_disk_raises_a_state_index_error_that_says_so(tmp_pa
             index.add("forest", os.urandom(STATE_BYTES), state_meta("forest", 900))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: StateIndex._add_locked renames a better copy of a milestone over the old entry's "
-    "file before index.json is rewritten; if that write fails (or the process is killed "
-    "between the two) the committed entry points at other bytes: hash mismatch, state lost; "
-    "fix: never reuse a name the committed index holds (report of issue 8)"))  # fmt: skip
 def test_failed_index_write_while_replacing_a_state_keeps_the_old_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -587,9 +570,6 @@ def test_training_on_a_disk_that_fills_up_stops_with_one_line_and_resumes_once_f
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a full disk at start-up (episode log rewrite) escapes train_big.main as a raw "
-    "OSError traceback with exit 1; fix: main catches OSError (report of issue 8)"))  # fmt: skip
 def test_training_started_on_a_full_disk_fails_with_one_line_and_keeps_the_log(
     tmp_path: Path,
 ) -> None:
@@ -676,9 +656,6 @@ def test_no_checkpoint_of_a_run_with_nonfinite_updates_holds_a_nan(nan_run) -> N
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "gap: skipped non-finite updates are only counted in the checkpoint (learner."
-    "nonfinite_updates); the terminal shows loss=- and no alarm; fix in the report of issue 8"))  # fmt: skip
 def test_skipped_nonfinite_updates_are_reported_in_the_log(nan_run) -> None:
     _, out = nan_run
     assert "nonfinite" in out.replace("-", "").replace("_", "").lower()
@@ -706,10 +683,6 @@ POISONED = {
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: train_big saves whatever the nets hold; NaN weights are written into the checkpoint "
-    "(and a NaN RND predictor poisons every reward); fix: refuse non-finite tensors in "
-    "train_big.save (report of issue 8)"))  # fmt: skip
 @pytest.mark.parametrize("net", sorted(POISONED))
 def test_nan_weights_are_never_saved(tmp_path: Path, net: str) -> None:
     """Either the run stops with one line (the previous checkpoint intact) or it rolls back;
