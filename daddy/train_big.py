@@ -402,7 +402,11 @@ def save_trigger_state(vec: VecEnv, curriculum: CurriculumManager, watcher: Any,
     if data is None:
         return
     meta = watcher.state_meta(env_id, trig, game, step)
-    entry, migrating = curriculum.add_state(entry_name(trig.name), data, meta)
+    try:
+        entry, migrating = curriculum.add_state(entry_name(trig.name), data, meta)
+    except StateIndexError as e:  # e.g. a full disk: one lost savestate must not stop the run
+        print(f"[WARN] savestate {trig.name} not saved: {e}", flush=True)
+        return
     if entry is not None:
         print(f"[SAVESTATE] {trig.name} tier={trig.tier} env={env_id} step={step} "
               f"map=0x{game.map_id:02X} -> {entry.path}; migrating envs {migrating}", flush=True)
