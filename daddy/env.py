@@ -29,6 +29,7 @@ from daddy.rom import Rom, resolve_rom
 ACTIONS = ("down", "left", "right", "up", "a", "b", "start")
 SCREEN_SHAPE = (72, 80)
 FEATURE_DIM = 24
+FULL_READ_EVERY = 16  # steps between full reads of the event flags (see read_game_state)
 # Shade i is rendered as RGB (i, i, i): the red channel is the shade index.
 _SHADE_PALETTE = (0x000000, 0x010101, 0x020202, 0x030303)
 # For people (videos, screenshots): the classic grey ramp.
@@ -147,7 +148,9 @@ class PokemonEnv(gym.Env):
         pb.button_release(button)
         pb.tick(self.action_freq - self.press_frames, True)
         self.steps += 1
-        self.state = ram.read_game_state(pb.memory)
+        # Event flags are re-read in full every FULL_READ_EVERY steps, whatever happened.
+        prev = self.state if self.steps % FULL_READ_EVERY else None
+        self.state = ram.read_game_state(pb.memory, prev)
         truncated = self.steps >= self.max_episode_steps
         return self._obs(), 0.0, False, truncated, {"game": self.state}
 

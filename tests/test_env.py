@@ -132,3 +132,19 @@ def test_in_control_matches_ram_conditions(game):
     assert ram.in_control(mem)
     press(game, "start")  # the stats box
     assert not ram.in_control(mem) and game.state.text_box
+
+
+def test_event_flags_reused_only_while_in_control(game):
+    """The cheap path must never hide a flag set by the game: flags change only out of control."""
+    from tests.cart_util import get_starter
+
+    s0 = game.state
+    press(game, "right")
+    assert game.state.events is s0.events  # in control before and after: reused, not re-read
+    get_starter(game)  # the starter's text box takes control away: the flag must show up
+    assert game.state.event(ram.EVENT_GOT_STARTER) and game.state.dex_owned == 1
+    mem = game.pyboy.memory
+    mem[ram.W_EVENT_FLAGS + 100] = 0xFF  # a flag set behind the game's back...
+    for _ in range(16):
+        press(game, "b")
+    assert game.state.event_count >= 9  # ...is still seen by the periodic full read
