@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from daddy.cart import gfx, world
 from daddy.cart.asm import assemble, finalize_header
+from daddy.state_index import atomic_write_bytes
 
 TITLE = "PRACTICE RED"  # not "POKEMON RED": PyBoy would switch on its Pokémon game wrapper
 ROM_SIZE = 0x8000
@@ -68,15 +68,9 @@ def source_digest() -> str:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    """Write the ROM atomically (the same helper the savestate index uses), making folders."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
 
 
 def cache_dir() -> Path:
