@@ -143,15 +143,7 @@ def read_game_state(mem: Memory, previous: GameState | None = None) -> GameState
     levels = tuple(mem[a] if i < party_count else 0 for i, a in enumerate(PARTY_LEVELS))
     font = mem[W_FONT_LOADED]
     wy = mem[H_WY]
-    battle = mem[W_IS_IN_BATTLE]
-    control = (
-        mem[W_STATUS_FLAGS6] & 1 == 1
-        and mem[W_JOY_IGNORE] == 0
-        and mem[W_STATUS_FLAGS5] & 0xA1 == 0
-        and font & 1 == 0
-        and battle == 0
-        and wy == 0x90
-    )
+    control = in_control(mem)
     if previous is not None and control and previous.in_control:
         events, event_count = previous.events, previous.event_count
         owned, seen = previous.dex_owned, previous.dex_seen
@@ -171,7 +163,7 @@ def read_game_state(mem: Memory, previous: GameState | None = None) -> GameState
         max_hp=(mem[W_PARTY_MON1_MAX_HP] << 8 | mem[W_PARTY_MON1_MAX_HP + 1]) if party_count else 0,
         events=events,
         event_count=event_count,
-        in_battle=battle,
+        in_battle=mem[W_IS_IN_BATTLE],
         money=bcd_to_int([mem[W_PLAYER_MONEY], mem[W_PLAYER_MONEY + 1], mem[W_PLAYER_MONEY + 2]]),
         dex_owned=owned,
         dex_seen=seen,

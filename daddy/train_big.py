@@ -330,11 +330,11 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
                 eligible = ALL_MILESTONES & ~watcher_spawn_mask(watcher, i)
                 reached = watcher.new_mask(i)
                 alarm = intrinsic.on_episode_end(int(i), eligible, reached)
-                row = episode_row(cfg, episodes, int(i), step, ep, fin, track, intrinsic, alarm,
+                row = episode_row(episodes, int(i), step, ep, fin, track, intrinsic, alarm,
                                   spawn, eps, terminal_sps(interval, step))
                 logger.append(row)
                 recent.append((ep["length"], ep["return"], track.r_total[i]))
-                terminal.episode(episode_summary(row, fin, intrinsic, alarm))
+                terminal.episode(episode_summary(row, intrinsic, alarm))
                 if alarm:
                     alarms_total += (alarm).bit_count()
                     terminal.alarm(intrinsic.posteriors.describe_alarm(alarm), step=step)
@@ -347,7 +347,7 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
             if step >= next_log:
                 next_log += cfg.log_interval
                 curriculum.set_milestone_pressure(intrinsic.posteriors.pressure())
-                terminal.interval(interval_stats(interval, step, eps, episodes, recent, cfg,
+                terminal.interval(interval_stats(interval, step, eps, episodes, recent,
                                                  curriculum, intrinsic, alarms_total,
                                                  restarts_before + vec.restarts))  # fmt: skip
                 interval.update(t=time.monotonic(), step=step, parts=np.zeros(4), n=0)
@@ -417,7 +417,7 @@ def terminal_sps(interval: dict, step: int) -> float:
     return (step - interval["step"]) / dt if dt > 0 else 0.0
 
 
-def episode_row(cfg: TrainConfig, episode: int, env_id: int, step: int, ep: dict, fin: dict,
+def episode_row(episode: int, env_id: int, step: int, ep: dict, fin: dict,
                 track: EnvTracker, intrinsic: IntrinsicRewards, alarm: int,
                 spawn: StateEntry | None, eps: float, sps: float) -> dict[str, Any]:  # fmt: skip
     g = fin["game"]
@@ -434,7 +434,7 @@ def episode_row(cfg: TrainConfig, episode: int, env_id: int, step: int, ep: dict
     }  # fmt: skip
 
 
-def episode_summary(row: dict, fin: dict, intrinsic: IntrinsicRewards, alarm: int) -> EpisodeSummary:
+def episode_summary(row: dict, intrinsic: IntrinsicRewards, alarm: int) -> EpisodeSummary:
     means = intrinsic.posteriors.means()
     labels = {m.name: m.label for m in DEFAULT_MILESTONES}
     reached = [m.name for k, m in enumerate(DEFAULT_MILESTONES) if row["milestones_reached"] >> k & 1]
@@ -450,7 +450,7 @@ def episode_summary(row: dict, fin: dict, intrinsic: IntrinsicRewards, alarm: in
 
 
 def interval_stats(interval: dict, step: int, eps: float, episodes: int, recent: deque,
-                   cfg: TrainConfig, curriculum: CurriculumManager, intrinsic: IntrinsicRewards,
+                   curriculum: CurriculumManager, intrinsic: IntrinsicRewards,
                    alarms: int, restarts: int) -> IntervalStats:  # fmt: skip
     n = max(interval["n"], 1)
     parts = interval["parts"] / n

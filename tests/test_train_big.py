@@ -118,6 +118,6 @@ def test_episode_line_shows_posteriors_of_reached_milestones():
            "badges": 1, "map_id": 0x28, "savestate_tag": "boot", "return_rnd": 0.5,
            "return_novel": 0.25, "return_bayes": 0.25, "cells_visited": 7,
            "milestones_reached": 0b1}  # fmt: skip
-    summary = episode_summary(row, {}, intrinsic, alarm=0b1)
+    summary = episode_summary(row, intrinsic, alarm=0b1)
     assert summary.posteriors == {"Starter": pytest.approx(0.5)}
     assert summary.alarms == ["Starter"] and summary.badges == 1
