@@ -8,6 +8,7 @@ of tensors and numbers, so a checkpoint is a single `torch.save` and loads with
 from __future__ import annotations
 
 import copy
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import torch
@@ -183,3 +184,54 @@ class Learner:
         self.optimizer.load_state_dict(d["optimizer"])
         self.updates = int(d["updates"])
         self.nonfinite_updates = int(d["nonfinite_updates"])
+
+
+class BackgroundUpdates:
+    """The learner's updates of one loop turn on a second thread, and an actor copy of the net.
+
+    Why: on CPU the trainer's main process, not the emulators, limits env steps/s, and half of
+    its work is learning. Torch releases the GIL inside its kernels, so updates running here
+    overlap acting, intrinsic rewards, bookkeeping and the emulators' step on another core.
+    Batches are sampled on the caller's thread (the replay is not shared across threads) and
+    `wait()` is called once per loop turn, so the number and order of updates per env step
+    stay exactly what they were: a resumed run continues as an uninterrupted one would.
+    The actor acts with `acting_net`, a copy refreshed after every turn with updates, so it
+    never reads weights that the optimizer is halfway through writing.
+    """
+
+    def __init__(self, learner: Learner) -> None:
+        self.learner = learner
+        self.acting_net = copy.deepcopy(learner.net).requires_grad_(False)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="learner")
+        self._job: Future | None = None
+
+    def submit(self, batches: list[Batch]) -> None:
+        """Start `learner.update` on each batch, in order (finish any earlier job first)."""
+        if self._job is not None:
+            raise RuntimeError("submit before wait: one job per loop turn")
+        if batches:
+            self._job = self._pool.submit(lambda: [self.learner.update(b) for b in batches])
+
+    def wait(self) -> list[dict[str, float]]:
+        """The metrics of the submitted updates (after they are done); refreshes `acting_net`."""
+        if self._job is None:
+            return []
+        job, self._job = self._job, None
+        metrics = job.result()  # re-raises the update's exception here
+        self.sync_acting_net()
+        return metrics
+
+    def sync_acting_net(self) -> None:
+        """Copy the online weights into the acting net (after a resume, too)."""
+        with torch.no_grad():
+            for dst, src in zip(self.acting_net.parameters(), self.learner.net.parameters()):
+                dst.copy_(src)
+            for dst, src in zip(self.acting_net.buffers(), self.learner.net.buffers()):
+                dst.copy_(src)
+
+    def close(self) -> None:
+        """Finish the running job (its result is dropped) and stop the thread."""
+        if self._job is not None:
+            self._job.exception()
+            self._job = None
+        self._pool.shutdown(wait=True)

@@ -38,7 +38,7 @@ from daddy.episode_log import TIER_CODES, EpisodeLogError, EpisodeLogger
 from daddy.evaluate import start_evaluation
 from daddy.heatmap import VisitCounts
 from daddy.intrinsic import IntrinsicRewards
-from daddy.learning import Learner
+from daddy.learning import BackgroundUpdates, Learner
 from daddy.milestones import DEFAULT_MILESTONES
 from daddy.networks import QNetwork, count_parameters, model_config
 from daddy.replay import SequenceReplay
@@ -166,7 +166,8 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
     net = QNetwork(model_config(cfg.model_size)).to(device)
     agent_cfg = cfg.agent_config()
     learner = Learner(net, agent_cfg, device)
-    actor = Actor(net, cfg.num_envs, device, seed=cfg.seed)
+    updates = BackgroundUpdates(learner)  # learning overlaps the rest of each loop turn
+    actor = Actor(updates.acting_net, cfg.num_envs, device, seed=cfg.seed)
     replay = SequenceReplay.from_memory_budget(
         cfg.replay_memory_mb * 2**20, cfg.num_envs, agent_cfg.seq_len, agent_cfg.burn_in,
         agent_cfg.n_step, agent_cfg.period, net.state_size, seed=cfg.seed,
@@ -185,6 +186,7 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
     if loaded is not None:
         ckpt_step, p = loaded
         learner.load_state_dict({"online": p["model"], **p["learner"]})
+        updates.sync_acting_net()
         replay.load_state_dict(p["replay"], copy=False)
         actor.load_state_dict(p["actor"])
         intrinsic.load_state_dict(p["intrinsic"])
@@ -275,19 +277,15 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
             prev_obs = {k: v.copy() for k, v in obs.items()}  # vec obs are shared-memory views
             actions, states = actor.act(prev_obs, eps, firsts=firsts)
             vec.step_async(actions)
-            # Learn while the emulators step: replay_ratio trained steps per collected step.
+            # Learn while the emulators step and this turn's bookkeeping runs (on the learner
+            # thread): replay_ratio trained steps per collected step.
+            batches = []
             if step >= cfg.learning_starts and replay.num_sequences > 0:
                 update_credit += cfg.replay_ratio * cfg.num_envs / (cfg.batch_size * agent_cfg.trace_len)
                 while update_credit >= 1.0:
                     update_credit -= 1.0
-                    batch = replay.sample(cfg.batch_size)
-                    metrics = learner.update(batch)
-                    if metrics["losses/nonfinite"]:
-                        print(f"[ALARM] step {step}: NaN/inf in the loss or Q-values, update "
-                              f"skipped (non-finite updates so far: "
-                              f"{learner.nonfinite_updates})", flush=True)  # fmt: skip
-                    intrinsic.train_step(batch.obs["screen"][-1])
-                    interval["loss"], interval["q"] = metrics["losses/td_loss"], metrics["losses/q_mean"]
+                    batches.append(replay.sample(cfg.batch_size))
+            updates.submit(batches)
             obs, r_env, terminated, truncated, infos = vec.step_wait()
             dones = terminated | truncated
             games = [info["final_info"]["game"] if d else info["game"]
@@ -320,6 +318,13 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
             firsts = vec.firsts.copy()
             step += cfg.num_envs
             terminal.progress(step)
+            for batch, metrics in zip(batches, updates.wait()):
+                if metrics["losses/nonfinite"]:
+                    print(f"[ALARM] step {step}: NaN/inf in the loss or Q-values, update "
+                          f"skipped (non-finite updates so far: "
+                          f"{learner.nonfinite_updates})", flush=True)  # fmt: skip
+                intrinsic.train_step(batch.obs["screen"][-1])
+                interval["loss"], interval["q"] = metrics["losses/td_loss"], metrics["losses/q_mean"]
 
             # Finished episodes: log, update posteriors and curriculum, start the next.
             for i in np.flatnonzero(dones):
@@ -369,6 +374,7 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
             print(f"[DONE] {cfg.run_name}: step {step} (stop at {stop_step}), {episodes} episodes, "
                   f"sps={sps:.1f}", flush=True)  # fmt: skip
     finally:
+        updates.close()
         terminal.close()
         vec.close()
         logger.close()

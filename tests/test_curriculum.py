@@ -326,7 +326,8 @@ def test_watcher_to_index_to_migration(index: StateIndex) -> None:
     watcher.start_episode(2, start)
     won = state_at(0x36, 1, (ram.EVENT_GOT_STARTER, ram.EVENT_BEAT_BROCK))
     fired = {t.name: t for t in watcher.observe(2, won)}
-    assert set(fired) == {"badge_boulder", "map_0x36"}  # Brock's gym entered the first time
+    assert set(fired) == {"badge_boulder"}  # the gym's first visit (stage 3) is this moment
+    assert "map_0x36_s3" in watcher.seen
     trigger = fired["badge_boulder"]
     entry, envs = cur.add_state("badge_boulder_t", b"after brock",
                                 watcher.state_meta(2, trigger, won, step=4_000))

@@ -82,11 +82,10 @@ def test_what_is_true_at_the_spawn_state_never_fires() -> None:
           ("badge_thunder", "late", "milestone"), ("badge_bit3", "late", "badge"),
           ("beat_erika", "late", "event")]),
         (game(events=(*STARTER, ram.EVENT_OAK_GOT_PARCEL)), [("oak_got_parcel", "early", "event")]),
-        (game(REDS_HOUSE, events=STARTER), [("map_0x25", "early", "map")]),
-        (game(REDS_HOUSE, badges=0b11, events=STARTER),
-         [("badge_boulder", "mid", "milestone"), ("badge_cascade", "late", "milestone"),
-          ("map_0x25", "mid", "map")]),
-        (game(CERULEAN_GYM, events=STARTER), [("map_0x41", "late", "map")]),
+        (game(REDS_HOUSE, events=STARTER), [("map_0x25_s1", "early", "map")]),
+        (game(REDS_HOUSE, badges=0b11, events=STARTER),  # the badges' states are this moment's
+         [("badge_boulder", "mid", "milestone"), ("badge_cascade", "late", "milestone")]),
+        (game(CERULEAN_GYM, events=STARTER), [("map_0x41_s1", "late", "map")]),
         (game(PEWTER, events=STARTER), [("pewter_city", "mid", "milestone")]),
     ],
     ids=["gym-leader-event", "badge", "unnamed-badge", "four-badges", "erika", "required-event",
@@ -103,7 +102,7 @@ def test_only_late_maps_fire_when_new_maps_are_not_watched() -> None:
     w = MilestoneWatcher(1, late_maps=(CELADON,), watch_new_maps=False)
     w.start_episode(0, game(events=STARTER))
     assert w.observe(0, game(REDS_HOUSE, events=STARTER)) == []
-    assert names(w.observe(0, game(CELADON, events=STARTER))) == ["map_0x06"]
+    assert names(w.observe(0, game(CELADON, events=STARTER))) == ["map_0x06_s1"]
 
 
 def test_gym_leaders_named_in_milestones_are_not_doubled() -> None:
@@ -195,3 +194,18 @@ def test_tier_for_prefers_a_named_milestones_tier() -> None:
     assert tier_for("beat_misty", game()) == "late"
     assert tier_for("map_0x25", game(REDS_HOUSE, badges=1)) == "mid"
     assert tier_for("map_0x06", game(CELADON), late_maps=(CELADON,)) == "late"
+
+
+def test_a_map_counts_again_at_each_story_stage() -> None:
+    """Pallet Town before and after the starter are different places to explore from."""
+    w = MilestoneWatcher(1)
+    w.start_episode(0, game(REDS_HOUSE))
+    assert names(w.observe(0, game(PALLET))) == ["map_0x00"]
+    assert names(w.observe(0, game(PALLET, events=STARTER))) == ["got_starter"]  # not the map
+    assert names(w.observe(0, game(REDS_HOUSE, events=STARTER))) == ["map_0x25_s1"]
+    assert names(w.observe(0, game(PALLET, events=STARTER))) == []  # seen with got_starter
+    assert w.observe(0, game(PALLET)) == []
+    assert names(w.observe(0, game(PALLET, badges=0b1, events=(*STARTER, ram.EVENT_BEAT_BROCK)))
+                 ) == ["beat_brock", "badge_boulder"]
+    assert names(w.observe(0, game(REDS_HOUSE, badges=0b1,
+                                   events=(*STARTER, ram.EVENT_BEAT_BROCK)))) == ["map_0x25_s3"]

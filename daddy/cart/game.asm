@@ -1699,6 +1699,8 @@ Battle:
     call BattleMsg
     ld a, [wEnemyLevel]
     srl a
+    srl a
+    srl a
     inc a
     ld b, a
     call Random

@@ -189,7 +189,7 @@ MAPS: tuple[MapDef, ...] = (
          "TTTT..TTTT"),
         conn={"S": 0x00, "N": 0x01},
         objects=(Obj(2, 4, "Found a POTION!@"),),
-        encounters=Encounters(30, 2, 1, 16),
+        encounters=Encounters(20, 2, 1, 16),
     ),
     MapDef(
         0x01, "VIRIDIAN_CITY", "TOWN",
@@ -241,17 +241,17 @@ MAPS: tuple[MapDef, ...] = (
             Obj(7, 2, "BUG CATCHER: Let's|battle!@", level=6, money=0x02, species=18),
             Obj(2, 6, "Found a REPEL!@"),
         ),
-        encounters=Encounters(30, 3, 3, 18),
+        encounters=Encounters(20, 3, 3, 18),
     ),
     MapDef(
         0x33, "VIRIDIAN_FOREST", "FOREST",
         ("T..TTTTTTT",
-         "T.,,,,T,iT",
-         "T.TTT,T,.T",
-         "T,,tT,,,.T",
-         "TTT.TTTT.T",
+         "T.,,,,,,iT",
+         "T.,,TT,,.T",
+         "T,,t,,,,.T",
+         "TT...TT..T",
          "T,,,,,,,,T",
-         "T,TTTTTT.T",
+         "T,,TT..,.T",
          "T,,,..,,,T",
          "TTTT..TTTT"),
         conn={"S": 0x0D, "N": 0x02},
@@ -259,7 +259,7 @@ MAPS: tuple[MapDef, ...] = (
             Obj(8, 1, "Found an ETHER!@"),
             Obj(3, 3, "BUG CATCHER: The|forest is mine!@", level=7, money=0x03, species=10),
         ),
-        encounters=Encounters(40, 4, 3, 10),
+        encounters=Encounters(20, 4, 3, 10),
     ),
     MapDef(
         0x02, "PEWTER_CITY", "TOWN",
@@ -295,8 +295,8 @@ MAPS: tuple[MapDef, ...] = (
         warps=((4, 8, 0x02, 3, 4),),
         objects=(
             Obj(4, 1, "BROCK: I'm BROCK!|Show me your best!@", flag=FLAG_BEAT_BROCK,
-                level=10, money=0x10, badge=0x01, species=24),
-            Obj(3, 4, "CAMPER: You're|ten years early!@", level=8, money=0x03, species=22),
+                level=6, money=0x10, badge=0x01, species=24),
+            Obj(3, 4, "CAMPER: You're|ten years early!@", level=5, money=0x03, species=22),
         ),
     ),
     MapDef(
@@ -316,7 +316,7 @@ MAPS: tuple[MapDef, ...] = (
             Obj(3, 2, "YOUNGSTER: I like|shorts!@", level=9, money=0x03, species=19),
             Obj(4, 6, "LASS: Look at|my POKeMON!@", level=10, money=0x04, species=16),
         ),
-        encounters=Encounters(30, 6, 3, 21),
+        encounters=Encounters(20, 6, 3, 21),
     ),
     MapDef(
         0x3B, "MT_MOON_1F", "CAVE",
@@ -331,7 +331,7 @@ MAPS: tuple[MapDef, ...] = (
          "#D########"),
         warps=((1, 8, 0x0E, 7, 5), (8, 0, 0x0F, 2, 2)),
         objects=(Obj(3, 5, "Found a MOON STONE!@"),),
-        encounters=Encounters(30, 8, 3, 20),
+        encounters=Encounters(20, 8, 3, 20),
     ),
     MapDef(
         0x0F, "ROUTE_4", "ROUTE",
@@ -350,7 +350,7 @@ MAPS: tuple[MapDef, ...] = (
             Obj(3, 4, "HIKER: Mountains|make you strong!@", level=12, money=0x05, species=24),
             Obj(5, 6, "Found a TM!@"),
         ),
-        encounters=Encounters(30, 10, 3, 23),
+        encounters=Encounters(20, 10, 3, 23),
     ),
     MapDef(
         0x03, "CERULEAN_CITY", "TOWN",
@@ -407,7 +407,7 @@ MAPS: tuple[MapDef, ...] = (
             Obj(8, 3, "Found a NUGGET!@"),
             Obj(7, 5, "BIKER: Outta|my way!@", level=16, money=0x06, species=28),
         ),
-        encounters=Encounters(30, 12, 3, 27),
+        encounters=Encounters(20, 12, 3, 27),
     ),
     MapDef(
         0x11, "ROUTE_6", "ROUTE",
@@ -426,7 +426,7 @@ MAPS: tuple[MapDef, ...] = (
             Obj(2, 5, "LASS: My POKeMON|are cute!@", level=18, money=0x06, species=16),
             Obj(7, 5, "Found a RARE CANDY!@"),
         ),
-        encounters=Encounters(30, 14, 3, 29),
+        encounters=Encounters(20, 14, 3, 29),
     ),
     MapDef(
         0x05, "VERMILION_CITY", "TOWN",
