@@ -1,7 +1,7 @@
 """Learning benchmark: does Daddy learn the practice cartridge, and faster than the alternatives?
 
-Four methods get the same env-step budget, the same bootstrap state, the same episode length
-and the same number of parallel envs on the practice cartridge:
+Four methods get the same env-step budget, the same bootstrap state and the same number of
+parallel envs on the practice cartridge; episode length is each method's own (EPISODE_STEPS):
 
     random         uniform random actions (the floor: what exploration alone finds)
     ppo            stable-baselines3 PPO, MultiInputPolicy (what a user would pick instead)
@@ -50,6 +50,11 @@ from daddy.ram import GameState
 
 METHODS = ("random", "ppo", "daddy", "daddy_noswarm")
 DADDY_METHODS = ("daddy", "daddy_noswarm")
+# Episode length is part of each method's design, so each gets its own default. The swarm
+# restarts from the frontier savestates: short episodes mean more restarts there (Go-Explore's
+# "return, then explore"). Every method that starts each episode from the bootstrap state
+# needs long episodes to get anywhere, so random, PPO and Daddy without the swarm get 2048.
+EPISODE_STEPS = {"random": 2048, "ppo": 2048, "daddy": 512, "daddy_noswarm": 2048}
 COLOURS = {
     "random": "tab:gray",
     "ppo": "tab:blue",
@@ -531,7 +536,7 @@ def cmd_run(ns: argparse.Namespace) -> None:
         ns.seed,
         ns.steps,
         ns.num_envs,
-        ns.max_episode_steps,
+        ns.max_episode_steps or EPISODE_STEPS[ns.method],
         ns.rom,
         ns.config or DEFAULT_CONFIGS.get(ns.method),
         parse_sets(ns.set),
@@ -621,7 +626,7 @@ def summary_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def markdown_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
     """The README table: medians over seeds; '(n/m)' = seeds that reached it."""
-    head = ["method", "budget", "seeds"] + [f"steps to badge {k}" for k in range(1, NUM_BADGES + 1)]
+    head = ["method", "budget", "episode", "seeds"] + [f"steps to badge {k}" for k in range(1, NUM_BADGES + 1)]
     head += ["milestones (of 14)", "distinct cells", "wall-clock", "env steps/s", "steps/CPU-s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (method, budget), runs in grouped.items():
@@ -632,6 +637,7 @@ def markdown_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
         cells = [
             method,
             f"{budget:,}",
+            "/".join(sorted({f"{r['max_episode_steps']:,}" for r in runs})),
             str(len(runs)),
             *badges,
             f"{s['milestones_found']:g}",
@@ -784,7 +790,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--steps", type=positive, default=300_000, help="env steps, summed over envs")
     r.add_argument("--num-envs", type=positive, default=8, help="parallel envs (all methods)")
-    r.add_argument("--max-episode-steps", type=positive, default=2048)
+    r.add_argument(
+        "--max-episode-steps",
+        type=positive,
+        default=None,
+        help="env steps per episode (default per method: "
+        + ", ".join(f"{m} {n}" for m, n in EPISODE_STEPS.items())
+        + ")",
+    )
     r.add_argument("--rom", default="practice")
     r.add_argument(
         "--config",
