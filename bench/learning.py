@@ -674,6 +674,21 @@ def posterior_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str
     return "\n".join(lines)
 
 
+def milestone_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
+    """Median env steps to each milestone per method ('(n/m)' = seeds that reached it)."""
+    cols = list(grouped.items())
+    if not cols:
+        return ""
+    head = ["steps to milestone"] + [f"{m} ({b:,})" for (m, b), _ in cols]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in MILESTONES:
+        if not any(r["milestone_steps"].get(name) is not None for _, runs in cols for r in runs):
+            continue
+        vals = [fmt_steps([r["milestone_steps"].get(name) for r in runs], b) for (_, b), runs in cols]
+        lines.append("| " + " | ".join([name, *vals]) + " |")
+    return "\n".join(lines)
+
+
 def ppo_ratio(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> list[str]:
     """The issue's target: Daddy's first badge in <= 1/3 of PPO's steps (same budget)."""
     lines = []
@@ -748,7 +763,12 @@ def cmd_aggregate(ns: argparse.Namespace) -> None:
     out = ns.out or ns.results
     text = "\n\n".join(
         t
-        for t in (markdown_table(grouped), "\n".join(ppo_ratio(grouped)), posterior_table(grouped))
+        for t in (
+            markdown_table(grouped),
+            "\n".join(ppo_ratio(grouped)),
+            milestone_table(grouped),
+            posterior_table(grouped),
+        )
         if t
     )
     out.mkdir(parents=True, exist_ok=True)
