@@ -8,7 +8,8 @@ Addresses come from the public pokered disassembly's symbol file (see DESIGN.md 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Protocol
 
 # --- addresses -----------------------------------------------------------------------------
@@ -112,6 +113,15 @@ class GameState:
         """True if the event flag (byte address, bit) is set."""
         addr, bit = flag
         return bool(self.events[addr - W_EVENT_FLAGS] >> bit & 1)
+
+    def __reduce__(self) -> tuple[type[GameState], tuple]:
+        """Pickle as a constructor call. Every env's state crosses from its worker process on
+        every step; dataclasses' generic pickling of slots classes walks `fields()` each time
+        (~40 µs a state, half of the swarm's main-process time per step), this ~2 µs."""
+        return (GameState, _GAME_STATE_FIELDS(self))
+
+
+_GAME_STATE_FIELDS = attrgetter(*(f.name for f in fields(GameState)))
 
 
 def in_control(mem: Memory) -> bool:
