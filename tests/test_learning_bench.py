@@ -1,0 +1,58 @@
+"""`bench/learning.py aggregate`: medians over seeds, censored steps, the PPO ratio line.
+
+The runs themselves take CPU-hours (run by hand); the aggregation that turns their JSON into the
+README table is checked here on hand-made results with known medians.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MILESTONES = ["got_starter", "route_1", "viridian_city", "badge_boulder"]
+
+
+def record(method: str, seed: int, badge1: int | None, starter: int | None, episode: int) -> dict:
+    milestones = {name: None for name in MILESTONES}
+    milestones["got_starter"] = starter
+    milestones["badge_boulder"] = badge1
+    return {
+        "bench": "learning", "method": method, "seed": seed, "steps": 300_000,
+        "steps_done": 300_000, "num_envs": 8, "max_episode_steps": episode, "rom": "practice",
+        "badge_steps": {"1": badge1, "2": None, "3": None}, "milestone_steps": milestones,
+        "milestones_found": sum(v is not None for v in milestones.values()),
+        "cells_visited": 100 + seed, "posteriors": {}, "wall_s": 60.0, "sps": 5000.0,
+        "loop_sps": 5000.0, "steps_per_cpu_s": 2500.0,
+    }  # fmt: skip
+
+
+def test_aggregate_table_medians_and_ratio(tmp_path: Path) -> None:
+    runs = [
+        record("ppo", 0, 90_000, 10_000, 2048),
+        record("ppo", 1, None, 12_000, 2048),
+        record("ppo", 2, 150_000, 14_000, 2048),
+        record("daddy", 0, 30_000, 4_000, 512),
+        record("daddy", 1, 40_000, 5_000, 512),
+        record("daddy", 2, None, 6_000, 512),
+    ]
+    for r in runs:
+        (tmp_path / f"{r['method']}_s{r['seed']}.json").write_text(json.dumps(r))
+    (tmp_path / "notes.json").write_text("{not json")  # ignored, as any non-result file
+    out = subprocess.run(
+        [sys.executable, "bench/learning.py", "aggregate", "--results", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["groups"]["ppo@300000"]["badge_steps"]["1"] == 150_000  # median of 90k, 150k, never
+    assert summary["groups"]["daddy@300000"]["badge_steps"]["1"] == 40_000
+    table = (tmp_path / "learning_table.md").read_text()
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()}
+    assert "| 300,000 | 512 | 3 | 40,000 (2/3) |" in rows["daddy"]
+    assert "| 300,000 | 2,048 | 3 | 150,000 (2/3) |" in rows["ppo"]
+    assert "daddy/PPO steps to badge 1 = 0.27 (target <= 0.33)" in table
+    assert rows["got_starter"].endswith("| 12,000 (3/3) | 5,000 (3/3) |")  # PPO first, then Daddy
+    assert "route_1" not in rows  # no method reached it: no row
+    assert (tmp_path / "learning.png").stat().st_size > 0
