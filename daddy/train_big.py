@@ -2,10 +2,11 @@
 
 Read top to bottom: set-up (ROM, savestates, networks, replay, intrinsic rewards, curriculum,
 checkpoint resume), the envs, then the loop. Each loop turn: act ε-greedily in every env, start
-the swarm's step and learn while the emulators run (`--replay-ratio` trained steps per collected
-step), add intrinsic rewards, store the step, handle finished episodes (HDF5 row, terminal line,
-posteriors, curriculum), save trigger savestates at milestones, and checkpoint every
-`--save-interval` steps, at `--until-step`, and on SIGTERM / SIGUSR2. Every exit writes a
+the swarm's step, start this turn's learner updates on the learner thread (`--replay-ratio`
+trained steps per collected step; they run while the emulators step and the rest of the turn
+is done), add intrinsic rewards, store the step, handle finished episodes (HDF5 row, terminal
+line, posteriors, curriculum), save trigger savestates at milestones, wait for the updates, and
+checkpoint every `--save-interval` steps, at `--until-step`, and on SIGTERM / SIGUSR2. Every exit writes a
 checkpoint first and returns 0; the next start resumes from the newest complete checkpoint, and
 `completed_step(run_dir)` tells a caller whether the target step was reached.
 
