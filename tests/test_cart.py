@@ -172,3 +172,19 @@ def test_gym_leader_gives_badge_and_event(game):
     # The east gate of Pewter City is open now.
     walk_to(game, 0x0E, 0, 4)
 
+
+
+def test_first_badge_needs_no_grinding(game):
+    """The learning benchmark's first goal is reachable by walking there and fighting: the
+    starter survives the wild battles on the way and beats Brock without extra levels."""
+    get_starter(game)
+    walk_to(game, PEWTER_GYM, 4, 2)  # fights whatever appears on the way
+    s = game.state
+    assert s.levels[0] < 10 and s.party_count == 1  # no shortcut was taken
+    face(game, "up")
+    press(game, "a")
+    for _ in range(200):
+        if game.state.in_control:
+            break
+        press(game, "a")
+    assert game.state.badges & 1
