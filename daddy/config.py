@@ -168,6 +168,15 @@ class TrainConfig:
     eps_schedule: str = field(
         default="linear", metadata=doc("shape of the epsilon decay", choices=EPS_SCHEDULES)
     )
+    explore_envs: float = field(
+        default=0.25,
+        metadata=doc(
+            "share of envs that always act at random (epsilon 1): Go-Explore's explore phase "
+            "from each spawn state, kept after epsilon has decayed",
+            min=0,
+            max=1,
+        ),
+    )
     replay_memory_mb: int = field(
         default=2048, metadata=doc("replay buffer budget in MiB; capacity follows from it", min=1)
     )

@@ -275,8 +275,9 @@ def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = 
     try:
         while step < stop_step:
             eps = epsilon.value(step)
+            eps_envs = env_epsilons(eps, cfg.num_envs, cfg.explore_envs)
             prev_obs = {k: v.copy() for k, v in obs.items()}  # vec obs are shared-memory views
-            actions, states = actor.act(prev_obs, eps, firsts=firsts)
+            actions, states = actor.act(prev_obs, eps_envs, firsts=firsts)
             vec.step_async(actions)
             # Learn while the emulators step and this turn's bookkeeping runs (on the learner
             # thread): replay_ratio trained steps per collected step.
@@ -395,6 +396,20 @@ def nonfinite_tensors(tree: Any, where: str = "") -> list[str]:
     if isinstance(tree, (list, tuple)):
         return [p for i, v in enumerate(tree) for p in nonfinite_tensors(v, f"{where}[{i}]")]
     return []
+
+
+def env_epsilons(eps: float, num_envs: int, explore_envs: float) -> np.ndarray:
+    """Per-env ε: the first round(explore_envs * num_envs) envs always act at random (ε = 1).
+
+    Why: the swarm returns envs to frontier savestates; random actions from there are
+    Go-Explore's explore phase, and they must not stop when ε has decayed and the greedy policy
+    is still poor. Measured on the practice cartridge (seed 2, 300k steps): with no such envs the
+    run spent 120k steps unable to leave Oak's lab after getting the starter and never got the
+    badge; with a quarter of the envs random it got the badge at step 50,616.
+    """
+    out = np.full(num_envs, float(eps))
+    out[: round(explore_envs * num_envs)] = 1.0
+    return out
 
 
 def watcher_spawn_mask(watcher: Any, env_id: int) -> int:

@@ -121,3 +121,21 @@ def test_episode_line_shows_posteriors_of_reached_milestones():
     summary = episode_summary(row, intrinsic, alarm=0b1)
     assert summary.posteriors == {"Starter": pytest.approx(0.5)}
     assert summary.alarms == ["Starter"] and summary.badges == 1
+
+
+def test_explorer_envs_stay_random_after_epsilon_decays():
+    from daddy.agent import Actor
+    from daddy.networks import QNetwork, model_config
+    from daddy.train_big import env_epsilons
+
+    assert env_epsilons(0.05, 8, 0.25).tolist() == [1.0, 1.0] + [0.05] * 6
+    assert env_epsilons(0.3, 4, 0.0).tolist() == [0.3] * 4
+    assert env_epsilons(0.0, 3, 1.0).tolist() == [1.0] * 3
+    # The actor follows the per-env values: the explorer's actions are spread over all seven,
+    # the greedy env repeats its argmax on an unchanging screen.
+    actor = Actor(QNetwork(model_config("slim")), 2, seed=0)
+    obs = {"screen": np.zeros((2, 72, 80), np.uint8), "map_id": np.zeros(2, np.int64),
+           "features": np.zeros((2, 24), np.float32)}  # fmt: skip
+    acts = np.array([actor.act(obs, env_epsilons(0.0, 2, 0.5), firsts=np.ones(2, bool))[0]
+                     for _ in range(200)])  # fmt: skip
+    assert len(set(acts[:, 0])) == 7 and len(set(acts[:, 1])) == 1
