@@ -16,7 +16,8 @@ from daddy.state_index import StateIndex
 
 def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "daddy.bootstrap", *args], cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-m", "daddy.bootstrap", *args], cwd=cwd, capture_output=True, text=True,
+        check=False,
     )
 
 

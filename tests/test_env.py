@@ -121,7 +121,7 @@ def by_index(name: str) -> int:
 
 
 def test_features_describe_the_game(env):
-    obs, info = env.reset()
+    obs, _info = env.reset()
     f = obs["features"]
     assert f.shape == (24,) and f.dtype == np.float32
     assert f[0] == pytest.approx(0x26 / 255) and f[1] == pytest.approx(3 / 64)
