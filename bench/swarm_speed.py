@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import sys
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,6 +81,33 @@ def env_round(env, state: bytes, seconds: float, rng: np.random.Generator) -> tu
     return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
 
 
+def _raw_worker(rom: str, state: bytes, seconds: float, seed: int, out: Any, start: Any) -> None:
+    env = PokemonEnv(resolve_rom(rom), max_episode_steps=10**9)
+    start.wait()  # every loop starts measuring together
+    out.put(raw_round(env, state, seconds, np.random.default_rng(seed))[0])
+    env.close()
+
+
+def parallel_raw_round(rom: str, state: bytes, seconds: float, procs: int) -> float:
+    """Summed steps/s of `procs` bare emulator loops running at once, one process each.
+
+    Why: the limit `raw x cores` assumes the cores scale perfectly. On a VM whose vCPUs share a
+    physical core (SMT) or a memory bus, they do not; this measures what the hardware gives to
+    independent emulators, the best any pool could do."""
+    ctx = mp.get_context("spawn")
+    out, start = ctx.Queue(), ctx.Barrier(procs)
+    ps = [
+        ctx.Process(target=_raw_worker, args=(rom, state, seconds, k, out, start))
+        for k in range(procs)
+    ]
+    for proc in ps:
+        proc.start()
+    total = sum(out.get(timeout=seconds + 120) for _ in ps)
+    for proc in ps:
+        proc.join()
+    return total
+
+
 def swarm_round(vec: VecEnv, seconds: float, rng: np.random.Generator) -> tuple[float, float]:
     """(steps/s, steps per CPU-s of main + workers) of the swarm on random actions."""
     pids = vec.worker_pids()
@@ -114,17 +143,18 @@ def main() -> None:
           f"after start); {cores} usable cores", flush=True)  # fmt: skip
 
     rng = np.random.default_rng(0)
-    raw, env1, swarm = [], [], []
+    raw, env1, swarm, par = [], [], [], []
     try:
         for r in range(args.rounds):
             raw.append(raw_round(raw_env, state, args.seconds, rng))
             env1.append(env_round(one_env, state, args.seconds, rng))
             swarm.append(swarm_round(vec, args.seconds, rng))
+            par.append(parallel_raw_round(args.rom, state, args.seconds, cores))
             line = ", ".join(
                 f"{name} {x[-1][0]:,.0f} sps ({x[-1][1]:,.0f}/CPU-s)"
                 for name, x in (("raw", raw), ("env", env1), ("swarm", swarm))
             )
-            print(f"round {r}: {line}", flush=True)
+            print(f"round {r}: {line}, {cores} raw loops at once {par[-1]:,.0f} sps", flush=True)
         restarts = vec.restarts
     finally:
         vec.close()
@@ -153,6 +183,9 @@ def main() -> None:
         "env_steps_per_cpu_s": round(med(env1, 1), 1),
         "swarm_steps_per_cpu_s": round(med(swarm, 1), 1),
         "cpu_ratio": round(med(swarm, 1) / med(raw, 1), 3),
+        # What the cores give to `cores` independent raw loops at once, and the swarm against it.
+        "parallel_raw_sps": round(float(np.median(par)), 1),
+        "ratio_vs_parallel_raw": round(sps / float(np.median(par)), 3),
         "worker_restarts": restarts,
     }
     print(json.dumps(result))
