@@ -224,9 +224,11 @@ def timeout_config() -> dict:
 
 
 # --- the interruptions -------------------------------------------------------------------------
-def preempt_with_urgent_job(job_id: str, work: Path, attempts: int = 3) -> list[str]:
+def preempt_with_urgent_job(job_id: str, work: Path, attempts: int = 6) -> list[str]:
     """Submit to `urgent` a job that fits only once `job_id`'s CPUs are free; retry if SLURM
-    preempted another job (other helpers share the cluster). The urgent jobs' ids."""
+    preempted another job (other helpers share the cluster, and the timeout run's 1-minute jobs
+    run beside this one: in one full-suite run SLURM chose them three times in a row). The
+    urgent jobs' ids."""
     urgent = []
     for _ in range(attempts):
         idle = int(subprocess.check_output(["sinfo", "-h", "-o", "%C"], text=True).split("/")[1])
