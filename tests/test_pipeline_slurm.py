@@ -46,13 +46,14 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 PROFILE = REPO / "slurm"
 TINY = REPO / "tests" / "data" / "slurm_tiny.yaml"
 RUN = "slurm_tiny"
-SEGMENT_STEPS = 1000  # tests/data/slurm_tiny.yaml: pipeline.steps_per_segment
+SEGMENT_STEPS = 5000  # tests/data/slurm_tiny.yaml: pipeline.steps_per_segment
 TIMEOUT_RUN = "slurm_timeout"
 # The time-limited segment must outlast any single 1-minute job: USR2 comes 20-50 s into each job
 # (SLURM checks time limits every 30 s and sends the signal up to 30 s early), the trainer
-# starts in ~10 s and makes 80-250 steps/s on this machine, so one job trains at most ~10,000
-# steps. Loaded, the segment takes up to ~7 jobs; it runs while the main run is driven.
-TIMEOUT_STEPS = 12000
+# starts in ~10 s and makes 80-400 steps/s on this machine (400 since the learner thread), so
+# one job trains at most ~20,000 steps. Loaded, the segment takes up to ~8 jobs (~400 s); it
+# runs while the main run is driven.
+TIMEOUT_STEPS = 25000
 WAIT_S = 240.0  # for one event of a run (a job starting, a checkpoint appearing)
 RUN_S = 600.0  # for a whole Snakemake invocation
 INTERRUPTS = {1: "usr2", 2: "scontrol_requeue", 3: "urgent_partition"}
