@@ -12,8 +12,9 @@ Why maps count per story stage: Pallet Town before and after receiving the start
 different places for exploration (the north gate is open only after). Keyed by map alone, the
 only state after the starter was the lab where it was received, and every episode had to find
 the way out of the lab and across town again; Go-Explore keys its cells by level and inventory
-for the same reason. Measured on the practice cartridge with random actions from the archive:
-the badge in ~265k steps with stage-keyed maps, not in 300k with maps alone.
+for the same reason. Measured on the practice cartridge with random actions from an archive
+keyed by map and story stage: the badge in ~110-140k steps (2 seeds); the trainer keyed by map
+alone never left the lab area in 300k.
 """
 
 from __future__ import annotations
