@@ -87,7 +87,7 @@ def bootstrap(
     g = result.game
     meta = StateMeta(
         milestone=BOOTSTRAP_MILESTONE, tier="early", map_id=g.map_id, badges=g.badges,
-        events=g.event_count, step=0, milestones=reached_mask(g),
+        events=g.event_count, step=0, milestones=reached_mask(g), hp=g.hp, max_hp=g.max_hp,
     )  # fmt: skip
     index.add(STATE_NAME, result.state, meta)
     return index.index_path

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from daddy.milestones import DEFAULT_MILESTONES, TIERS, Tier
-from daddy.state_index import StateEntry, StateIndex, StateIndexError, StateMeta
+from daddy.state_index import StateEntry, StateIndex, StateIndexError, StateMeta, is_weak
 from daddy.trigger import (
     GYM_LEADER_EVENTS,
     MilestoneWatcher,
@@ -311,7 +311,7 @@ class CurriculumManager:
 
         Returns (the new entry or None when the index kept an earlier one, env ids that
         migrate). Only a milestone the index did not have yet moves envs; a better copy of a
-        known one (fewer steps) just replaces it.
+        known one (healthier, or fewer steps) just replaces it.
         """
         known = {e.milestone for e in self.index.entries} | {
             e.milestone for e in self._usable.values()}
@@ -463,12 +463,15 @@ def make_watcher(
     """The run's MilestoneWatcher from the curriculum config.
 
     Milestones that already have a state in `index` count as seen, so a resumed or parallel
-    job does not save them again (the index would keep the earlier copy anyway).
+    job does not save them again (the index would keep the earlier copy anyway), unless that
+    copy is weak: then a healthy arrival saves a better one.
     """
-    seen = {e.milestone for e in index.entries} if index is not None else set()
+    entries = index.entries if index is not None else []
     return MilestoneWatcher(num_envs, late_maps=cfg.late_maps,
                             required_events=cfg.required_events,
-                            watch_new_maps=cfg.watch_new_maps, seen=seen)
+                            watch_new_maps=cfg.watch_new_maps,
+                            seen={e.milestone for e in entries},
+                            weak={e.milestone for e in entries if is_weak(e.hp, e.max_hp)})
 
 
 if __name__ == "__main__":

@@ -272,7 +272,7 @@ def _import_one(
     g = got.game
     meta = StateMeta(milestone=name, tier=classify(g, late_maps), map_id=g.map_id,
                      badges=g.badges, events=g.event_count, step=0,
-                     milestones=reached_mask(g))  # fmt: skip
+                     milestones=reached_mask(g), hp=g.hp, max_hp=g.max_hp)  # fmt: skip
     entry = index.add(name, got.state, meta)
     if entry is None:  # another process added this milestone name meanwhile
         return Outcome(path, "refused", reason=f"the index already has a state named {name}; "

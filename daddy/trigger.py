@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from daddy.milestones import DEFAULT_MILESTONES, Milestone, Tier, reached_mask
 from daddy.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
-from daddy.state_index import StateMeta
+from daddy.state_index import StateMeta, is_weak
 
 TriggerKind = Literal["milestone", "badge", "map", "event"]
 EventFlag = tuple[int, int]
@@ -157,6 +157,7 @@ class MilestoneWatcher:
         watch_new_maps: bool = True,
         milestones: Sequence[Milestone] = DEFAULT_MILESTONES,
         seen: Iterable[str] = (),
+        weak: Iterable[str] = (),
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be at least 1, got {num_envs}")
@@ -171,6 +172,7 @@ class MilestoneWatcher:
         # they hold only while standing on the map)
         self._story_mask = sum(1 << i for i, m in enumerate(self.milestones) if m.kind != "map")
         self.seen: set[str] = set(seen)
+        self.weak: set[str] = set(weak)  # seen, but saved with the lead Pokémon nearly fainted
         self._envs: list[_EnvEpisode | None] = [None] * num_envs
 
     def _required(self, specs: Iterable[str | Sequence[int]]) -> tuple[tuple[str, EventFlag], ...]:
@@ -202,15 +204,22 @@ class MilestoneWatcher:
         self.seen.update(t.name for t in self._candidates(state))
 
     def observe(self, env_id: int, state: GameState) -> list[Trigger]:
-        """Milestones that `state` reaches for the first time in the run (usually none)."""
+        """Milestones that `state` reaches for the first time in the run (usually none), or
+        reaches healthy while the run's saved copy is weak (`state_index.WEAK_HEALTH`)."""
         ep = self._episode(env_id)
         key = (state.map_id, state.badges, state.events)
         if key == ep.key:
             return []  # nothing that milestones look at has changed since the last step
         ep.key = key
         ep.mask |= reached_mask(state, self.milestones)
-        fired = [t for t in self._candidates(state) if t.name not in self.seen]
+        weak = is_weak(state.hp, state.max_hp)
+        fired = [
+            t for t in self._candidates(state)
+            if t.name not in self.seen or (t.name in self.weak and not weak)
+        ]
         self.seen.update(t.name for t in fired)
+        names = {t.name for t in fired}
+        self.weak = self.weak | names if weak else self.weak - names
         if any(t.kind != "map" for t in fired):  # the story milestone's state is this moment's
             fired = [t for t in fired if t.kind != "map"]
         return fired
@@ -229,6 +238,7 @@ class MilestoneWatcher:
         return StateMeta(
             milestone=trigger.name, tier=trigger.tier, map_id=state.map_id, badges=state.badges,
             events=state.event_count, step=step, milestones=self.episode_mask(env_id),
+            hp=state.hp, max_hp=state.max_hp,
         )
 
     # --- what counts -------------------------------------------------------------------------
@@ -255,14 +265,15 @@ class MilestoneWatcher:
 
     # --- checkpoint --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Only the run-level seen set: episodes restart after a resume."""
-        return {"version": 1, "seen": sorted(self.seen)}
+        """Only the run-level sets: episodes restart after a resume."""
+        return {"version": 1, "seen": sorted(self.seen), "weak": sorted(self.weak)}
 
     def load_state_dict(self, d: dict[str, Any]) -> None:
         if d.get("version") != 1 or not isinstance(d.get("seen"), list):
             raise ValueError("milestone watcher state must be {'version': 1, 'seen': [...]}; "
                              "the checkpoint is from another Daddy version")
         self.seen = set(map(str, d["seen"]))
+        self.weak = set(map(str, d.get("weak", [])))  # absent in checkpoints before it existed
 
     # --- helpers -----------------------------------------------------------------------------
     def _check_env(self, env_id: int) -> None:

@@ -64,6 +64,12 @@ _DONE_EPISODES = re.compile(r"\[DONE\] \w+: step \d+ \(stop at \d+\), (\d+) epis
 
 
 # --- driving Snakemake -------------------------------------------------------------------------
+def _ctrl_c_reaches() -> None:
+    """Undo an inherited SIG_IGN for SIGINT (a test session started with `&` from a script has
+    one, and Python then never raises KeyboardInterrupt), so Ctrl-C acts as at a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class Pipeline:
     """One run folder driven by Snakemake; the invocations and what the driver did to them."""
@@ -84,6 +90,7 @@ class Pipeline:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_ctrl_c_reaches,
             )
         self.invocations.append(proc)
         return proc
@@ -97,14 +104,15 @@ class Pipeline:
         return (self.work / f"snakemake_{len(self.invocations)}.out").read_text(errors="replace")
 
     def interrupt(self, timeout: float = 60.0) -> int:
-        """Ctrl-C to Snakemake and its children (the segment waiter); SIGKILL if it hangs."""
+        """Ctrl-C to Snakemake and its children (the segment waiter); they must stop on it."""
         proc = self.current
         os.killpg(proc.pid, signal.SIGINT)
         try:
             return proc.wait(timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            return proc.wait(timeout)
+            proc.wait(timeout)
+            pytest.fail(f"{self.run}: Snakemake ignored Ctrl-C for {timeout:.0f} s\n{self.tail()}")
 
     def crash(self) -> int:
         """SIGKILL to Snakemake and its children: no clean-up, its lock stays behind."""

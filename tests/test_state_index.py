@@ -12,6 +12,8 @@ from daddy.state_index import (
     StateIndex,
     StateIndexError,
     StateMeta,
+    health,
+    is_weak,
     sha256_bytes,
     version_tuple,
 )
@@ -20,9 +22,9 @@ ROM = "ea9bcae617fdf159b045185467ae58b2e4a48b9a"
 
 
 def meta(milestone: str, tier: str = "early", step: int = 100, badges: int = 0,
-         events: int = 3) -> StateMeta:
+         events: int = 3, hp: int = 0, max_hp: int = 0) -> StateMeta:
     return StateMeta(milestone=milestone, tier=tier, map_id=0x0C, badges=badges, events=events,
-                     step=step, milestones=0b11)
+                     step=step, milestones=0b11, hp=hp, max_hp=max_hp)
 
 
 @pytest.fixture
@@ -75,6 +77,25 @@ def test_same_milestone_is_kept_once_unless_reached_in_fewer_steps(index: StateI
     assert [e.name for e in index.reload()] == ["beat_brock_c"]
     assert not (index.folder / first.path).exists()
     assert not (index.folder / "beat_brock_b.state").exists()
+
+
+def test_a_healthy_copy_replaces_a_nearly_fainted_one_even_with_more_steps(
+    index: StateIndex,
+) -> None:
+    index.add("p1", b"1", meta("pewter_city", "mid", step=500, hp=1, max_hp=26))
+    index.add("p2", b"2", meta("pewter_city", "mid", step=400, hp=6, max_hp=26))  # weak, sooner
+    assert [(e.name, e.hp, e.max_hp) for e in index.reload()] == [("p2", 6, 26)]
+    index.add("p3", b"3", meta("pewter_city", "mid", step=900, hp=7, max_hp=26))  # healthy
+    assert index.add("p4", b"4", meta("pewter_city", "mid", step=100, hp=1, max_hp=26)) is None
+    index.add("p5", b"5", meta("pewter_city", "mid", step=800, hp=26, max_hp=26))  # sooner
+    (kept,) = StateIndex.load(index.folder).entries
+    assert (kept.name, kept.step, kept.health) == ("p5", 800, 1.0)
+    assert {p.name for p in index.folder.glob("*.state")} == {"p5.state"}
+
+
+def test_no_pokemon_yet_counts_as_healthy() -> None:
+    assert health(0, 0) == 1.0 and not is_weak(0, 0)
+    assert is_weak(6, 26) and not is_weak(7, 26)
 
 
 def test_adds_leave_no_temp_files_behind(index: StateIndex) -> None:

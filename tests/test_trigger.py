@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 from daddy import ram
+from daddy.curriculum import CurriculumConfig, make_watcher
 from daddy.milestones import DEFAULT_MILESTONES, by_name
 from daddy.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
+from daddy.state_index import StateIndex, StateMeta
 from daddy.trigger import (
     GYM_LEADER_EVENTS,
     MilestoneWatcher,
@@ -25,13 +28,13 @@ REDS_HOUSE = 0x25
 
 
 def game(map_id: int = PALLET, badges: int = 0, events: tuple[tuple[int, int], ...] = (),
-         x: int = 3, y: int = 4) -> GameState:
+         x: int = 3, y: int = 4, hp: int = 20) -> GameState:
     flags = bytearray(EVENT_FLAGS_LEN)
     for addr, bit in events:
         flags[addr - W_EVENT_FLAGS] |= 1 << bit
     return GameState(
         map_id=map_id, x=x, y=y, badges=badges, party_count=1, levels=(5, 0, 0, 0, 0, 0),
-        hp=20, max_hp=20, events=bytes(flags), event_count=ram.popcount(flags), in_battle=0,
+        hp=hp, max_hp=20, events=bytes(flags), event_count=ram.popcount(flags), in_battle=0,
         money=3000, dex_owned=1, dex_seen=1, bag_count=0, in_control=True, text_box=False,
     )
 
@@ -141,6 +144,35 @@ def test_seen_set_survives_a_checkpoint(watcher: MilestoneWatcher) -> None:
     assert names(fresh.observe(0, game(PEWTER, events=STARTER))) == ["pewter_city"]
     with pytest.raises(ValueError, match="version"):
         fresh.load_state_dict({"seen": []})
+
+
+def test_a_milestone_saved_nearly_fainted_fires_again_when_reached_healthy(
+    watcher: MilestoneWatcher,
+) -> None:
+    assert names(watcher.observe(0, game(PEWTER, events=STARTER, hp=1))) == ["pewter_city"]
+    assert watcher.state_meta(0, Trigger("pewter_city", "mid", "milestone"),
+                              game(PEWTER, events=STARTER, hp=1), 9).hp == 1
+    assert watcher.observe(1, game(PEWTER, events=STARTER, hp=4)) == []  # weak again: no
+    assert names(watcher.observe(1, game(PEWTER, events=STARTER, hp=15, x=1))) == []  # same key
+    watcher.observe(1, game(ROUTE_1, events=STARTER, hp=15))
+    assert names(watcher.observe(1, game(PEWTER, events=STARTER, hp=15))) == ["pewter_city"]
+    watcher.observe(1, game(ROUTE_1, events=STARTER, hp=20))
+    assert watcher.observe(1, game(PEWTER, events=STARTER, hp=20)) == []  # healthy copy kept
+    assert watcher.weak == set()
+
+
+def test_weak_set_survives_a_checkpoint_and_comes_from_the_index(
+    watcher: MilestoneWatcher, tmp_path: Path
+) -> None:
+    watcher.observe(0, game(PEWTER, events=STARTER, hp=1))
+    fresh = MilestoneWatcher(1)
+    fresh.load_state_dict(watcher.state_dict())
+    assert fresh.weak == {"pewter_city"}
+    index = StateIndex.create(tmp_path / "run", "run", "0" * 40, "2.8.1")
+    index.add("pewter", b"p", StateMeta("pewter_city", "mid", PEWTER, 0, 1, 50, hp=1, max_hp=26))
+    index.add("route", b"r", StateMeta("route_1", "early", ROUTE_1, 0, 1, 20, hp=9, max_hp=26))
+    from_index = make_watcher(CurriculumConfig(), 1, index)
+    assert from_index.seen == {"pewter_city", "route_1"} and from_index.weak == {"pewter_city"}
 
 
 def test_observe_needs_a_started_episode_and_a_valid_env() -> None:
