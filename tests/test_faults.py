@@ -347,7 +347,10 @@ def test_random_kills_and_preemptions_during_training_lose_and_duplicate_no_epis
         elif rc != 0:
             # Only outside train(): still importing (nothing written), or the run was over and
             # the interpreter tearing down (CPython resets handlers to SIG_DFL on exit).
-            assert rc == -sig and (text == "" or "[DONE]" in text), trainer.stderr[-3000:]
+            assert rc == -sig and (text == "" or "[DONE]" in text), (
+                f"rc {rc} after {signal.Signals(sig).name}\n--- stdout:\n{text[-1500:]}\n"
+                f"--- stderr:\n{trainer.stderr[-3000:]}"
+            )
         else:
             assert "[SIGNAL]" in text or "[DONE]" in text, text[-2000:]
         assert_no_process_left(tmp_path)

@@ -64,10 +64,12 @@ _DONE_EPISODES = re.compile(r"\[DONE\] \w+: step \d+ \(stop at \d+\), (\d+) epis
 
 
 # --- driving Snakemake -------------------------------------------------------------------------
-def _ctrl_c_reaches() -> None:
+def _ctrl_c_reaches_children() -> None:
     """Undo an inherited SIG_IGN for SIGINT (a test session started with `&` from a script has
-    one, and Python then never raises KeyboardInterrupt), so Ctrl-C acts as at a terminal."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    one; children inherit it and Python then never raises KeyboardInterrupt), so that Ctrl-C
+    acts on Snakemake as at a terminal. A handled signal is reset to default at exec."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Pipeline:
 
     def start(self) -> subprocess.Popen[bytes]:
         """`snakemake --profile slurm TARGET` in its own session (Ctrl-C reaches its children)."""
+        _ctrl_c_reaches_children()
         with (self.work / f"snakemake_{len(self.invocations) + 1}.out").open("wb") as log:
             proc = subprocess.Popen(
                 [*SNAKEMAKE, "-d", str(self.work), "--profile", str(PROFILE), self.target],
@@ -90,7 +93,6 @@ class Pipeline:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_ctrl_c_reaches,
             )
         self.invocations.append(proc)
         return proc
