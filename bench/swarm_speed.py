@@ -9,7 +9,10 @@ spawned from the bootstrap state, stepped with random actions and nothing else (
 Rounds alternate raw, in-process env, swarm, so load from other jobs hits all alike; medians
 are reported. Beside wall-clock steps/s, steps per CPU-second (this process + workers) are
 reported: on a machine shared with other jobs the wall ratio measures the neighbours too,
-the CPU ratio only what the swarm costs per step.
+the CPU ratio only what the swarm costs per step. Wall steps/s can never exceed cores x steps
+per CPU-second, so `cpu_ratio` bounds `ratio` whatever the pool does; `env_cpu_ratio` and
+`envs_per_core_cpu_ratio` (num_envs / cores envs stepped in turn in one process, no pool) say
+how much of that bound the env layer and the many emulators per core take before any pool.
 
 Last stdout line: {"bench":"swarm_speed","num_envs":32,"sps":…,"limit_sps":…,"ratio":…, …}.
 """
@@ -81,6 +84,27 @@ def env_round(env, state: bytes, seconds: float, rng: np.random.Generator) -> tu
     return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
 
 
+def many_envs_round(
+    envs: list, state: bytes, seconds: float, rng: np.random.Generator
+) -> tuple[float, float]:
+    """(steps/s, steps per CPU-s) of `len(envs)` envs stepped in turn in this process.
+
+    Why: a worker of the swarm owns num_envs / cores emulators, so each step finds the caches
+    cold from the other emulators' steps; `raw` and `env` keep one emulator hot. This is the
+    swarm's per-core work without any pool (no processes, pipes or shared memory)."""
+    for env in envs:
+        env.reset(options={"state": state})
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - t0 < seconds:
+        for a in rng.integers(0, len(ACTIONS), (16, len(envs))):
+            for env, act in zip(envs, a):
+                _, _, term, trunc, _ = env.step(int(act))
+                if term or trunc:
+                    env.reset(options={"state": state})
+        n += 16 * len(envs)
+    return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
+
+
 def _raw_worker(rom: str, state: bytes, seconds: float, seed: int, out: Any, start: Any) -> None:
     env = PokemonEnv(resolve_rom(rom), max_episode_steps=10**9)
     start.wait()  # every loop starts measuring together
@@ -134,6 +158,7 @@ def main() -> None:
     raw_env = PokemonEnv(rom, max_episode_steps=10**9)
     state = play_intro(raw_env).state
     one_env = make_env(rom, max_episode_steps=10**9)
+    per_core = [make_env(rom) for _ in range(max(1, round(args.num_envs / cores)))]
     vec = VecEnv(partial(make_env, rom), args.num_envs, args.workers, reset_state=lambda i: state)
     t0 = time.perf_counter()
     vec.reset()
@@ -143,23 +168,25 @@ def main() -> None:
           f"after start); {cores} usable cores", flush=True)  # fmt: skip
 
     rng = np.random.default_rng(0)
-    raw, env1, swarm, par = [], [], [], []
+    raw, env1, many, swarm, par = [], [], [], [], []
     try:
         for r in range(args.rounds):
             raw.append(raw_round(raw_env, state, args.seconds, rng))
             env1.append(env_round(one_env, state, args.seconds, rng))
+            many.append(many_envs_round(per_core, state, args.seconds, rng))
             swarm.append(swarm_round(vec, args.seconds, rng))
             par.append(parallel_raw_round(args.rom, state, args.seconds, cores))
             line = ", ".join(
                 f"{name} {x[-1][0]:,.0f} sps ({x[-1][1]:,.0f}/CPU-s)"
-                for name, x in (("raw", raw), ("env", env1), ("swarm", swarm))
+                for name, x in (("raw", raw), ("env", env1), (f"{len(per_core)} envs", many),
+                                ("swarm", swarm))
             )
             print(f"round {r}: {line}, {cores} raw loops at once {par[-1]:,.0f} sps", flush=True)
         restarts = vec.restarts
     finally:
         vec.close()
-        one_env.close()
-        raw_env.close()
+        for env in (one_env, raw_env, *per_core):
+            env.close()
 
     def med(xs: list[tuple[float, float]], k: int) -> float:
         return float(np.median([x[k] for x in xs]))
@@ -183,6 +210,13 @@ def main() -> None:
         "env_steps_per_cpu_s": round(med(env1, 1), 1),
         "swarm_steps_per_cpu_s": round(med(swarm, 1), 1),
         "cpu_ratio": round(med(swarm, 1) / med(raw, 1), 3),
+        # Where the CPU per step goes, each vs raw: the env layer, then num_envs / cores
+        # emulators in one process (cold caches), then the pool. No scheduling beats cpu_ratio.
+        "env_cpu_ratio": round(med(env1, 1) / med(raw, 1), 3),
+        "envs_per_core_cpu_ratio": round(med(many, 1) / med(raw, 1), 3),
+        # Share of the cores' time the swarm left idle (waiting at the step barrier), loaded
+        # machines count their neighbours here too.
+        "idle_share": round(1 - sps / (cores * med(swarm, 1)), 3),
         # What the cores give to `cores` independent raw loops at once, and the swarm against it.
         "parallel_raw_sps": round(float(np.median(par)), 1),
         "ratio_vs_parallel_raw": round(sps / float(np.median(par)), 3),
