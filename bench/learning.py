@@ -33,7 +33,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from daddy.atomic import atomic_write
 from daddy.milestones import DEFAULT_MILESTONES, reached_mask
 from daddy.ram import GameState
 
@@ -509,21 +509,6 @@ def process_tree_cpu(root: int) -> dict[int, float]:
             tree[pid] = cpu[pid]
             todo.extend(child for child, ppid in parent.items() if ppid == pid)
     return tree
-
-
-def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
-    """`write(temp)` then rename: a half-written result is never aggregated or shown."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_json(path: Path, record: dict[str, Any]) -> None:

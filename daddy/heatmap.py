@@ -10,14 +10,13 @@ can draw where the agents have been. `save`/`load` write the same arrays as a st
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from daddy.atomic import atomic_write
 from daddy.maps import GROUP_TITLES, GROUPS, map_group, map_name, map_sizes
 
 if TYPE_CHECKING:
@@ -138,20 +137,13 @@ class VisitCounts:
 
     def save(self, path: str | Path) -> Path:
         """Write `path` (.npz) atomically: a crash mid-write leaves the old file intact."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **self.state_dict())
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        arrays = self.state_dict()
+
+        def write(tmp: Path) -> None:
+            with tmp.open("wb") as f:  # a file object: np.savez would append .npz to a name
+                np.savez(f, **arrays)
+
+        return atomic_write(path, write, fsync=True)
 
     @classmethod
     def load(cls, path: str | Path) -> VisitCounts:
@@ -225,13 +217,4 @@ def render_heatmaps(
 
 def save_figure(fig: Figure, path: Path, dpi: int = 100) -> Path:
     """Save a figure atomically, so a report being read never shows half a PNG."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi))

@@ -211,10 +211,11 @@ class MilestoneWatcher:
         if key == ep.key:
             return []  # nothing that milestones look at has changed since the last step
         ep.key = key
-        ep.mask |= reached_mask(state, self.milestones)
+        now = reached_mask(state, self.milestones)
+        ep.mask |= now
         weak = is_weak(state.hp, state.max_hp)
         fired = [
-            t for t in self._candidates(state)
+            t for t in self._candidates(state, now)
             if t.name not in self.seen or (t.name in self.weak and not weak)
         ]
         self.seen.update(t.name for t in fired)
@@ -242,9 +243,14 @@ class MilestoneWatcher:
         )
 
     # --- what counts -------------------------------------------------------------------------
-    def _candidates(self, s: GameState) -> list[Trigger]:
-        """Every trigger that holds in `s`, named milestones first in story order."""
-        out = [Trigger(m.name, m.tier, "milestone") for m in self.milestones if m.reached(s)]
+    def _candidates(self, s: GameState, mask: int | None = None) -> list[Trigger]:
+        """Every trigger that holds in `s`, named milestones first in story order; `mask`:
+        `reached_mask(s)` when the caller has it."""
+        mask = reached_mask(s, self.milestones) if mask is None else mask
+        out = [
+            Trigger(m.name, m.tier, "milestone")
+            for i, m in enumerate(self.milestones) if mask >> i & 1
+        ]
         for bit in range(8):
             if s.badges >> bit & 1 and bit not in self._named_badges:
                 out.append(Trigger(f"{BADGE_PREFIX}{bit}", tier_by_badges(s.badges), "badge"))
@@ -253,7 +259,8 @@ class MilestoneWatcher:
                 out.append(Trigger(name, self._tier(s), "event"))
         late = s.map_id in self.late_maps
         if s.map_id not in self._named_maps and (self.watch_new_maps or late):
-            out.append(Trigger(map_milestone(s.map_id, self.stage(s)), self._tier(s), "map"))
+            stage = (mask & self._story_mask).bit_count()
+            out.append(Trigger(map_milestone(s.map_id, stage), self._tier(s), "map"))
         return out
 
     def stage(self, s: GameState) -> int:
