@@ -316,7 +316,12 @@ def trainer_starts(job_log: str) -> list[dict]:
 
 def assert_resumed_from_checkpoints(starts: list[dict], first: int, until: int) -> None:
     """Every start after the first resumed from the newest checkpoint written before it, one of
-    them in the middle of the segment, and the last start finished the segment."""
+    them in the middle of the segment, and the last start finished the segment.
+
+    A start that neither resumed nor checkpointed was stopped while the trainer was still
+    starting up (SLURM preempted the requeued job again at once, seen in a full-suite run):
+    nothing to check there, the next start must resume from the same checkpoint."""
+    starts = [s for s in starts if s["resume"] is not None or s["ckpts"]]
     assert len(starts) >= 2, f"the trainer started {len(starts)} time(s): {starts}"
     assert starts[0]["resume"] == (first or None), starts
     newest = first or None
