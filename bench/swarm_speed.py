@@ -6,8 +6,8 @@ The limit is physical: one PyBoy in this process stepping the same way the env d
 frames, release, tick to 24 with the last frame rendered, read the screen) as fast as it can,
 times the cores this process may use. The swarm is the trainer's `VecEnv` of `make_env` envs
 spawned from the bootstrap state, stepped with random actions and nothing else (no agent).
-Rounds alternate raw, in-process env, swarm, so load from other jobs hits all alike; medians
-are reported. Beside wall-clock steps/s, steps per CPU-second (this process + workers) are
+Rounds alternate raw, in-process env, envs per core, swarm, so load from other jobs hits all
+alike; medians are reported. Beside wall-clock steps/s, steps per CPU-second (this process + workers) are
 reported: on a machine shared with other jobs the wall ratio measures the neighbours too,
 the CPU ratio only what the swarm costs per step. Wall steps/s can never exceed cores x steps
 per CPU-second, so `cpu_ratio` bounds `ratio` whatever the pool does; `env_cpu_ratio` and

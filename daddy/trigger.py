@@ -219,10 +219,10 @@ class MilestoneWatcher:
             if t.name not in self.seen or (t.name in self.weak and not weak)
         ]
         self.seen.update(t.name for t in fired)
-        names = {t.name for t in fired}
-        self.weak = self.weak | names if weak else self.weak - names
         if any(t.kind != "map" for t in fired):  # the story milestone's state is this moment's
             fired = [t for t in fired if t.kind != "map"]
+        saved = {t.name for t in fired}  # the copies the caller saves now
+        self.weak = self.weak | saved if weak else self.weak - saved
         return fired
 
     def episode_mask(self, env_id: int) -> int:
