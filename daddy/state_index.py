@@ -69,7 +69,7 @@ class StateMeta:
 
 @dataclass(frozen=True, slots=True)
 class StateEntry:
-    """One row of `index.json` (DESIGN.md §6, plus `milestones`, `pyboy` and `bytes`)."""
+    """One row of `index.json` (DESIGN.md §6, plus `milestones`, `pyboy`, `bytes`, `hp`, `max_hp`)."""
 
     name: str
     path: str  # relative to the index's folder
