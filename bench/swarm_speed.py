@@ -73,15 +73,7 @@ def raw_round(
 
 def env_round(env, state: bytes, seconds: float, rng: np.random.Generator) -> tuple[float, float]:
     """(steps/s, steps per CPU-s) of one `make_env` env in this process (env overhead only)."""
-    env.reset(options={"state": state})
-    n, t0, c0 = 0, time.perf_counter(), time.process_time()
-    while time.perf_counter() - t0 < seconds:
-        for a in rng.integers(0, len(ACTIONS), 256):
-            _, _, term, trunc, _ = env.step(int(a))
-            if term or trunc:
-                env.reset(options={"state": state})
-        n += 256
-    return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
+    return many_envs_round([env], state, seconds, rng)
 
 
 def many_envs_round(

@@ -263,10 +263,6 @@ class MilestoneWatcher:
             out.append(Trigger(map_milestone(s.map_id, stage), self._tier(s), "map"))
         return out
 
-    def stage(self, s: GameState) -> int:
-        """Story stage of a state: the named event/badge milestones that hold in it."""
-        return (reached_mask(s, self.milestones) & self._story_mask).bit_count()
-
     def _tier(self, s: GameState) -> Tier:
         return "late" if s.map_id in self.late_maps else tier_by_badges(s.badges)
 
