@@ -32,11 +32,11 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
 from analysis.beta import beta_mean, beta_ppf
-from daddy import episode_log
-from daddy.heatmap import CHECKPOINT_PART, RUN_FILE, VisitCounts, render_heatmaps, save_figure
-from daddy.maps import map_name, map_sizes
-from daddy.milestones import DEFAULT_MILESTONES
-from daddy.video_utils import BADGE_NAMES
+from daddy.eval.heatmap import CHECKPOINT_PART, RUN_FILE, VisitCounts, render_heatmaps, save_figure
+from daddy.eval.video import BADGE_NAMES
+from daddy.game.maps import map_name, map_sizes
+from daddy.game.milestones import DEFAULT_MILESTONES
+from daddy.run import episode_log
 
 COMPONENTS = ("return_total", "return_env", "return_rnd", "return_novel", "return_bayes")
 TIER_NAMES = ("early", "mid", "late")
@@ -582,7 +582,7 @@ th{{text-align:left;padding-right:1em}}.note{{color:#a04000}}</style></head><bod
 def load_visits(run_dir: Path) -> tuple[VisitCounts, str] | None:
     """The run's newest visit counts and where they came from: `heatmap.npz` in the run folder
     or the `visits` part of the newest complete checkpoint, whichever was written last."""
-    from daddy.evaluate import EvaluationError, complete_checkpoints, load_checkpoint_parts
+    from daddy.eval.rollout import EvaluationError, complete_checkpoints, load_checkpoint_parts
 
     candidates: list[tuple[float, str, Path]] = []
     if (run_dir / RUN_FILE).is_file():
@@ -610,7 +610,7 @@ def load_visits(run_dir: Path) -> tuple[VisitCounts, str] | None:
 def runs_practice_rom(run_dir: Path) -> bool:
     """Whether the run plays the practice cartridge (its maps are sized differently): the
     newest checkpoint's config says, else `runs/<run>.yaml`; unknown counts as Pokémon Red."""
-    from daddy.evaluate import complete_checkpoints
+    from daddy.eval.rollout import complete_checkpoints
 
     newest = complete_checkpoints(run_dir / "checkpoints")[-1:]
     rom = None

@@ -33,11 +33,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from daddy.agent import Actor, AgentConfig
-from daddy.checkpoint import CheckpointManager
-from daddy.learning import Learner
-from daddy.networks import MODEL_CONFIGS, QNetwork, model_config
-from daddy.replay import SequenceReplay
+from daddy.agent.actor import Actor, AgentConfig
+from daddy.agent.learner import Learner
+from daddy.agent.networks import MODEL_CONFIGS, QNetwork, model_config
+from daddy.agent.replay import SequenceReplay
+from daddy.run.checkpoint import CheckpointManager
 
 TARGET_S = 30.0
 

@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from daddy.bootstrap import play_intro
-from daddy.env import ACTIONS, PokemonEnv, make_env
+from daddy.game.bootstrap import play_intro
+from daddy.game.env import ACTIONS, PokemonEnv, make_env
 
 
 def raw_loop(env: PokemonEnv, state: bytes, actions: np.ndarray) -> float:

@@ -31,8 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from daddy.checkpoint import CheckpointManager
-from daddy.heatmap import VisitCounts
+from daddy.eval.heatmap import VisitCounts
+from daddy.run.checkpoint import CheckpointManager
 
 # Small enough for a 2-core machine: a slim network, 8 MiB replay, frequent small updates.
 TINY = [

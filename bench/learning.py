@@ -44,9 +44,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from daddy.atomic import atomic_write
-from daddy.milestones import DEFAULT_MILESTONES, reached_mask
-from daddy.ram import GameState
+from daddy.game.milestones import DEFAULT_MILESTONES, reached_mask
+from daddy.game.ram import GameState
+from daddy.io import atomic_write
 
 METHODS = ("random", "ppo", "daddy", "daddy_noswarm")
 DADDY_METHODS = ("daddy", "daddy_noswarm")
@@ -132,8 +132,8 @@ class RunArgs:
 # --------------------------------------------------------------------------- shared set-up
 def bootstrap_state(rom: str) -> bytes:
     """The first controllable state, made the way train_big's bootstrap makes Daddy's."""
-    from daddy.bootstrap import play_intro
-    from daddy.env import PokemonEnv
+    from daddy.game.bootstrap import play_intro
+    from daddy.game.env import PokemonEnv
 
     env = PokemonEnv(rom)
     try:
@@ -174,8 +174,8 @@ def set_torch_threads() -> None:
 # --------------------------------------------------------------------------- random
 def run_random(args: RunArgs, params: dict[str, Any]) -> Outcome:
     """Uniform random actions in Daddy's own VecEnv (so it gets the same cores as Daddy)."""
-    from daddy.env import ACTIONS, make_env
-    from daddy.vec import VecEnv
+    from daddy.game.env import ACTIONS, make_env
+    from daddy.swarm.vec import VecEnv
 
     state = bootstrap_state(args.rom)
     env_fn = partial(make_env, args.rom, state=state, max_episode_steps=args.max_episode_steps)
@@ -197,7 +197,7 @@ def run_random(args: RunArgs, params: dict[str, Any]) -> Outcome:
 # --------------------------------------------------------------------------- PPO
 def sb3_env(rom: str, state: bytes, max_episode_steps: int) -> Any:
     """The benchmark env in the encoding SB3's MultiInputPolicy wants (see `SB3Observation`)."""
-    from daddy.env import make_env
+    from daddy.game.env import make_env
 
     return sb3_observation(make_env(rom, state=state, max_episode_steps=max_episode_steps))
 
@@ -279,7 +279,7 @@ def run_ppo(args: RunArgs, params: dict[str, Any]) -> Outcome:
 def daddy_config(args: RunArgs, params: dict[str, Any], run_name: str) -> Any:
     """train_big's TrainConfig: the YAML's train/curriculum/intrinsic plus the bench's fixed
     settings (budget, envs, episode length; one checkpoint at the end, for the visit counts)."""
-    from daddy.config import ConfigError, make_train_config
+    from daddy.run.config import ConfigError, make_train_config
 
     curriculum = dict(params.get("curriculum") or {})
     if args.method == "daddy_noswarm":  # trigger states are still saved, never spawned from
@@ -305,7 +305,7 @@ def daddy_config(args: RunArgs, params: dict[str, Any], run_name: str) -> Any:
 
 def run_daddy(args: RunArgs, params: dict[str, Any]) -> Outcome:
     """train_big in this process, in a fresh work folder; its log lines go to stderr."""
-    from daddy import train_big
+    from daddy.run import train as train_big
 
     run_name = f"bench_{args.method}_s{args.seed}"
     runs_root, states_root = args.work / "runs", args.work / "savestates"
@@ -329,10 +329,10 @@ def daddy_outcome(run_dir: Path, states_dir: Path) -> Outcome:
     episode log catches the rare milestone reached on an episode's last step (no state saved
     then) at that episode's end. Cells: the final checkpoint's run-wide visit counts.
     """
-    from daddy.checkpoint import CheckpointManager
-    from daddy.episode_log import read
-    from daddy.heatmap import CHECKPOINT_PART, VisitCounts
-    from daddy.train_big import completed_step
+    from daddy.eval.heatmap import CHECKPOINT_PART, VisitCounts
+    from daddy.run.checkpoint import CheckpointManager
+    from daddy.run.episode_log import read
+    from daddy.run.train import completed_step
 
     rows = read(run_dir / "episodes.h5")
     entries = json.loads((states_dir / "index.json").read_text())["states"]

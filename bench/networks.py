@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from daddy.agent import AgentConfig
-from daddy.networks import MODEL_CONFIGS, QNetwork, count_parameters, model_config
+from daddy.agent.actor import AgentConfig
+from daddy.agent.networks import MODEL_CONFIGS, QNetwork, count_parameters, model_config
 
 
 def fake_obs(lead: tuple[int, ...]) -> dict[str, torch.Tensor]:

@@ -14,9 +14,9 @@ import json
 
 import numpy as np
 
-from daddy import ram
-from daddy.bootstrap import play_intro
-from daddy.env import make_env
+from daddy.game import ram
+from daddy.game.bootstrap import play_intro
+from daddy.game.env import make_env
 
 
 def main() -> None:

@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from daddy.agent import AgentConfig
-from daddy.networks import MODEL_CONFIGS, QNetwork, model_config
-from daddy.replay import SequenceReplay, pack_screens, unpack_screens
+from daddy.agent.actor import AgentConfig
+from daddy.agent.networks import MODEL_CONFIGS, QNetwork, model_config
+from daddy.agent.replay import SequenceReplay, pack_screens, unpack_screens
 
 TARGET = 1600
 

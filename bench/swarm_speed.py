@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from daddy.bootstrap import play_intro
-from daddy.env import ACTIONS, PokemonEnv, make_env
-from daddy.rom import resolve_rom
-from daddy.vec import VecEnv, available_cores
+from daddy.game.bootstrap import play_intro
+from daddy.game.env import ACTIONS, PokemonEnv, make_env
+from daddy.game.rom import resolve_rom
+from daddy.swarm.vec import VecEnv, available_cores
 
 
 def cpu_seconds(pids: list[int | None]) -> float:

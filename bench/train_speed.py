@@ -29,14 +29,14 @@ from functools import partial
 
 import numpy as np
 
-from daddy.bootstrap import play_intro
-from daddy.env import make_env
-from daddy.vec import VecEnv
+from daddy.game.bootstrap import play_intro
+from daddy.game.env import make_env
+from daddy.swarm.vec import VecEnv
 
 
 def replay_ratio(extra: list[str]) -> float:
     """--replay-ratio among the extra trainer flags, else train_big's default."""
-    from daddy.config import TrainConfig
+    from daddy.run.config import TrainConfig
 
     for i, flag in enumerate(extra):
         if flag == "--replay-ratio" and i + 1 < len(extra):
@@ -90,11 +90,11 @@ def compute_budget(num_envs: int, replay_ratio: float) -> dict[str, float]:
     """CPU ms per env step of emulator, acting, RND and learning (see the module docstring)."""
     import torch
 
-    from daddy.agent import Actor, AgentConfig
-    from daddy.intrinsic import RND, IntrinsicConfig
-    from daddy.learning import Learner
-    from daddy.networks import QNetwork, model_config
-    from daddy.replay import SequenceReplay
+    from daddy.agent.actor import Actor, AgentConfig
+    from daddy.agent.learner import Learner
+    from daddy.agent.networks import QNetwork, model_config
+    from daddy.agent.replay import SequenceReplay
+    from daddy.intrinsic.rewards import RND, IntrinsicConfig
 
     torch.set_num_threads(1)
     env = make_env("practice")

@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from daddy.vec import VecEnv, available_cores
+from daddy.swarm.vec import VecEnv, available_cores
 
 EnvFn = Callable[[], gym.Env]
 
@@ -81,7 +81,7 @@ def synthetic_loops(ms: float) -> int:
 def make_env_fn(name: str, synthetic_ms: float) -> EnvFn:
     if name == "synthetic":
         return functools.partial(SyntheticEnv, synthetic_loops(synthetic_ms))
-    from daddy.env import make_env
+    from daddy.game.env import make_env
 
     return functools.partial(make_env, name)
 
@@ -152,7 +152,7 @@ START_SNIPPET = """
 import sys, time, json, numpy as np
 sys.path.insert(0, {bench!r})
 import vec_speed
-from daddy.vec import VecEnv, available_cores
+from daddy.swarm.vec import VecEnv, available_cores
 fn = vec_speed.make_env_fn({env!r}, {ms!r})
 out = []
 for _ in range(2):

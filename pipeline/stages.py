@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from daddy.config import ConfigError, RunConfig, load_run_config
+from daddy.run.config import ConfigError, RunConfig, load_run_config
 
 STAGE_MODULES: dict[str, str] = {
     "bootstrap": "daddy.bootstrap",

@@ -43,7 +43,7 @@ import filelock
 import submitit
 from submitit.core.utils import FailedJobError, UncompletedJobError
 
-from daddy.config import ConfigError, RunConfig, load_run_config
+from daddy.run.config import ConfigError, RunConfig, load_run_config
 from pipeline import stages
 
 # A trainer stopped by SIGTERM/SIGUSR2 checkpoints and exits 0 or 3 (CONTRACTS.md has said both);

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from daddy import ram
 from daddy.cart import world
-from daddy.env import ACTIONS, PokemonEnv
+from daddy.game import ram
+from daddy.game.env import ACTIONS, PokemonEnv
 
 MOVES = {"down": (0, 1), "left": (-1, 0), "right": (1, 0), "up": (0, -1)}
 EDGE = {"down": "S", "up": "N", "left": "W", "right": "E"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daddy.rom import Rom, resolve_rom
+from daddy.game.rom import Rom, resolve_rom
 
 
 @pytest.fixture(scope="session")
@@ -15,8 +15,8 @@ def practice_rom() -> Rom:
 @pytest.fixture(scope="session")
 def boot_state(practice_rom: Rom) -> bytes:
     """The first controllable state (REDS_HOUSE_2F), reached by the real bootstrap logic."""
-    from daddy.bootstrap import play_intro
-    from daddy.env import PokemonEnv
+    from daddy.game.bootstrap import play_intro
+    from daddy.game.env import PokemonEnv
 
     env = PokemonEnv(practice_rom)
     try:
@@ -28,7 +28,7 @@ def boot_state(practice_rom: Rom) -> bytes:
 @pytest.fixture
 def game(practice_rom: Rom, boot_state: bytes):
     """A bare PokemonEnv standing at the bootstrap state, closed after the test."""
-    from daddy.env import PokemonEnv
+    from daddy.game.env import PokemonEnv
 
     env = PokemonEnv(practice_rom, initial_state=boot_state, max_episode_steps=10**6)
     env.reset()

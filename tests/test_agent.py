@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from daddy.agent import Actor, AgentConfig, EpsilonSchedule
-from daddy.networks import QNetwork, model_config
+from daddy.agent.actor import Actor, AgentConfig, EpsilonSchedule
+from daddy.agent.networks import QNetwork, model_config
 
 
 def obs_batch(b: int, seed: int = 0) -> dict[str, np.ndarray]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from daddy.atomic import atomic_write
+from daddy.io import atomic_write
 
 
 def test_new_content_replaces_the_old_and_folders_are_made(tmp_path: Path) -> None:

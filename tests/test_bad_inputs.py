@@ -26,11 +26,11 @@ from typing import Any
 import pytest
 import torch
 
-from daddy import train_big
-from daddy.checkpoint import CheckpointManager
-from daddy.config import parse_train_args
-from daddy.rom import Rom
-from daddy.state_index import INDEX_FILE
+from daddy.game.rom import Rom
+from daddy.run import train as train_big
+from daddy.run.checkpoint import CheckpointManager
+from daddy.run.config import parse_train_args
+from daddy.swarm.state_index import INDEX_FILE
 
 RUN = "f"
 TINY = [
@@ -134,7 +134,7 @@ def test_bad_rom_is_one_line_and_writes_nothing(
 @pytest.fixture(scope="module")
 def booted(tmp_path_factory: pytest.TempPathFactory, practice_rom: Rom) -> Path:
     """savestates/f/ as the bootstrap writes it (index.json + pallet_town_start.state)."""
-    from daddy.bootstrap import bootstrap
+    from daddy.game.bootstrap import bootstrap
 
     root = tmp_path_factory.mktemp("booted")
     bootstrap(practice_rom, RUN, root / "savestates")

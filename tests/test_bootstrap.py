@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from daddy import ram
-from daddy.bootstrap import BootstrapError, choose_button, play_intro
-from daddy.env import PokemonEnv
-from daddy.state_index import StateIndex
+from daddy.game import ram
+from daddy.game.bootstrap import BootstrapError, choose_button, play_intro
+from daddy.game.env import PokemonEnv
+from daddy.swarm.state_index import StateIndex
 
 
 def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:

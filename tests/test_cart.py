@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from daddy import ram
 from daddy.cart import build, world
 from daddy.cart.asm import finalize_header
+from daddy.game import ram
 from tests.cart_util import face, get_starter, make_strong, press, settle, walk_to
 
 PALLET, ROUTE_1, PEWTER_GYM, REDS_2F, REDS_1F = 0x00, 0x0C, 0x36, 0x26, 0x25

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from daddy import checkpoint
-from daddy.agent import Actor, AgentConfig
-from daddy.checkpoint import COMPLETE, LATEST, CheckpointError, CheckpointManager
-from daddy.learning import Learner
-from daddy.networks import ModelConfig, QNetwork
-from daddy.replay import SequenceReplay
+from daddy.agent.actor import Actor, AgentConfig
+from daddy.agent.learner import Learner
+from daddy.agent.networks import ModelConfig, QNetwork
+from daddy.agent.replay import SequenceReplay
+from daddy.run import checkpoint
+from daddy.run.checkpoint import COMPLETE, LATEST, CheckpointError, CheckpointManager
 
 TINY = ModelConfig((4, 8, 8), 16, 16, 16, map_embed=4, feature_hidden=8)
 """A net small enough that whole learner checkpoints take milliseconds."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daddy.config import (
+from daddy.run.config import (
     ConfigError,
     TrainConfig,
     build_parser,

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from daddy import ram
-from daddy.curriculum import CurriculumConfig, CurriculumManager, make_watcher, next_milestone
-from daddy.env import PokemonEnv
-from daddy.intrinsic import MilestonePosteriors
-from daddy.milestones import DEFAULT_MILESTONES, by_name
-from daddy.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
-from daddy.state_index import StateEntry, StateIndex, StateIndexError, StateMeta
-from daddy.trigger import Trigger, entry_name
+from daddy.game import ram
+from daddy.game.env import PokemonEnv
+from daddy.game.milestones import DEFAULT_MILESTONES, by_name
+from daddy.game.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
+from daddy.intrinsic.rewards import MilestonePosteriors
+from daddy.swarm.curriculum import CurriculumConfig, CurriculumManager, make_watcher, next_milestone
+from daddy.swarm.state_index import StateEntry, StateIndex, StateIndexError, StateMeta
+from daddy.swarm.trigger import Trigger, entry_name
 from tests.cart_util import face, get_starter, make_strong, press, walk_to
 
 ROM = "ea9bcae617fdf159b045185467ae58b2e4a48b9a"
@@ -380,8 +380,8 @@ def test_a_badge_on_the_practice_cartridge_saves_a_state_that_reloads_with_it(
 
 def test_spawn_bootstrap_only_ignores_other_states_and_migration(tmp_path):
     """The no-swarm baseline: every reset starts from the bootstrap state."""
-    from daddy.curriculum import CurriculumConfig, CurriculumManager
-    from daddy.state_index import StateIndex, StateMeta
+    from daddy.swarm.curriculum import CurriculumConfig, CurriculumManager
+    from daddy.swarm.state_index import StateIndex, StateMeta
 
     index = StateIndex.create(tmp_path / "r", "r", "sha")
     index.add("boot", b"boot-bytes", StateMeta("bootstrap", "early", 0x26, 0, 0, 0))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from daddy import ram
-from daddy.env import ACTIONS, EpsilonEnv, PokemonEnv, RewardConfig, StateError, make_env
-from daddy.milestones import DEFAULT_MILESTONES
+from daddy.game import ram
+from daddy.game.env import ACTIONS, EpsilonEnv, PokemonEnv, RewardConfig, StateError, make_env
+from daddy.game.milestones import DEFAULT_MILESTONES
 from tests.cart_util import get_starter, press, walk_to
 
 

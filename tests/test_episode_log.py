@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from daddy import episode_log
-from daddy.episode_log import COLUMNS, EpisodeLogError, EpisodeLogger, read, read_posteriors
-from daddy.milestones import DEFAULT_MILESTONES
+from daddy.game.milestones import DEFAULT_MILESTONES
+from daddy.run import episode_log
+from daddy.run.episode_log import COLUMNS, EpisodeLogError, EpisodeLogger, read, read_posteriors
 
 NAMES = [m.name for m in DEFAULT_MILESTONES]
 M = len(NAMES)

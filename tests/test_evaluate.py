@@ -18,14 +18,14 @@ import pytest
 import torch
 from PIL import Image
 
-from daddy import evaluate
-from daddy.checkpoint import CheckpointManager
-from daddy.episode_log import EpisodeLogger
-from daddy.intrinsic import IntrinsicConfig, IntrinsicRewards
-from daddy.milestones import DEFAULT_MILESTONES
-from daddy.networks import QNetwork, model_config
-from daddy.ram import GameState
-from daddy.state_index import StateIndex, StateMeta
+from daddy.agent.networks import QNetwork, model_config
+from daddy.eval import rollout as evaluate
+from daddy.game.milestones import DEFAULT_MILESTONES
+from daddy.game.ram import GameState
+from daddy.intrinsic.rewards import IntrinsicConfig, IntrinsicRewards
+from daddy.run.checkpoint import CheckpointManager
+from daddy.run.episode_log import EpisodeLogger
+from daddy.swarm.state_index import StateIndex, StateMeta
 
 GREEDY_ACTION = 3
 
@@ -320,7 +320,7 @@ def test_evaluate_wires_checkpoint_savestate_log_and_env_into_videos(
         made.append((ContractEnv(length=int(kwargs["max_episode_steps"])), {"rom": rom, **kwargs}))
         return made[-1][0]
 
-    monkeypatch.setitem(sys.modules, "daddy.env", types.SimpleNamespace(make_env=make_env))
+    monkeypatch.setitem(sys.modules, "daddy.game.env", types.SimpleNamespace(make_env=make_env))
     run_dir = tmp_path / "runs" / "demo"
     save_checkpoint(run_dir, 64, {"model": greedy_net().state_dict()}, {"model_size": "slim"})
     names = [m.name for m in DEFAULT_MILESTONES]
@@ -380,7 +380,7 @@ def episode_row(m: int) -> dict:
 
 # --- once the emulator env exists ------------------------------------------------------------
 def test_evaluate_cli_writes_videos_from_a_real_env(tmp_path: Path) -> None:
-    env_module = pytest.importorskip("daddy.env")
+    env_module = pytest.importorskip("daddy.game.env")
     env = env_module.make_env(rom="practice", max_episode_steps=4)
     obs_space = env.observation_space
     env.close()

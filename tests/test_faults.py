@@ -30,13 +30,13 @@ import numpy as np
 import pytest
 import torch
 
-from daddy.agent import AgentConfig
-from daddy.checkpoint import COMPLETE, TMP_PREFIX, CheckpointError, CheckpointManager
-from daddy.episode_log import read
-from daddy.learning import Learner
-from daddy.networks import ModelConfig, QNetwork
-from daddy.replay import SequenceReplay
-from daddy.state_index import INDEX_FILE, StateIndex, StateIndexError, StateMeta
+from daddy.agent.actor import AgentConfig
+from daddy.agent.learner import Learner
+from daddy.agent.networks import ModelConfig, QNetwork
+from daddy.agent.replay import SequenceReplay
+from daddy.run.checkpoint import COMPLETE, TMP_PREFIX, CheckpointError, CheckpointManager
+from daddy.run.episode_log import read
+from daddy.swarm.state_index import INDEX_FILE, StateIndex, StateIndexError, StateMeta
 
 SEED = int(os.environ.get("DADDY_FAULT_SEED", "8"))
 TINY = [
@@ -532,7 +532,7 @@ def test_failed_index_write_while_replacing_a_state_keeps_the_old_state(
 ) -> None:
     """A full disk cannot hit index.json right after the rename (the old file's blocks were just
     freed), so this one is injected: the index write fails as EIO, ENOSPC or a kill would."""
-    from daddy import state_index
+    from daddy.swarm import state_index
 
     index = two_state_index(tmp_path / "states")
 
@@ -613,7 +613,7 @@ def test_killed_emulator_workers_are_restarted_counted_and_the_run_goes_on(tmp_p
 # ---- 5. NaN / inf in the loss and the Q-values ------------------------------------------------
 NAN_BATCHES = textwrap.dedent("""
     import atexit, torch
-    from daddy import replay
+    from daddy.agent.actor import replay
     _sample, _n = replay.SequenceReplay.sample, {"calls": 0, "bad": 0}
     def sample(self, *args, **kwargs):
         batch = _sample(self, *args, **kwargs)

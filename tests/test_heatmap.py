@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from daddy.checkpoint import CheckpointManager
-from daddy.heatmap import CHECKPOINT_PART, VisitCounts, render_heatmaps
-from daddy.maps import map_sizes
+from daddy.eval.heatmap import CHECKPOINT_PART, VisitCounts, render_heatmaps
+from daddy.game.maps import map_sizes
+from daddy.run.checkpoint import CheckpointManager
 
 CELLS = [(0x00, 3, 4), (0x00, 3, 4), (0x00, 5, 4), (0x0C, 8, 30), (0x33, 1, 1), (0x36, 4, 4)]
 

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from daddy.intrinsic import (
+from daddy.game.milestones import DEFAULT_MILESTONES
+from daddy.game.ram import GameState
+from daddy.intrinsic.rewards import (
     RND,
     EpisodicNovelty,
     IntrinsicConfig,
@@ -18,8 +20,6 @@ from daddy.intrinsic import (
     beta_cdf,
     beta_ppf,
 )
-from daddy.milestones import DEFAULT_MILESTONES
-from daddy.ram import GameState
 
 M = len(DEFAULT_MILESTONES)
 ALL = (1 << M) - 1

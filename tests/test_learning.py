@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from daddy.agent import Actor, AgentConfig
-from daddy.learning import Learner, inverse_value_rescale, n_step_targets, value_rescale
-from daddy.networks import ModelConfig, QNetwork, model_config
-from daddy.replay import SequenceReplay
+from daddy.agent.actor import Actor, AgentConfig
+from daddy.agent.learner import Learner, inverse_value_rescale, n_step_targets, value_rescale
+from daddy.agent.networks import ModelConfig, QNetwork, model_config
+from daddy.agent.replay import SequenceReplay
 
 G = 0.5
 TINY = ModelConfig((4, 8, 8), 16, 16, 16, map_embed=4, feature_hidden=8)

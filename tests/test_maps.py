@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daddy.maps import (
+from daddy.game.maps import (
     GROUPS,
     MAP_BLOCKS,
     MAP_CONSTANTS,
@@ -14,7 +14,7 @@ from daddy.maps import (
     map_name,
     map_sizes,
 )
-from daddy.milestones import DEFAULT_MILESTONES
+from daddy.game.milestones import DEFAULT_MILESTONES
 
 LAST_KANTO_MAP = 0xF7  # AGATHAS_ROOM
 

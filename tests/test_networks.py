@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from daddy.networks import (
+from daddy.agent.networks import (
     LRU,
     MODEL_CONFIGS,
     QNetwork,

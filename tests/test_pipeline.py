@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from daddy.config import load_run_config
+from daddy.run.config import load_run_config
 from pipeline import stages
 from pipeline.train_segment import (
     JobRecord,
@@ -279,7 +279,7 @@ def test_trainer_crash_fails_the_segment_with_a_pointer_to_its_log(
 
 def _start_waiter(work: Path, segment: int) -> subprocess.Popen[str]:
     code = (
-        "import sys; from daddy.config import load_run_config; from pipeline import train_segment as t; "
+        "import sys; from daddy.run.config import load_run_config; from pipeline import train_segment as t; "
         f"sys.exit(t.run_segment(load_run_config('runs/tiny.yaml'), {segment}, config='runs/tiny.yaml', "
         f"executor='local', command={fake_train(2000 * segment)!r}))"
     )
@@ -352,7 +352,7 @@ def test_running_job_with_another_command_is_not_adopted(
 
 
 def test_newest_checkpoint_step_agrees_with_the_checkpoint_manager(tmp_path: Path) -> None:
-    from daddy.checkpoint import CheckpointManager
+    from daddy.run.checkpoint import CheckpointManager
 
     mgr = CheckpointManager(tmp_path, keep_last=5)
     for step in (10, 20, 30):
@@ -398,7 +398,7 @@ def test_on_slurm_usr2_requeues_and_a_new_waiter_reattaches(
         pytest.skip(SKIP_REASON)
     monkeypatch.setenv("FAKE_STEP_S", "0.3")
     code = (
-        "import sys; from daddy.config import load_run_config; from pipeline import train_segment as t; "
+        "import sys; from daddy.run.config import load_run_config; from pipeline import train_segment as t; "
         "sys.exit(t.run_segment(load_run_config('runs/tiny.yaml'), 1, config='runs/tiny.yaml', "
         f"executor='slurm', poll_s=1, command={fake_train(2000)!r}))"
     )

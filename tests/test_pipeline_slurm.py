@@ -411,7 +411,7 @@ def test_interrupted_segment_is_requeued_and_resumes_from_its_checkpoint(
 def test_episode_log_is_continuous_across_interruptions(main_run: dict) -> None:
     """Rows 1..N without gaps or duplicates, and at every resume exactly the rows the
     checkpoint counted: rows of episodes the stopped trainer finished after it are dropped."""
-    from daddy.episode_log import read
+    from daddy.run.episode_log import read
 
     p: Pipeline = main_run["p"]
     episodes = read(p.work / "runs" / RUN / "episodes.h5")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from daddy.replay import SequenceReplay, pack_screens, unpack_screens
+from daddy.agent.replay import SequenceReplay, pack_screens, unpack_screens
 
 E, F, S = 3, 24, 6
 SEQ, BURN, N, PERIOD = 6, 2, 2, 4

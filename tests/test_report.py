@@ -15,11 +15,11 @@ import pytest
 
 from analysis import report
 from analysis.beta import beta_ppf
-from daddy.checkpoint import CheckpointManager
-from daddy.episode_log import EpisodeLogger
-from daddy.heatmap import CHECKPOINT_PART, RUN_FILE, VisitCounts
-from daddy.milestones import DEFAULT_MILESTONES
-from daddy.video_utils import Overlay, write_rollout
+from daddy.eval.heatmap import CHECKPOINT_PART, RUN_FILE, VisitCounts
+from daddy.eval.video import Overlay, write_rollout
+from daddy.game.milestones import DEFAULT_MILESTONES
+from daddy.run.checkpoint import CheckpointManager
+from daddy.run.episode_log import EpisodeLogger
 
 NAMES = [m.name for m in DEFAULT_MILESTONES]
 
@@ -164,7 +164,7 @@ def test_report_without_episodes_says_why_and_exits_2(
 
 _WRITER = textwrap.dedent("""
     import pickle, sys
-    from daddy.episode_log import EpisodeLogger
+    from daddy.run.episode_log import EpisodeLogger
     names, rows = pickle.loads(open({rows!r}, "rb").read())
     with EpisodeLogger({path!r}, "live", names) as log:
         for row in rows[:40]:
@@ -260,7 +260,7 @@ train:
 
 @pytest.mark.slow
 def test_report_of_a_tiny_real_training_run_has_every_plot(tmp_path: Path) -> None:
-    pytest.importorskip("daddy.train_big")
+    pytest.importorskip("daddy.run.train")
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "tiny.yaml").write_text(TINY_RUN)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}

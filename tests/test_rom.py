@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from daddy.cart.build import build_rom
-from daddy.rom import POKEMON_RED_SHA1, RomError, resolve_rom, sha1_of
+from daddy.game.rom import POKEMON_RED_SHA1, RomError, resolve_rom, sha1_of
 
 
 def test_practice_is_the_default(monkeypatch):

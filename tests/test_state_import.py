@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from daddy import ram
-from daddy.curriculum import CurriculumConfig, CurriculumManager
-from daddy.env import PokemonEnv
-from daddy.milestones import DEFAULT_MILESTONES, by_name
-from daddy.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
-from daddy.rom import Rom
-from daddy.state_import import (
+from daddy.game import ram
+from daddy.game.env import PokemonEnv
+from daddy.game.milestones import DEFAULT_MILESTONES, by_name
+from daddy.game.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
+from daddy.game.rom import Rom
+from daddy.swarm.curriculum import CurriculumConfig, CurriculumManager
+from daddy.swarm.state_import import (
     EXIT_BAD_INPUT,
     EXIT_NOTHING_IMPORTED,
     EXIT_OK,
@@ -24,7 +24,7 @@ from daddy.state_import import (
     main,
     open_index,
 )
-from daddy.state_index import StateIndex
+from daddy.swarm.state_index import StateIndex
 from tests.cart_util import face, get_starter, make_strong, press, walk_to
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daddy.state_index import (
+from daddy.swarm.state_index import (
     StateIndex,
     StateIndexError,
     StateMeta,

@@ -9,7 +9,7 @@ import shlex
 
 import pytest
 
-from daddy.terminal import (
+from daddy.run.terminal import (
     EpisodeSummary,
     IntervalStats,
     Terminal,

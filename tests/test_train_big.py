@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daddy.checkpoint import CheckpointManager
-from daddy.episode_log import read
+from daddy.run.checkpoint import CheckpointManager
+from daddy.run.episode_log import read
 
 TINY = [
     "--num-envs", "2", "--model-size", "slim", "--batch-size", "4", "--seq-len", "12",
@@ -110,8 +110,8 @@ def test_checkpoint_of_another_model_size_is_refused(full_run, tmp_path):
 def test_episode_line_shows_posteriors_of_reached_milestones():
     """Regression: posterior means are keyed by label; an episode that reached a milestone
     crashed the trainer when its line was built."""
-    from daddy.intrinsic import IntrinsicConfig, IntrinsicRewards
-    from daddy.train_big import episode_summary
+    from daddy.intrinsic.rewards import IntrinsicConfig, IntrinsicRewards
+    from daddy.run.train import episode_summary
 
     intrinsic = IntrinsicRewards(IntrinsicConfig(), num_envs=1)
     row = {"episode": 3, "env_id": 0, "length": 10, "return_env": 1.0, "return_total": 2.0,
@@ -124,9 +124,9 @@ def test_episode_line_shows_posteriors_of_reached_milestones():
 
 
 def test_explorer_envs_stay_random_after_epsilon_decays():
-    from daddy.agent import Actor
-    from daddy.networks import QNetwork, model_config
-    from daddy.train_big import env_epsilons
+    from daddy.agent.actor import Actor
+    from daddy.agent.networks import QNetwork, model_config
+    from daddy.run.train import env_epsilons
 
     assert env_epsilons(0.05, 8, 0.25).tolist() == [1.0, 1.0] + [0.05] * 6
     assert env_epsilons(0.3, 4, 0.0).tolist() == [0.3] * 4

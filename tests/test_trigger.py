@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from daddy import ram
-from daddy.curriculum import CurriculumConfig, make_watcher
-from daddy.milestones import DEFAULT_MILESTONES, by_name
-from daddy.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
-from daddy.state_index import StateIndex, StateMeta
-from daddy.trigger import (
+from daddy.game import ram
+from daddy.game.milestones import DEFAULT_MILESTONES, by_name
+from daddy.game.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
+from daddy.swarm.curriculum import CurriculumConfig, make_watcher
+from daddy.swarm.state_index import StateIndex, StateMeta
+from daddy.swarm.trigger import (
     GYM_LEADER_EVENTS,
     MilestoneWatcher,
     Trigger,

@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from daddy.vec import VecEnv, WorkerError
+from daddy.swarm.vec import VecEnv, WorkerError
 
 ROOT = Path(__file__).resolve().parents[1]
 SEGFAULT, HANG, RAISE, END = 6, 5, 4, 3  # toy actions with side effects (with faults=True)
@@ -314,7 +314,7 @@ MAIN_SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_vec import ToyEnv
-from daddy.vec import VecEnv
+from daddy.swarm.vec import VecEnv
 
 
 class MainEnv(ToyEnv):  # defined in __main__: workers get it by value, never import this file
@@ -393,12 +393,12 @@ def test_other_start_methods_step_and_close(start_method: str) -> None:
 @pytest.fixture
 def practice():
     """`practice(max_episode_steps)` → an env_fn for the practice cartridge."""
-    env = pytest.importorskip("daddy.env")
+    env = pytest.importorskip("daddy.game.env")
     return lambda steps: functools.partial(env.make_env, "practice", max_episode_steps=steps)
 
 
 def test_practice_env_64_envs_on_2_workers_autoreset_from_curriculum_states(practice) -> None:
-    from daddy.ram import GameState
+    from daddy.game.ram import GameState
 
     with VecEnv(practice(4), 2, 1) as vec:
         vec.reset()

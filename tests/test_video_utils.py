@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from daddy.video_utils import (
+from daddy.eval.video import (
     MACRO_BLOCK,
     SCREEN_H,
     SCREEN_W,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from daddy.cart import gfx, world
 from daddy.cart.asm import assemble, finalize_header
-from daddy.state_index import atomic_write_bytes
+from daddy.swarm.state_index import atomic_write_bytes
 
 TITLE = "PRACTICE RED"  # not "POKEMON RED": PyBoy would switch on its Pokémon game wrapper
 ROM_SIZE = 0x8000

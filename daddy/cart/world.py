@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from daddy import ram
+from daddy.game import ram
 
 WIDTH, HEIGHT = 10, 9
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from daddy import ram
-from daddy.ram import GameState
+from daddy.game import ram
+from daddy.game.ram import GameState
 
 Kind = Literal["map", "event", "badge"]
 Tier = Literal["early", "mid", "late"]

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from daddy.atomic import atomic_write
-from daddy.maps import GROUP_TITLES, GROUPS, map_group, map_name, map_sizes
+from daddy.game.maps import GROUP_TITLES, GROUPS, map_group, map_name, map_sizes
+from daddy.io import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -27,7 +27,7 @@ from typing import Any
 
 import filelock
 
-from daddy.milestones import TIERS, Tier
+from daddy.game.milestones import TIERS, Tier
 
 log = logging.getLogger(__name__)
 

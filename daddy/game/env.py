@@ -22,9 +22,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from daddy import ram
-from daddy.milestones import DEFAULT_MILESTONES, Milestone, reached_mask
-from daddy.rom import Rom, resolve_rom
+from daddy.game import ram
+from daddy.game.milestones import DEFAULT_MILESTONES, Milestone, reached_mask
+from daddy.game.rom import Rom, resolve_rom
 
 ACTIONS = ("down", "left", "right", "up", "a", "b", "start")
 SCREEN_SHAPE = (72, 80)

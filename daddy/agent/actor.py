@@ -15,8 +15,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from daddy.networks import QNetwork, as_tensors
-from daddy.rng_state import make_rng, rng_from_array, rng_to_array
+from daddy.agent.networks import QNetwork, as_tensors
+from daddy.agent.rng_state import make_rng, rng_from_array, rng_to_array
 
 EpsilonKind = Literal["linear", "exponential"]
 

@@ -278,7 +278,7 @@ class VecEnv:
         self._fields, nbytes = _layout(self.single_observation_space, num_envs)
         self._ctx = mp.get_context(start_method)
         if start_method == "forkserver":
-            self._ctx.set_forkserver_preload(["daddy.vec", "pyboy"])
+            self._ctx.set_forkserver_preload(["daddy.swarm.vec", "pyboy"])
         self._buf = self._ctx.RawArray("B", nbytes)
         self._obs = _views(self._buf, self._fields, num_envs)
         self._env_fn_blob = cloudpickle.dumps(env_fn)

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from daddy.milestones import DEFAULT_MILESTONES, Milestone, Tier, reached_mask
-from daddy.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
-from daddy.state_index import StateMeta, is_weak
+from daddy.game.milestones import DEFAULT_MILESTONES, Milestone, Tier, reached_mask
+from daddy.game.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
+from daddy.swarm.state_index import StateMeta, is_weak
 
 TriggerKind = Literal["milestone", "badge", "map", "event"]
 EventFlag = tuple[int, int]

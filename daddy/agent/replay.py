@@ -35,7 +35,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from daddy.rng_state import make_rng, rng_from_array, rng_to_array
+from daddy.agent.rng_state import make_rng, rng_from_array, rng_to_array
 
 SCREEN_SHAPE = (72, 80)
 PACKED_SCREEN = SCREEN_SHAPE[0] * SCREEN_SHAPE[1] // 4  # 1440 bytes

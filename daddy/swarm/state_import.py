@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from daddy import ram
-from daddy.bootstrap import BootstrapError, bootstrap
-from daddy.curriculum import CurriculumConfig
-from daddy.env import PokemonEnv
-from daddy.milestones import DEFAULT_MILESTONES, TIERS, Milestone, Tier, reached_mask
-from daddy.rom import Rom, RomError, resolve_rom
-from daddy.state_index import (
+from daddy.game import ram
+from daddy.game.bootstrap import BootstrapError, bootstrap
+from daddy.game.env import PokemonEnv
+from daddy.game.milestones import DEFAULT_MILESTONES, TIERS, Milestone, Tier, reached_mask
+from daddy.game.rom import Rom, RomError, resolve_rom
+from daddy.swarm.curriculum import CurriculumConfig
+from daddy.swarm.state_index import (
     INDEX_FILE,
     STATE_SUFFIX,
     StateEntry,
@@ -39,7 +39,7 @@ from daddy.state_index import (
     StateMeta,
     sha256_bytes,
 )
-from daddy.trigger import tier_for
+from daddy.swarm.trigger import tier_for
 
 IMPORT_PREFIX = "import_"
 EXIT_OK, EXIT_NOTHING_IMPORTED, EXIT_BAD_INPUT = 0, 1, 2
@@ -110,7 +110,7 @@ def known_maps(rom: Rom) -> frozenset[int]:
         from daddy.cart.world import BY_ID
 
         return frozenset(BY_ID)
-    from daddy.maps import MAP_CONSTANTS
+    from daddy.game.maps import MAP_CONSTANTS
 
     return frozenset(i for i, c in MAP_CONSTANTS.items() if not c.startswith("UNUSED"))
 

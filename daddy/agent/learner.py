@@ -14,9 +14,9 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from daddy.agent import AgentConfig
-from daddy.networks import QNetwork
-from daddy.replay import Batch
+from daddy.agent.actor import AgentConfig
+from daddy.agent.networks import QNetwork
+from daddy.agent.replay import Batch
 
 RESCALE_EPS = 1e-3
 

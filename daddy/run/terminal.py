@@ -48,7 +48,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from daddy.maps import map_name
+from daddy.game.maps import map_name
 
 REFRESH_S = 0.25
 """Minimum seconds between dashboard redraws (PufferLib's 4 Hz)."""

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from daddy.milestones import DEFAULT_MILESTONES, Milestone
-from daddy.ram import GameState
+from daddy.game.milestones import DEFAULT_MILESTONES, Milestone
+from daddy.game.ram import GameState
 
 SCREEN_H, SCREEN_W = 72, 80
 SCREEN_LEVELS = 3.0  # screen pixels are shades 0..3

@@ -1,0 +1,1 @@
+"""Evaluation: rollouts with training's rewards, video, heatmaps."""

@@ -1,0 +1,1 @@
+"""The game: ROM, RAM facts, milestones, the emulator env, maps, bootstrap."""

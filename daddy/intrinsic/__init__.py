@@ -1,0 +1,1 @@
+"""Intrinsic rewards: RND, episodic novelty, Bayesian milestone posteriors, the facade."""

@@ -1,0 +1,1 @@
+"""A training run: config, paths, checkpoints, the loop, episode log, terminal."""

@@ -1,0 +1,1 @@
+"""The swarm: worker pool, savestate index and import, trigger watcher, curriculum."""
