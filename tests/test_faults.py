@@ -224,6 +224,7 @@ def learner_payload() -> dict[str, Any]:
     learner.optimizer.step()  # Adam moments exist, keyed by int
     replay = SequenceReplay(2, 200, cfg.seq_len, cfg.burn_in, cfg.n_step, cfg.period,
                             learner.net.state_size, seed=0)  # fmt: skip
+    replay.steps_added = replay.capacity_per_env  # a full ring: its whole arrays are saved
     state = learner.state_dict()
     return {
         "model": state.pop("online"),

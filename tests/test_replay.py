@@ -151,3 +151,128 @@ def test_load_state_dict_rejects_other_settings() -> None:
     other = SequenceReplay(E, E * 40, SEQ, BURN, N, PERIOD * 2, S, F)
     with pytest.raises(ValueError, match="period"):
         other.load_state_dict(d)
+
+
+# ---- checkpoints hold only the filled part of the rings ----------------------------------------
+CAP = 40  # make_replay's ring slots per env
+
+
+def filled_bytes(r: SequenceReplay) -> int:
+    """Bytes of the ring slots that hold data (and the stored states of their periods)."""
+    n = min(r.steps_added, r.capacity_per_env)
+    per_slot = sum(a.nbytes // a.shape[1] for k, a in r._arrays().items() if k != "states")
+    return n * per_slot + -(-n // PERIOD) * (r.states.nbytes // r.states.shape[1])
+
+
+def reload(d: dict, copy: bool, tmp_path, via_disk: bool, seed: int = 99) -> SequenceReplay:
+    """A fresh replay loaded from `d`, handed over directly or through a real checkpoint."""
+    if via_disk:
+        from daddy.run.checkpoint import CheckpointManager
+
+        manager = CheckpointManager(tmp_path)
+        manager.save(len(manager.list_complete()), {"replay": d})
+        d = manager.load_latest()[1]["replay"]
+    elif not copy:  # what a checkpoint load hands over: arrays nobody else holds
+        d = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in d.items()}
+    b = make_replay(seed=seed)
+    b.load_state_dict(d, copy=copy)
+    return b
+
+
+# 1: nearly empty, 20: half, 40: exactly full, 53/97: wrapped (head mid-period / twice round)
+@pytest.mark.parametrize("steps", [0, 1, 5, 20, CAP, 53, 97])
+@pytest.mark.parametrize(("copy", "via_disk"), [(True, False), (False, False), (False, True)])
+def test_round_trip_at_every_fill_level_is_exact_and_stores_only_the_filled_part(
+    steps: int, copy: bool, via_disk: bool, tmp_path
+) -> None:
+    a = make_replay(seed=1)
+    fill(a, steps)
+    d = a.state_dict()
+    stored = sum(v.nbytes for v in d.values() if isinstance(v, np.ndarray) and v.ndim > 1)
+    assert stored == filled_bytes(a) <= a.nbytes
+    if steps < CAP:
+        assert d["screens"].shape == (E, steps, 1440)
+    b = reload(d, copy, tmp_path, via_disk)
+    # Everything: every ring slot (order and write position), the counter, the sampling RNG.
+    for k, arr in a._arrays().items():
+        np.testing.assert_array_equal(getattr(b, k), arr, err_msg=k)
+        assert getattr(b, k).shape == arr.shape and getattr(b, k).dtype == arr.dtype, k
+    assert b.steps_added == a.steps_added and b.stored_steps == a.stored_steps
+    assert b.rng.bit_generator.state == a.rng.bit_generator.state
+    # Sampling after the reload is the sampling the run would have done without the save,
+    # also once both have kept adding (through a wrap).
+    for _ in range(3):
+        if a.num_sequences:
+            sa, sb = a.sample(16), b.sample(16)
+            np.testing.assert_array_equal(sa.starts, sb.starts)
+            np.testing.assert_array_equal(sa.env_ids, sb.env_ids)
+            for name in ("screens", "map_id", "features", "actions", "rewards", "dones",
+                         "firsts", "states"):  # fmt: skip
+                assert torch.equal(getattr(sa, name), getattr(sb, name)), name
+        fill(a, 17, start=a.steps_added)
+        fill(b, 17, start=b.steps_added)
+
+
+def test_a_wrapped_replay_stores_whole_arrays_and_copy_false_adopts_them() -> None:
+    a = make_replay(seed=1)
+    fill(a, 97)
+    d = a.state_dict()
+    assert d["stored_steps"] == CAP and d["screens"].shape == a.screens.shape
+    assert np.shares_memory(d["screens"], a.screens)  # views, no copy at save time
+    d = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in d.items()}
+    b = make_replay()
+    b.load_state_dict(d, copy=False)
+    assert b.screens is d["screens"] and b.states is d["states"]
+
+
+def legacy_state_dict(r: SequenceReplay) -> dict:
+    """What checkpoints held before only the filled part was stored: whole arrays, no
+    `stored_steps`."""
+    d = {k: getattr(r, k) for k in ("num_envs", "capacity_per_env", "seq_len", "burn_in",
+                                    "n_step", "period", "state_size", "feature_dim")}  # fmt: skip
+    d.update({k: a.copy() for k, a in r._arrays().items()})
+    d["steps_added"] = r.steps_added
+    from daddy.agent.rng_state import rng_to_array
+
+    d["rng"] = rng_to_array(r.rng)
+    return d
+
+
+@pytest.mark.parametrize("steps", [3, 20, 53])
+@pytest.mark.parametrize("copy", [True, False])
+def test_old_full_array_checkpoints_still_load(steps: int, copy: bool) -> None:
+    a = make_replay(seed=1)
+    fill(a, steps)
+    b = make_replay(seed=5)
+    b.load_state_dict(legacy_state_dict(a), copy=copy)
+    for k, arr in a._arrays().items():
+        np.testing.assert_array_equal(getattr(b, k), arr, err_msg=k)
+    assert b.steps_added == steps
+    fill(a, 20, start=steps)
+    fill(b, 20, start=steps)
+    sa, sb = a.sample(8), b.sample(8)
+    assert torch.equal(sa.screens, sb.screens) and torch.equal(sa.states, sb.states)
+    # and what it saves now is the new, filled-only layout
+    assert b.state_dict()["stored_steps"] == min(steps + 20, CAP)
+
+
+def test_inconsistent_filled_part_is_refused_and_changes_nothing() -> None:
+    a, b = make_replay(seed=1), make_replay(seed=2)
+    fill(a, 13)
+    fill(b, 31)
+    before = {k: v.copy() for k, v in b._arrays().items()}
+    d = a.state_dict()
+    d["steps_added"] = 14  # says 14 slots are filled, holds 13
+    with pytest.raises(ValueError, match="stores 13 steps"):
+        b.load_state_dict(d)
+    d = a.state_dict()
+    d["screens"] = d["screens"][:, :-1]
+    with pytest.raises(ValueError, match="screens has shape"):
+        b.load_state_dict(d)
+    d = a.state_dict()
+    d["screens"] = a.screens  # whole array with a filled-only dict: refused by shape
+    with pytest.raises(ValueError, match="screens has shape"):
+        b.load_state_dict(d)
+    assert b.steps_added == 31
+    for k, v in before.items():
+        np.testing.assert_array_equal(getattr(b, k), v, err_msg=k)

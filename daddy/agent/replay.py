@@ -261,10 +261,31 @@ class SequenceReplay:
             starts=start.astype(np.int64),
         )
 
+    @property
+    def stored_steps(self) -> int:
+        """Ring slots per env that hold data: `steps_added` until the ring wraps, then all."""
+        return min(self.steps_added, self.capacity_per_env)
+
+    def _stored_shapes(self, steps: int) -> dict[str, tuple[int, ...]]:
+        """Shape of each storage array cut to its first `steps` ring slots per env."""
+        slots = {k: -(-steps // self.period) if k == "states" else steps for k in self._arrays()}
+        return {k: (a.shape[0], slots[k], *a.shape[2:]) for k, a in self._arrays().items()}
+
     def state_dict(self) -> dict[str, np.ndarray | int]:
-        """Everything needed to resume sampling exactly: plain arrays and ints only."""
+        """Everything needed to resume sampling exactly: plain arrays and ints only.
+
+        Only the filled part of the rings is in it (`stored_steps` slots per env, the states of
+        the periods they touch): a checkpoint of a nearly empty replay is small. Until the ring
+        wraps, slot t holds global step t, so the first slots ARE the data; once it has
+        wrapped every slot is filled and the arrays go whole, in ring order (the write position
+        is `steps_added % capacity_per_env`). The arrays are views of the live storage, not
+        copies: save them before the next `add`.
+        """
         d: dict[str, np.ndarray | int] = {k: getattr(self, k) for k in _CONFIG_KEYS}
-        d.update(self._arrays())
+        n = self.stored_steps
+        for k, shape in self._stored_shapes(n).items():
+            d[k] = getattr(self, k)[:, : shape[1]]
+        d["stored_steps"] = n
         d["steps_added"] = self.steps_added
         d["rng"] = rng_to_array(self.rng)
         return d
@@ -272,21 +293,40 @@ class SequenceReplay:
     def load_state_dict(self, d: Mapping[str, np.ndarray | int], *, copy: bool = True) -> None:
         """Restore from `state_dict`; the replay must have been built with the same settings.
 
-        Everything is checked before anything changes, so a refused checkpoint leaves this
-        replay as it was. `copy=False` adopts `d`'s arrays where their dtype and layout allow
-        (a freshly loaded checkpoint): a resume then needs half the memory and no second copy
-        of gigabytes. Do not pass another live replay's `state_dict` with copy=False.
+        Reads both layouts: the filled part only (with `stored_steps`) and the whole
+        pre-allocated arrays that checkpoints held before (no `stored_steps`; told apart by
+        shape). Everything is checked before anything changes, so a refused checkpoint leaves
+        this replay as it was. `copy=False` adopts `d`'s arrays where their dtype, layout and
+        shape allow (a freshly loaded checkpoint of a full replay): a resume then needs half
+        the memory and no second copy of gigabytes. A partly filled one is copied into fresh
+        zeroed storage (pages the OS hands out only when written). Do not pass another live
+        replay's `state_dict` with copy=False.
         """
         for k in _CONFIG_KEYS:
             if int(d[k]) != getattr(self, k):
                 raise ValueError(f"replay checkpoint has {k}={int(d[k])} but this replay has "
                                  f"{getattr(self, k)}: build it with the checkpoint's settings")  # fmt: skip
+        steps_added = int(d["steps_added"])
+        if steps_added < 0:
+            raise ValueError(f"replay checkpoint has steps_added={steps_added}, expected >= 0")
+        stored = min(steps_added, self.capacity_per_env)
+        if "stored_steps" in d and int(d["stored_steps"]) != stored:
+            raise ValueError(
+                f"replay checkpoint stores {int(d['stored_steps'])} steps per env but its "
+                f"steps_added={steps_added} means {stored}: the checkpoint is inconsistent"
+            )
+        full = {k: a.shape for k, a in self._arrays().items()}
         sources = {k: np.asarray(d[k]) for k in self._arrays()}
+        # Filled part only, or (an old checkpoint, or a wrapped ring: the same) whole arrays.
+        if "stored_steps" in d and stored < self.capacity_per_env:
+            expected = self._stored_shapes(stored)
+        else:
+            expected = full
         for k, arr in self._arrays().items():
-            if sources[k].shape != arr.shape:
+            if sources[k].shape != expected[k]:
                 raise ValueError(
                     f"replay checkpoint array {k} has shape {sources[k].shape}, expected "
-                    f"{arr.shape}: build the replay with the checkpoint's settings"
+                    f"{expected[k]}: build the replay with the checkpoint's settings"
                 )
             if not np.can_cast(sources[k].dtype, arr.dtype, casting="same_kind"):
                 raise ValueError(
@@ -294,10 +334,15 @@ class SequenceReplay:
                 )
         for k, arr in self._arrays().items():
             src = sources[k]
+            if src.shape != arr.shape:  # the filled part: the rest of the ring stays zero
+                fresh = np.zeros(arr.shape, arr.dtype)  # calloc: untouched pages cost nothing
+                np.copyto(fresh[:, : src.shape[1]], src, casting="same_kind")
+                setattr(self, k, fresh)
+                continue
             adopt = src.dtype == arr.dtype and src.flags.c_contiguous and src.flags.writeable
             if not copy and adopt:
                 setattr(self, k, src)
             else:
                 np.copyto(arr, src, casting="same_kind")
-        self.steps_added = int(d["steps_added"])
+        self.steps_added = steps_added
         self.rng = rng_from_array(np.asarray(d["rng"]))
