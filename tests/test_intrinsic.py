@@ -11,25 +11,23 @@ import torch
 
 from daddy.game.milestones import DEFAULT_MILESTONES
 from daddy.game.ram import GameState
-from daddy.intrinsic.rewards import (
-    RND,
-    EpisodicNovelty,
-    IntrinsicConfig,
-    IntrinsicRewards,
-    MilestonePosteriors,
-    beta_cdf,
-    beta_ppf,
-)
+from daddy.intrinsic.config import IntrinsicConfig
+from daddy.intrinsic.novelty import EpisodicNovelty
+from daddy.intrinsic.posteriors import MilestonePosteriors, beta_cdf, beta_mean, beta_ppf
+from daddy.intrinsic.rewards import IntrinsicRewards, StepRewards
+from daddy.intrinsic.rnd import RND
 
 M = len(DEFAULT_MILESTONES)
 ALL = (1 << M) - 1
 
 
-def game_state(map_id: int, x: int, y: int) -> GameState:
+def game_state(
+    map_id: int, x: int, y: int, *, text_box: bool = False, in_battle: int = 0
+) -> GameState:
     return GameState(
         map_id=map_id, x=x, y=y, badges=0, party_count=1, levels=(5, 0, 0, 0, 0, 0), hp=20,
-        max_hp=20, events=bytes(320), event_count=0, in_battle=0, money=0, dex_owned=0,
-        dex_seen=0, bag_count=0, in_control=True, text_box=False,
+        max_hp=20, events=bytes(320), event_count=0, in_battle=in_battle, money=0, dex_owned=0,
+        dex_seen=0, bag_count=0, in_control=not text_box, text_box=text_box,
     )  # fmt: skip
 
 
@@ -70,9 +68,34 @@ def test_beta_cdf_matches_numerical_integration(a, b):
         assert beta_cdf(x, a, b) == pytest.approx(cdf[np.searchsorted(xs, x)], abs=2e-3)
 
 
+@pytest.mark.parametrize("a,b", [(4.0, 9.0), (0.1, 0.1), (1.0, 2e5), (3e6, 1e6)])
 @pytest.mark.parametrize("q", [0.05, 0.5, 0.95])
-def test_beta_ppf_inverts_cdf(q):
-    assert beta_cdf(beta_ppf(q, 4.0, 9.0), 4.0, 9.0) == pytest.approx(q, abs=1e-8)
+def test_beta_ppf_inverts_cdf(q, a, b):
+    assert beta_cdf(beta_ppf(q, a, b), a, b) == pytest.approx(q, abs=1e-8)
+
+
+@pytest.mark.parametrize("a,b", [(1.0, 1.0), (3.0, 1.0), (0.5, 1.0), (1.0, 7.0), (1.0, 2e5)])
+@pytest.mark.parametrize("q", [0.05, 0.5, 0.95])
+def test_beta_ppf_matches_closed_forms(q, a, b):
+    exact = q ** (1 / a) if b == 1.0 else 1 - (1 - q) ** (1 / b)
+    assert beta_ppf(q, a, b) == pytest.approx(exact, rel=1e-8)
+
+
+def test_beta_functions_work_elementwise_and_give_nan_for_bad_parameters():
+    a = np.array([[4.0, 0.0], [0.7, 12.0]])
+    b = np.array([[9.0, 1.0], [-1.0, 3.0]])
+    bad = np.array([[False, True], [True, False]])
+    for name, got, one in [
+        ("ppf", beta_ppf(0.9, a, b), lambda x, y: beta_ppf(0.9, x, y)),
+        ("cdf", beta_cdf(0.6, a, b), lambda x, y: beta_cdf(0.6, x, y)),
+        ("mean", beta_mean(a, b), beta_mean),
+    ]:
+        assert got.shape == (2, 2) and np.array_equal(np.isnan(got), bad), name
+        assert got[0, 0] == one(4.0, 9.0) and got[1, 1] == one(12.0, 3.0), name
+    assert isinstance(beta_ppf(0.5, 2.0, 3.0), float)
+    assert beta_ppf(0.0, 2.0, 3.0) == 0.0 and beta_ppf(1.0, 2.0, 3.0) == 1.0
+    with pytest.raises(ValueError, match=r"probability in \[0, 1\]"):
+        beta_ppf(1.5, 2.0, 3.0)
 
 
 # --- RND -----------------------------------------------------------------------------------
@@ -264,6 +287,41 @@ def test_total_is_the_weighted_sum_of_parts():
     r_env = np.array([0.0, 1.0, -1.0, 0.5], np.float32)
     expected = r_env + 0.3 * parts["r_rnd"] + 0.7 * parts["r_novel"] + 2.0 * parts["r_bayes"]
     np.testing.assert_allclose(intr.total(r_env, parts), expected, rtol=1e-6)
+
+
+def trainer_loop_rewards(intr: IntrinsicRewards, obs, states, masks, r_env) -> dict:
+    """The trainer loop's reward code before `IntrinsicRewards.step` (daddy/run/train.py)."""
+    parts = intr.compute(obs, states, masks)
+    parts["r_rnd"][[g.text_box and not g.in_battle for g in states]] = 0.0
+    return {**parts, "r_total": intr.total(r_env, parts)}
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [IntrinsicConfig(), IntrinsicConfig(novelty="knn", ngu_combine=True)],
+    ids=["count", "knn+ngu"],
+)
+def test_step_mutes_curiosity_in_text_boxes_outside_battle_as_the_trainer_loop_did(cfg):
+    rng = np.random.default_rng(11)
+    step, loop = IntrinsicRewards(cfg, num_envs=4), IntrinsicRewards(cfg, num_envs=4)
+    for k in range(6):
+        obs, _, masks = make_step(rng, 4)
+        states = [
+            game_state(0, k, 0),
+            game_state(0, k, 1, text_box=True),  # a menu: muted
+            game_state(1, k, 0, text_box=True, in_battle=1),  # a battle's text: kept
+            game_state(1, k, 1, text_box=k % 2 == 0),
+        ]
+        r_env = rng.normal(size=4).astype(np.float32)
+        got = step.step(obs, states, masks, r_env)
+        want = trainer_loop_rewards(loop, obs, states, masks, r_env)
+        assert isinstance(got, StepRewards)
+        for key, value in want.items():
+            np.testing.assert_array_equal(getattr(got, key), value, err_msg=key)
+            assert getattr(got, key).dtype == np.float32
+        np.testing.assert_array_equal(got.r_env, r_env)
+        assert got.r_rnd[1] == 0.0 and got.r_rnd[[0, 2]].min() > 0
+        assert bool(got.r_rnd[3] == 0.0) is (k % 2 == 0)
 
 
 def test_ngu_combination_scales_episodic_novelty_by_clipped_rnd():

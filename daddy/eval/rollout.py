@@ -249,7 +249,8 @@ def run_rollout(
 
     `env` follows docs/CONTRACTS.md (obs dict; info["game"], info["r_env"], info["milestones"];
     `env.unwrapped.screen_rgb()`). `intrinsic` (a `daddy.intrinsic.IntrinsicRewards` for one env)
-    adds the rnd/novelty/bayes parts and r_total as training computes them; without it those
+    adds the rnd/novelty/bayes parts and r_total from `IntrinsicRewards.step`, the call training
+    makes, rules included (no curiosity in text boxes); without it those
     read "n/a" and total = env. `posterior` ((alpha, beta) per milestone) is shown when there is
     no `intrinsic`. Returns the reset frame plus one frame per step.
     """
@@ -286,11 +287,10 @@ def run_rollout(
         if intrinsic is None:
             sums["r_total"] += float(r_env)
         else:
-            parts = intrinsic.compute(_batch(obs), [info["game"]], [newly])
-            total = intrinsic.total(np.asarray([r_env], np.float32), parts)
-            for k in ("r_rnd", "r_novel", "r_bayes"):
-                sums[k] += float(parts[k][0])
-            sums["r_total"] += float(total[0])
+            rewards = intrinsic.step(_batch(obs), [info["game"]], [newly], [r_env])
+            for k, v in rewards.parts().items():
+                sums[k] += float(v[0])
+            sums["r_total"] += float(rewards.r_total[0])
         frames.append(_frame(env, info, t, sums, shown, posterior, labels, action))
         if terminated or truncated:
             break
