@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,15 +32,22 @@ from daddy.agent.networks import MODEL_CONFIGS, QNetwork, as_tensors, model_conf
 from daddy.eval.video import Overlay, posterior_summary, write_rollout
 from daddy.game.milestones import DEFAULT_MILESTONES, Milestone, reached_mask
 from daddy.run import checkpoint as ckpt
-from daddy.run.episode_log import FILE_NAME as EPISODES_FILE
 from daddy.run.episode_log import read_posteriors
-from daddy.run.episode_log import run_dir as run_folder
+from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK
+from daddy.run.paths import (
+    CHECKPOINTS,
+    RUNS_ROOT,
+    STATES_ROOT,
+    RunPaths,
+    complete_steps,
+    step_dir_name,
+    step_of,
+)
 
-EXIT_ERROR = 2
+EXIT_ERROR = EXIT_BAD_INPUT  # daddy.run.exit_codes: one line on stderr, nothing lost
 DEFAULT_STEPS = 2048
 MODEL_KEY = "model"
 INTRINSIC_KEY = "intrinsic"
-_STEP_DIR = re.compile(r"^step_(\d+)$")
 
 
 class EvaluationError(RuntimeError):
@@ -49,19 +55,23 @@ class EvaluationError(RuntimeError):
 
 
 # --- checkpoints -----------------------------------------------------------------------------
-def resolve_checkpoint(run_dir: str | Path, checkpoint: str | Path = "latest") -> Path:
-    """Folder of a complete checkpoint: "latest" (newest under `run_dir/checkpoints`), a step
-    number, a `step_<N>` folder, or a checkpoints folder (its newest). Only folders carrying the
-    completion marker count, so a checkpoint being written is never read half-done."""
+def resolve_checkpoint(run: RunPaths | str | Path, checkpoint: str | Path = "latest") -> Path:
+    """Folder of a complete checkpoint: "latest" (newest of the run's `RunPaths.checkpoints`), a
+    step number, a `step_<N>` folder, or a checkpoints folder (its newest). `run` is a RunPaths
+    or the run folder. Only folders carrying the completion marker count, so a checkpoint being
+    written is never read half-done."""
     text = str(checkpoint)
     if text == "latest" or text.isdigit():
-        folder = Path(run_dir) / "checkpoints"
-        return _newest_complete(folder) if text == "latest" else _complete(folder / f"step_{text}")
+        paths = run if isinstance(run, RunPaths) else RunPaths.from_dir(run)
+        if text == "latest":
+            return _newest_complete(paths.checkpoints)
+        return _complete(paths.checkpoint(int(text)))
     path = Path(checkpoint)
-    if _STEP_DIR.match(path.name):
+    if step_of(path.name) is not None:
         return _complete(path)
     if path.is_dir():
-        return _newest_complete(path / "checkpoints" if (path / "checkpoints").is_dir() else path)
+        inner = path / CHECKPOINTS  # a run folder
+        return _newest_complete(inner if inner.is_dir() else path)
     raise EvaluationError(
         f"checkpoint {path} does not exist; pass 'latest', a step number or a "
         "runs/<run>/checkpoints/step_<N> folder"
@@ -78,13 +88,9 @@ def _complete(folder: Path) -> Path:
 
 
 def complete_checkpoints(folder: Path) -> list[Path]:
-    """`step_<N>` folders under `folder` that carry the completion marker, oldest first."""
-    if not folder.is_dir():
-        return []
-    found = [
-        p for p in folder.iterdir() if _STEP_DIR.match(p.name) and (p / ckpt.COMPLETE).is_file()
-    ]
-    return sorted(found, key=lambda p: int(p.name[5:]))
+    """`step_<N>` folders under `folder` (a checkpoints folder) that carry the completion
+    marker, oldest first (`daddy.run.paths.complete_steps`)."""
+    return [Path(folder) / step_dir_name(step) for step in complete_steps(Path(folder))]
 
 
 def _newest_complete(folder: Path) -> Path:
@@ -376,7 +382,7 @@ def _posterior_from_log(
     milestones: Sequence[Milestone],
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The newest episode's posteriors from episodes.h5 (when the checkpoint has none)."""
-    path = run_dir / EPISODES_FILE
+    path = RunPaths.from_dir(run_dir).episodes
     if not path.is_file():
         return None
     try:
@@ -391,17 +397,18 @@ def _posterior_from_log(
 def resolve_state(
     run: str,
     state: str | Path | None,
-    states_root: Path = Path("savestates"),
+    states_root: Path = STATES_ROOT,
 ) -> Path | None:
     """Savestate file to start from: a path, a state name from `savestates/<run>/index.json`,
     or (None) the run's bootstrap state if it has one, else the env's own start."""
     from daddy.swarm.state_index import StateIndex, StateIndexError
 
-    folder = states_root / run
+    paths = RunPaths(run, states_root=states_root)
+    folder = paths.states
     if state is not None and Path(state).is_file():
         return Path(state)
     try:
-        index = StateIndex.load(folder) if (folder / "index.json").is_file() else None
+        index = StateIndex.load(folder) if paths.state_index.is_file() else None
     except StateIndexError as err:
         raise EvaluationError(str(err)) from err
     entries = index.entries if index else []
@@ -413,15 +420,14 @@ def resolve_state(
         return index.state_path(named[0])
     known = ", ".join(e.name for e in entries) or "none"
     raise EvaluationError(
-        f"savestate {state} is neither a file nor a state of "
-        f"{folder / 'index.json'} (states: {known})"
+        f"savestate {state} is neither a file nor a state of {paths.state_index} (states: {known})"
     )
 
 
-def run_settings(run: str, runs_root: Path = Path("runs")) -> dict[str, Any]:
+def run_settings(run: str, runs_root: Path = RUNS_ROOT) -> dict[str, Any]:
     """rom, allow_unknown_rom, model_size and max_episode_steps from `runs/<run>.yaml` when the
     run has one (the pipeline's eval stage passes no --rom); {} otherwise."""
-    path = Path(runs_root) / f"{run}.yaml"
+    path = RunPaths(run, runs_root).config
     if not path.is_file():
         return {}
     from daddy.run.config import (
@@ -444,8 +450,8 @@ def evaluate(
     episodes: int = 1,
     rom: str | None = None,
     allow_unknown_rom: bool = False,
-    runs_root: Path = Path("runs"),
-    states_root: Path = Path("savestates"),
+    runs_root: Path = RUNS_ROOT,
+    states_root: Path = STATES_ROOT,
     model_key: str = MODEL_KEY,
     intrinsic_key: str | None = INTRINSIC_KEY,
     device: str = "cpu",
@@ -465,7 +471,8 @@ def evaluate(
         raise EvaluationError(f"--epsilon must be between 0 and 1; got {epsilon}")
     if episodes < 1:
         raise EvaluationError(f"--episodes must be at least 1; got {episodes}")
-    run_dir = run_folder(run, runs_root)
+    paths = RunPaths(run, runs_root, states_root)  # ValueError for a run name that is no name
+    run_dir = paths.dir
     policy = load_policy(
         run_dir, checkpoint, model_key=model_key, intrinsic_key=intrinsic_key, device=device
     )
@@ -477,7 +484,7 @@ def evaluate(
     milestones = DEFAULT_MILESTONES
     intrinsic = _intrinsic_for_eval(policy.intrinsic, milestones, device)
     posterior = None if intrinsic else _posterior_from_log(run_dir, milestones)
-    out = Path(out_dir) if out_dir is not None else run_dir / "videos"
+    out = Path(out_dir) if out_dir is not None else paths.videos
     from daddy.game.env import make_env  # the emulator is only needed from here on
 
     env = make_env(rom=rom, max_episode_steps=steps, allow_unknown_rom=allow_unknown_rom)
@@ -511,10 +518,13 @@ def start_evaluation(
     log_path: str | Path | None = None,
     extra_args: Sequence[str] = (),
     threads: int = 1,
+    runs_root: Path = RUNS_ROOT,
+    states_root: Path = STATES_ROOT,
 ) -> subprocess.Popen:
     """Run `python -m daddy.evaluate` in a child process (trainer's `--video-interval`): the
     trainer keeps stepping, polls `.poll()`, and never shares its emulators or CUDA context.
     Output goes to `log_path` (default: the video folder's `evaluate_<checkpoint>.log`)."""
+    paths = RunPaths(run, runs_root, states_root)
     cmd = [
         sys.executable,
         "-m",
@@ -525,6 +535,7 @@ def start_evaluation(
         str(checkpoint),
         "--threads",
         str(threads),
+        *paths.root_flags(),
         *map(str, extra_args),
     ]
     if out_dir is not None:
@@ -532,7 +543,7 @@ def start_evaluation(
     log = (
         Path(log_path)
         if log_path
-        else (Path(out_dir) if out_dir else Path("runs") / run / "videos")
+        else (Path(out_dir) if out_dir else paths.videos)
         / f"evaluate_{Path(str(checkpoint)).name}.log"
     )
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -582,8 +593,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept a ROM whose SHA-1 is not Pokemon Red's",
     )
-    p.add_argument("--runs-root", type=Path, default=Path("runs"))
-    p.add_argument("--states-root", type=Path, default=Path("savestates"))
+    p.add_argument(
+        "--runs-root", type=Path, default=RUNS_ROOT, help="folder of run outputs (default: runs)"
+    )
+    p.add_argument(
+        "--states-root",
+        type=Path,
+        default=STATES_ROOT,
+        help="folder of savestate indexes (default: savestates)",
+    )
     p.add_argument(
         "--model-key",
         default=MODEL_KEY,
@@ -605,7 +623,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.threads < 0:
-        _parser().error(f"--threads must be >= 0; got {args.threads}")
+        print(f"evaluate: --threads must be >= 0; got {args.threads}", file=sys.stderr)
+        return EXIT_ERROR
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device
@@ -635,7 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     for mp4, gif in written:
         print(f"evaluate: wrote {mp4} and {gif}", flush=True)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

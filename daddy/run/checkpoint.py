@@ -1,5 +1,8 @@
 """Crash-safe training checkpoints: `runs/<run>/checkpoints/step_<N>/`.
 
+The folder layout (`step_<N>`, the `COMPLETE` marker, `latest`) and "which checkpoints are
+complete" come from `daddy.run.paths`, which the pipeline and evaluation read too.
+
 A checkpoint is written into a private temp folder, every file fsynced, renamed to `step_<N>`,
 and only then marked with an empty-ish `COMPLETE` file (dopamine's sentinel). A folder without
 the marker is never loaded, so a process killed at any instant leaves the previous checkpoint as
@@ -33,14 +36,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from daddy.run.paths import (
+    COMPLETE,
+    LATEST,
+    STEP_DIR,
+    RunPaths,
+    complete_steps,
+    step_dir_name,
+    step_of,
+)
+
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-COMPLETE = "COMPLETE"
 META = "meta.json"
-LATEST = "latest"
 TMP_PREFIX = ".tmp_"  # every leftover of an interrupted save or prune starts with this
-_STEP_DIR = re.compile(r"^step_(\d+)$")
 _PART_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _REF = re.compile(r"^[ta]\d+$")
 _MARKERS = ("__tensor__", "__ndarray__", "__bytes__", "__tuple__", "__items__")
@@ -52,30 +62,27 @@ class CheckpointError(RuntimeError):
 
 
 class CheckpointManager:
-    """Saves and loads the checkpoints of one run; one writer at a time."""
+    """Saves and loads the checkpoints of one run; one writer at a time.
 
-    def __init__(self, run_dir: str | os.PathLike[str], keep_last: int = 3) -> None:
+    `run` is the run's RunPaths or its folder (`runs/<run>`); checkpoints live in
+    `RunPaths.checkpoints`."""
+
+    def __init__(self, run: RunPaths | str | os.PathLike[str], keep_last: int = 3) -> None:
         if keep_last < 1:
             raise ValueError(f"keep_last must be >= 1, got {keep_last}")
-        self.dir = Path(run_dir) / "checkpoints"
+        self.paths = run if isinstance(run, RunPaths) else RunPaths.from_dir(run)
+        self.dir = self.paths.checkpoints
         self.keep_last = keep_last
 
     # ---- finding -------------------------------------------------------------------------
 
     def list_complete(self) -> list[int]:
         """Steps of the checkpoints that carry the completion marker, oldest first."""
-        if not self.dir.is_dir():
-            return []
-        steps = []
-        for entry in self.dir.iterdir():
-            m = _STEP_DIR.match(entry.name)
-            if m and (entry / COMPLETE).is_file():
-                steps.append(int(m.group(1)))
-        return sorted(steps)
+        return complete_steps(self.dir)
 
     def path(self, step: int) -> Path:
         """Folder of checkpoint `step` (whether or not it exists or is complete)."""
-        return self.dir / f"step_{step}"
+        return self.dir / step_dir_name(step)
 
     def read_meta(self, step: int) -> dict[str, Any]:
         """meta.json of a complete checkpoint: step, created, format_version, parts, config."""
@@ -98,9 +105,9 @@ class CheckpointManager:
     def _complete_folder(self, step: int) -> Path:
         folder = self.path(step)
         if not (folder / COMPLETE).is_file():
-            have = ", ".join(f"step_{s}" for s in self.list_complete()) or "none"
+            have = ", ".join(step_dir_name(s) for s in self.list_complete()) or "none"
             raise CheckpointError(
-                f"no complete checkpoint step_{step} in {self.dir} (complete ones: {have})"
+                f"no complete checkpoint {folder.name} in {self.dir} (complete ones: {have})"
             )
         return folder
 
@@ -118,9 +125,9 @@ class CheckpointManager:
                     "`latest` names %s but %s holds no complete checkpoint", pointed, self.dir
                 )
             return None
-        newest = f"step_{steps[-1]}"
+        newest = step_dir_name(steps[-1])
         if pointed is not None and pointed != newest:
-            if _STEP_DIR.match(pointed) and int(pointed[5:]) in steps:
+            if step_of(pointed) in steps:
                 log.info("`latest` lags behind (%s); loading the newer %s", pointed, newest)
             else:
                 log.warning(
@@ -248,7 +255,7 @@ class CheckpointManager:
             return []
         removed = []
         for entry in self.dir.iterdir():
-            unmarked = _STEP_DIR.match(entry.name) and not (entry / COMPLETE).is_file()
+            unmarked = STEP_DIR.match(entry.name) and not (entry / COMPLETE).is_file()
             if entry.name.startswith(TMP_PREFIX) or unmarked:
                 _remove(entry)
                 removed.append(entry.name)

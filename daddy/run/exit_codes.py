@@ -1,0 +1,11 @@
+"""Exit codes of every Daddy command, in one place (docs/CONTRACTS.md quotes this table).
+
+A caller (the pipeline's segment job, a shell script, SLURM) tells "finished" from "stopped
+early" by the code alone; the newest complete checkpoint says how far a stopped run got.
+"""
+
+EXIT_OK = 0  # finished what was asked (the run reached its stop step; a command succeeded)
+EXIT_FAILED = 1  # a bug or an unexpected crash: the traceback is on stderr
+EXIT_BAD_INPUT = 2  # bad input or a refusal (one line on stderr says what to do); nothing lost
+EXIT_STOPPED = 3  # stopped by SIGTERM/SIGUSR2/Ctrl-C after writing a checkpoint: run it again
+EXIT_INTERRUPTED = 130  # a second Ctrl-C: stopped at once; the previous checkpoint stands
