@@ -6,16 +6,18 @@ rule bootstrap:
     input:
         RUNS.bootstrap_inputs,
     output:
-        "savestates/{run}/bootstrap.done",
+        stages.bootstrap_done("{run}", *ROOTS),
     log:
-        "runs/{run}/logs/bootstrap.log",
+        stages.log_file("{run}", "bootstrap", *ROOTS),
     resources:
         **RUNS.resources("bootstrap", PROFILE_DEFAULTS),
     params:
         python=PY,
         module=stages.module_flags(MODULES, "bootstrap"),
+        config=RUNS.config,
+        roots=ROOT_FLAGS,
     conda:
         ENV
     shell:
-        "{params.python} -m pipeline.stages bootstrap --config runs/{wildcards.run}.yaml"
-        " {params.module} > {log} 2>&1"
+        "{params.python} -m pipeline.stages bootstrap --config {params.config}"
+        " {params.roots} {params.module} > {log} 2>&1"

@@ -5,10 +5,14 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from pipeline import stages
 
-RUNS = stages.RunTable("runs")
+# Where run outputs and savestates go (--config runs_root=/scratch/runs states_root=...); every
+# path below comes from daddy.run.paths.RunPaths through pipeline/stages.py.
+ROOTS = (config.get("runs_root", "runs"), config.get("states_root", "savestates"))
+ROOT_FLAGS = stages.root_flags_text(*ROOTS)
+RUNS = stages.RunTable("runs", *ROOTS)
 MODULES = config.get("modules", {})
 EXECUTOR = config.get("executor", "")
-DEFAULT_TARGETS = [stages.report_html(run) for run in config.get("runs", ["demo"])]
+DEFAULT_TARGETS = [stages.report_html(run, *ROOTS) for run in config.get("runs", ["demo"])]
 # The Python that runs Snakemake (the project .venv) unless --use-conda builds envs/daddy.yaml.
 USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 PY = "python" if USE_CONDA else sys.executable

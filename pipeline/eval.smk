@@ -3,16 +3,18 @@ rule evaluate:
     input:
         RUNS.last_segment,
     output:
-        "runs/{run}/videos/final.done",
+        stages.eval_done("{run}", *ROOTS),
     log:
-        "runs/{run}/logs/evaluate.log",
+        stages.log_file("{run}", "evaluate", *ROOTS),
     resources:
         **RUNS.resources("eval", PROFILE_DEFAULTS),
     params:
         python=PY,
         module=stages.module_flags(MODULES, "eval"),
+        config=RUNS.config,
+        roots=ROOT_FLAGS,
     conda:
         ENV
     shell:
-        "{params.python} -m pipeline.stages eval --config runs/{wildcards.run}.yaml"
-        " {params.module} > {log} 2>&1"
+        "{params.python} -m pipeline.stages eval --config {params.config}"
+        " {params.roots} {params.module} > {log} 2>&1"

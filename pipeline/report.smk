@@ -1,18 +1,20 @@
 rule report:
     """Stability plots and the HTML report from the run's episode log."""
     input:
-        "runs/{run}/videos/final.done",
+        stages.eval_done("{run}", *ROOTS),
     output:
-        "runs/{run}/report/index.html",
+        stages.report_html("{run}", *ROOTS),
     log:
-        "runs/{run}/logs/report.log",
+        stages.log_file("{run}", "report", *ROOTS),
     resources:
         **RUNS.resources("report", PROFILE_DEFAULTS),
     params:
         python=PY,
         module=stages.module_flags(MODULES, "report"),
+        config=RUNS.config,
+        roots=ROOT_FLAGS,
     conda:
         ENV
     shell:
-        "{params.python} -m pipeline.stages report --config runs/{wildcards.run}.yaml"
-        " {params.module} > {log} 2>&1"
+        "{params.python} -m pipeline.stages report --config {params.config}"
+        " {params.roots} {params.module} > {log} 2>&1"

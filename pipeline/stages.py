@@ -11,6 +11,12 @@ makes Snakemake re-run finished stages on its own; to redo a stage, delete its o
 verified, because Snakemake deletes declared outputs before a re-run and the index is also the
 record of every curriculum state found during training.
 
+Every path comes from `daddy.run.paths.RunPaths`; the helpers below only name the stage's
+files. `--runs-root` / `--states-root` (Snakemake: `--config runs_root=... states_root=...`) put
+a run's outputs and savestates elsewhere (scratch); run configs stay in `runs/`. A stage command
+gets a root flag only where it differs from the default, so stand-in stages and older commands
+without those flags keep working with the default layout.
+
 `RunTable` loads every `runs/*.yaml` once per Snakemake parse. A broken config does not stop
 the other runs: its problems are raised, one line each, when a target that needs it is built,
 during DAG construction, so nothing is submitted for it.
@@ -30,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from daddy.run.config import ConfigError, RunConfig, load_run_config
+from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from daddy.run.paths import RUNS_ROOT, STATES_ROOT, RunPaths
 
 STAGE_MODULES: dict[str, str] = {
     "bootstrap": "daddy.bootstrap",
@@ -42,46 +50,83 @@ SEGMENT_WILDCARD = r"[1-9][0-9]*"
 
 
 # --- paths (relative to the repository root, where Snakemake runs) ------------------------
-def config_path(run: str) -> str:
-    return f"runs/{run}.yaml"
+# Each takes a run name or a Snakemake pattern ("{run}") and the roots; all delegate to RunPaths.
+Root = str | os.PathLike[str]
 
 
-def index_json(run: str) -> str:
-    return f"savestates/{run}/index.json"
+def run_paths(run: str, runs_root: Root = RUNS_ROOT, states_root: Root = STATES_ROOT) -> RunPaths:
+    return RunPaths(run, Path(runs_root), Path(states_root))
 
 
-def bootstrap_done(run: str) -> str:
+def config_path(run: str, configs: Root = RUNS_ROOT) -> str:
+    """The run config: always in the repository's `runs/` (only outputs move with the roots)."""
+    return str(RunPaths(run, Path(configs)).config)
+
+
+def index_json(run: str, runs_root: Root = RUNS_ROOT, states_root: Root = STATES_ROOT) -> str:
+    return str(run_paths(run, runs_root, states_root).state_index)
+
+
+def bootstrap_done(run: str, runs_root: Root = RUNS_ROOT, states_root: Root = STATES_ROOT) -> str:
     """Bootstrap's declared output. Not index.json itself: Snakemake deletes a rule's outputs
     before re-running it, and the index also records every state training found since."""
-    return f"savestates/{run}/bootstrap.done"
+    return str(run_paths(run, runs_root, states_root).bootstrap_done)
 
 
-def segment_done(run: str, k: int | str) -> str:
-    return f"runs/{run}/segments/segment_{k}.done"
+def segment_done(
+    run: str, k: int | str, runs_root: Root = RUNS_ROOT, states_root: Root = STATES_ROOT
+) -> str:
+    return str(run_paths(run, runs_root, states_root).segment_done(k))
 
 
-def job_record(run: str, k: int | str) -> str:
-    return f"runs/{run}/jobs/segment_{k}.json"
+def job_record(
+    run: str, k: int | str, runs_root: Root = RUNS_ROOT, states_root: Root = STATES_ROOT
+) -> str:
+    return str(run_paths(run, runs_root, states_root).job_record(k))
 
 
-def submitit_folder(run: str) -> str:
-    return f"runs/{run}/jobs/submitit"
+def submitit_folder(run: str, runs_root: Root = RUNS_ROOT, states_root: Root = STATES_ROOT) -> str:
+    return str(run_paths(run, runs_root, states_root).submitit)
 
 
-def eval_dir(run: str) -> str:
-    return f"runs/{run}/videos/final"
+def eval_dir(run: str, runs_root: Root = RUNS_ROOT, states_root: Root = STATES_ROOT) -> str:
+    return str(run_paths(run, runs_root, states_root).eval_videos)
 
 
-def eval_done(run: str) -> str:
-    return f"runs/{run}/videos/final.done"
+def eval_done(run: str, runs_root: Root = RUNS_ROOT, states_root: Root = STATES_ROOT) -> str:
+    return str(run_paths(run, runs_root, states_root).eval_done)
 
 
-def report_html(run: str) -> str:
-    return f"runs/{run}/report/index.html"
+def report_html(run: str, runs_root: Root = RUNS_ROOT, states_root: Root = STATES_ROOT) -> str:
+    return str(run_paths(run, runs_root, states_root).report_html)
 
 
-def log_file(run: str, name: str) -> str:
-    return f"runs/{run}/logs/{name}.log"
+def log_file(
+    run: str, name: str, runs_root: Root = RUNS_ROOT, states_root: Root = STATES_ROOT
+) -> str:
+    return str(run_paths(run, runs_root, states_root).log(name))
+
+
+def root_flags(
+    runs_root: Root = RUNS_ROOT,
+    states_root: Root = STATES_ROOT,
+    *,
+    runs: bool = True,
+    states: bool = True,
+) -> list[str]:
+    """`--runs-root R` / `--states-root S` where they differ from the defaults (and the command
+    takes them: bootstrap touches savestates only, the report run outputs only)."""
+    flags = []
+    if runs and Path(runs_root) != RUNS_ROOT:
+        flags += ["--runs-root", str(runs_root)]
+    if states and Path(states_root) != STATES_ROOT:
+        flags += ["--states-root", str(states_root)]
+    return flags
+
+
+def root_flags_text(runs_root: Root = RUNS_ROOT, states_root: Root = STATES_ROOT) -> str:
+    """root_flags as a shell fragment, for a rule's shell line ('' for the defaults)."""
+    return shlex.join(root_flags(runs_root, states_root))
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -89,26 +134,42 @@ def _python(module: str) -> list[str]:
     return [sys.executable, "-m", module]
 
 
-def bootstrap_cmd(run: RunConfig, module: str = STAGE_MODULES["bootstrap"]) -> list[str]:
+def _roots(paths: RunPaths | None) -> tuple[Path, Path]:
+    return (paths.runs_root, paths.states_root) if paths else (RUNS_ROOT, STATES_ROOT)
+
+
+def bootstrap_cmd(
+    run: RunConfig, module: str = STAGE_MODULES["bootstrap"], paths: RunPaths | None = None
+) -> list[str]:
     cmd = [*_python(module), "--rom", run.train.rom, "--run", run.run_name]
+    cmd += root_flags(*_roots(paths), runs=False)
     return cmd + (["--allow-unknown-rom"] if run.train.allow_unknown_rom else [])
 
 
 def train_cmd(
-    config: str | os.PathLike[str], until_step: int, module: str = STAGE_MODULES["train"]
+    config: str | os.PathLike[str],
+    until_step: int,
+    module: str = STAGE_MODULES["train"],
+    paths: RunPaths | None = None,
 ) -> list[str]:
-    return [*_python(module), "--config", str(config), "--until-step", str(until_step)]
+    cmd = [*_python(module), "--config", str(config), "--until-step", str(until_step)]
+    return cmd + root_flags(*_roots(paths))
 
 
-def eval_cmd(run: RunConfig, module: str = STAGE_MODULES["eval"]) -> list[str]:
+def eval_cmd(
+    run: RunConfig, module: str = STAGE_MODULES["eval"], paths: RunPaths | None = None
+) -> list[str]:
+    paths = paths or RunPaths(run.run_name)
     cmd = [*_python(module), "--run", run.run_name, "--checkpoint", "latest"]
-    cmd += ["--out", eval_dir(run.run_name)]
+    cmd += ["--out", str(paths.eval_videos), *root_flags(*_roots(paths))]
     episodes = run.pipeline.eval_episodes
     return cmd + (["--episodes", str(episodes)] if episodes > 1 else [])
 
 
-def report_cmd(run: RunConfig, module: str = STAGE_MODULES["report"]) -> list[str]:
-    return [*_python(module), "--run", run.run_name]
+def report_cmd(
+    run: RunConfig, module: str = STAGE_MODULES["report"], paths: RunPaths | None = None
+) -> list[str]:
+    return [*_python(module), "--run", run.run_name, *root_flags(*_roots(paths), states=False)]
 
 
 def write_marker(path: str | os.PathLike[str], text: str) -> None:
@@ -125,10 +186,19 @@ def write_marker(path: str | os.PathLike[str], text: str) -> None:
 
 # --- the run table the Snakefile uses ------------------------------------------------------
 class RunTable:
-    """Every `runs/*.yaml` by run name: a RunConfig, or the ConfigError it raised."""
+    """Every `runs/*.yaml` by run name: a RunConfig, or the ConfigError it raised.
 
-    def __init__(self, folder: str | os.PathLike[str] = "runs") -> None:
+    `runs_root` / `states_root` are where the runs' outputs and savestates go (Snakemake's
+    `--config runs_root=... states_root=...`); the configs are read from `folder`."""
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str] = "runs",
+        runs_root: Root = RUNS_ROOT,
+        states_root: Root = STATES_ROOT,
+    ) -> None:
         self.folder = Path(folder)
+        self.runs_root, self.states_root = Path(runs_root), Path(states_root)
         self.entries: dict[str, RunConfig | ConfigError] = {}
         for path in sorted(self.folder.glob("*.yaml")):
             try:
@@ -145,7 +215,7 @@ class RunTable:
         entry = self.entries.get(run)
         if entry is None:
             have = ", ".join(self.names) or "none"
-            raise ConfigError(config_path(run), [f"no such run config (runs: {have})"])
+            raise ConfigError(config_path(run, self.folder), [f"no such run config (runs: {have})"])
         if isinstance(entry, ConfigError):
             raise entry
         return entry
@@ -158,12 +228,17 @@ class RunTable:
     def segment_inputs(self, wildcards: Any) -> list[str]:
         run, k = self.get(wildcards.run), int(wildcards.k)
         run.until_step(k)  # raises for a segment the run does not have
-        previous = [segment_done(run.run_name, k - 1)] if k > 1 else []
-        return [bootstrap_done(run.run_name), *previous]
+        roots = (self.runs_root, self.states_root)
+        previous = [segment_done(run.run_name, k - 1, *roots)] if k > 1 else []
+        return [bootstrap_done(run.run_name, *roots), *previous]
 
     def last_segment(self, wildcards: Any) -> str:
         run = self.get(wildcards.run)
-        return segment_done(run.run_name, run.pipeline.segments)
+        return segment_done(run.run_name, run.pipeline.segments, self.runs_root, self.states_root)
+
+    def config(self, wildcards: Any) -> str:
+        """The run's config file, for a rule's shell line."""
+        return config_path(wildcards.run, self.folder)
 
     def resources(self, stage: str, defaults: Any = None) -> dict[str, Callable[[Any], Any]]:
         """Snakemake `resources:` for `stage`, read per run from its config.
@@ -224,23 +299,26 @@ def module_flags(overrides: Mapping[str, str], stage: str) -> str:
 
 
 # --- command line: run one stage -----------------------------------------------------------
-def run_stage(stage: str, run: RunConfig, module: str | None = None) -> int:
+def run_stage(
+    stage: str, run: RunConfig, module: str | None = None, paths: RunPaths | None = None
+) -> int:
     """Run `stage` of `run` and check its output exists; returns the exit code."""
+    paths = paths or RunPaths(run.run_name)
     builders = {"bootstrap": bootstrap_cmd, "eval": eval_cmd, "report": report_cmd}
-    cmd = builders[stage](run, module or STAGE_MODULES[stage])
+    cmd = builders[stage](run, module or STAGE_MODULES[stage], paths)
     print("+", shlex.join(cmd), flush=True)
     rc = subprocess.call(cmd)
     if rc != 0:
-        print(f"{stage} of run {run.run_name} failed with exit code {rc}", file=sys.stderr)
+        print(f"stages: {stage} of run {run.run_name} failed with exit code {rc}", file=sys.stderr)
         return rc
-    expected = {"bootstrap": index_json, "report": report_html}.get(stage)
-    if expected and not Path(expected(run.run_name)).is_file():
-        print(f"{stage} exited 0 but wrote no {expected(run.run_name)}", file=sys.stderr)
-        return 1
-    marker = {"bootstrap": bootstrap_done, "eval": eval_done}.get(stage)
+    expected = {"bootstrap": paths.state_index, "report": paths.report_html}.get(stage)
+    if expected and not expected.is_file():
+        print(f"stages: {stage} exited 0 but wrote no {expected}", file=sys.stderr)
+        return EXIT_FAILED
+    marker = {"bootstrap": paths.bootstrap_done, "eval": paths.eval_done}.get(stage)
     if marker:
-        write_marker(marker(run.run_name), f"{shlex.join(cmd)}\n")
-    return 0
+        write_marker(marker, f"{shlex.join(cmd)}\n")
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,13 +326,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stage", choices=("bootstrap", "eval", "report"))
     parser.add_argument("--config", required=True, metavar="runs/NAME.yaml")
     parser.add_argument("--module", help="run this module instead of the stage's own")
+    parser.add_argument(
+        "--runs-root", type=Path, default=RUNS_ROOT, help="folder of run outputs (default: runs)"
+    )
+    parser.add_argument(
+        "--states-root",
+        type=Path,
+        default=STATES_ROOT,
+        help="folder of savestate indexes (default: savestates)",
+    )
     args = parser.parse_args(argv)
     try:
         run = load_run_config(args.config)
     except ConfigError as e:
-        print(e, file=sys.stderr)
-        return 2
-    return run_stage(args.stage, run, args.module)
+        print(f"stages: {' '.join(str(e).split())}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    paths = RunPaths(run.run_name, args.runs_root, args.states_root)
+    return run_stage(args.stage, run, args.module, paths)
 
 
 if __name__ == "__main__":

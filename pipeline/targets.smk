@@ -5,5 +5,5 @@ for _run in RUNS.names:
         name:
             _run
         input:
-            stages.report_html(_run),
+            stages.report_html(_run, *ROOTS),
         localrule: True

@@ -8,19 +8,22 @@ rule train_segment:
     input:
         RUNS.segment_inputs,
     output:
-        "runs/{run}/segments/segment_{k}.done",
+        stages.segment_done("{run}", "{k}", *ROOTS),
     log:
-        "runs/{run}/logs/segment_{k}.log",
+        stages.log_file("{run}", "segment_{k}", *ROOTS),
     localrule: True
     params:
         python=PY,
         module=stages.module_flags(MODULES, "train"),
+        config=RUNS.config,
+        roots=ROOT_FLAGS,
         executor=f"--executor {EXECUTOR}" if EXECUTOR else "",
         auto=lambda wildcards: stages.auto_executor_flag(workflow.executor_plugin),
         slurm=stages.profile_default_flags(PROFILE_DEFAULTS),
     conda:
         ENV
     shell:
-        "{params.python} -m pipeline.train_segment --config runs/{wildcards.run}.yaml"
-        " --segment {wildcards.k} {params.executor} {params.auto} {params.slurm} {params.module}"
+        "{params.python} -m pipeline.train_segment --config {params.config}"
+        " --segment {wildcards.k} {params.roots} {params.executor} {params.auto} {params.slurm}"
+        " {params.module}"
         " > {log} 2>&1"

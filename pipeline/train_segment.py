@@ -18,8 +18,14 @@ Why it is built this way (docs/PIPELINE.md has the long version):
   an outside `scontrol requeue`, which calls no `checkpoint()`.
 - The job id is recorded in `runs/NAME/jobs/segment_K.json` before waiting. A restarted
   Snakemake finds the job still queued or running and waits for it instead of submitting again.
+- The trainer's exit code (`daddy.run.exit_codes`): EXIT_OK (0) when it reached its
+  `--until-step`, EXIT_STOPPED (3) when a signal stopped it after a checkpoint. Older trainers
+  exit 0 on a signal too, so 0 with a checkpoint short of the end step counts as stopped. What
+  decides "done" is the newest complete checkpoint (`RunPaths.newest_complete_step`).
 - `segment_K.done` is written only when the job succeeded and the newest complete checkpoint
   has reached the segment's end step.
+- Run outputs go under `--runs-root` (default runs/), savestates under `--states-root`; the
+  trainer gets those flags only where they differ from the defaults.
 """
 
 from __future__ import annotations
@@ -27,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -44,11 +49,10 @@ import submitit
 from submitit.core.utils import FailedJobError, UncompletedJobError
 
 from daddy.run.config import ConfigError, RunConfig, load_run_config
+from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_STOPPED
+from daddy.run.paths import RUNS_ROOT, STATES_ROOT, RunPaths
 from pipeline import stages
 
-# A trainer stopped by SIGTERM/SIGUSR2 checkpoints and exits 0 or 3 (CONTRACTS.md has said both);
-# what counts is the newest complete checkpoint against the segment's end step.
-EXIT_PREEMPTED = 3
 # sacct/squeue states of a job that may still run (submitit treats these as not done, too)
 ACTIVE_STATES = frozenset(
     {
@@ -67,8 +71,6 @@ ACTIVE_STATES = frozenset(
         "READY",
     }
 )
-_STEP_DIR = re.compile(r"^step_(\d+)$")
-_COMPLETE = "COMPLETE"  # daddy.checkpoint.COMPLETE; not imported, that would load torch here
 
 
 class SegmentError(RuntimeError):
@@ -76,16 +78,8 @@ class SegmentError(RuntimeError):
 
 
 def newest_checkpoint_step(run_dir: str | os.PathLike[str]) -> int | None:
-    """Step of the newest complete checkpoint in `run_dir/checkpoints/` (DESIGN.md §6)."""
-    folder = Path(run_dir) / "checkpoints"
-    if not folder.is_dir():
-        return None
-    steps = [
-        int(m.group(1))
-        for entry in folder.iterdir()
-        if (m := _STEP_DIR.match(entry.name)) and (entry / _COMPLETE).is_file()
-    ]
-    return max(steps, default=None)
+    """Step of the newest complete checkpoint of the run in `run_dir` (DESIGN.md §6)."""
+    return RunPaths.from_dir(run_dir).newest_complete_step()
 
 
 # --- the job --------------------------------------------------------------------------------
@@ -126,10 +120,12 @@ class TrainSegment(submitit.helpers.Checkpointable):
         while (rc := self._proc.poll()) is None:
             time.sleep(0.5)
         step = newest_checkpoint_step(self.run_dir)
-        if rc == 0 and step is not None and step >= self.until_step:
+        reached = step is not None and step >= self.until_step
+        if rc in (EXIT_OK, EXIT_STOPPED) and reached:
+            # EXIT_STOPPED here: the signal came while the final checkpoint was written
             _say(f"segment job: trainer reached step {step} (segment ends at {self.until_step})")
             return {"until_step": self.until_step, "checkpoint_step": step}
-        if rc in (0, EXIT_PREEMPTED):
+        if rc in (EXIT_OK, EXIT_STOPPED):  # EXIT_OK short of the end: an older trainer's stop
             self._stopped_from_outside(rc, step)
         raise SegmentError(f"trainer exited with code {rc}; its output is above in this log")
 
@@ -163,7 +159,7 @@ class TrainSegment(submitit.helpers.Checkpointable):
         _say(f"segment job: still here; requeueing job {job_id} myself")
         subprocess.call(["scontrol", "requeue", job_id])
         time.sleep(self.outside_stop_wait_s)
-        sys.exit(EXIT_PREEMPTED)
+        sys.exit(EXIT_STOPPED)
 
 
 def _poll_exit(proc: subprocess.Popen[bytes], timeout_s: float) -> int | None:
@@ -273,7 +269,11 @@ def _clean_slurm_env() -> None:
 
 
 def make_executor(
-    run: RunConfig, segment: int, cluster: str, defaults: Mapping[str, str | None] | None = None
+    run: RunConfig,
+    segment: int,
+    cluster: str,
+    defaults: Mapping[str, str | None] | None = None,
+    paths: RunPaths | None = None,
 ) -> submitit.AutoExecutor:
     """AutoExecutor for `run`'s train stage: SLURM when `srun` exists (auto), else local.
 
@@ -282,7 +282,7 @@ def make_executor(
     """
     p = run.pipeline
     ex = submitit.AutoExecutor(
-        folder=stages.submitit_folder(run.run_name),
+        folder=(paths or RunPaths(run.run_name)).submitit,
         cluster=None if cluster == "auto" else cluster,
         slurm_max_num_timeout=p.slurm_max_num_timeout,
         local_max_num_timeout=p.slurm_max_num_timeout,
@@ -319,29 +319,42 @@ def run_segment(
     command: list[str] | None = None,
     poll_s: float | None = None,
     defaults: Mapping[str, str | None] | None = None,
+    paths: RunPaths | None = None,
 ) -> int:
     """Submit (or re-attach to) segment `segment` of `run`, wait, write its `.done` marker.
 
     `command` replaces the trainer command (tests use a stand-in); `defaults` are the
-    profile's partition/account. Returns the exit code for the command line.
+    profile's partition/account; `paths` the run's folders (default: runs/, savestates/).
+    Returns the exit code for the command line.
     """
+    paths = paths or RunPaths(run.run_name)
     until = run.until_step(segment)
-    name, where = run.run_name, f"segment {segment}/{run.pipeline.segments} of {run.run_name}"
+    where = f"segment {segment}/{run.pipeline.segments} of {run.run_name}"
     cwd = os.getcwd()
-    run_dir = str(Path(cwd, "runs", name))
+    run_dir = str(Path(cwd, paths.dir))
     grace = max(5.0, run.pipeline.signal_delay_s - 15.0)  # USR2 comes signal_delay_s early
     segment_job = TrainSegment(
-        command or stages.train_cmd(config, until, module), cwd, run_dir, until, stop_grace_s=grace
+        command or stages.train_cmd(config, until, module, paths),
+        cwd,
+        run_dir,
+        until,
+        stop_grace_s=grace,
     )
-    record_path = Path(stages.job_record(name, segment))
+    record_path = paths.job_record(segment)
     record_path.parent.mkdir(parents=True, exist_ok=True)
     with filelock.FileLock(f"{record_path}.lock"):
         found = _attach(record_path, segment_job, segment)
         if found is None and (step := newest_checkpoint_step(run_dir) or 0) >= until:
             _say(f"{where}: already trained (checkpoint step {step} >= {until}); no job needed")
-            return _mark_done(run, segment, step, None, None)
+            return _mark_done(run, segment, step, None, None, paths)
         job, record = found or _submit(
-            record_path, segment_job, run, segment, executor or run.pipeline.executor, defaults
+            record_path,
+            segment_job,
+            run,
+            segment,
+            executor or run.pipeline.executor,
+            defaults,
+            paths,
         )
     verb = "re-attached to" if found else "submitted"
     _say(
@@ -355,19 +368,24 @@ def run_segment(
         first = text.splitlines()[0] if text else type(e).__name__
         _say(f"{where} failed: job {record.job_id}: {first}")
         _say(f"the job's log: {record.log_path()}; rerun snakemake to resume from its checkpoint")
-        return 1
+        return EXIT_FAILED
     step = newest_checkpoint_step(run_dir)
     if step is None or step < until:
         _say(
             f"{where}: job {record.job_id} ended but the newest complete checkpoint is "
             f"{step}, not >= {until}; rerun to resume"
         )
-        return 1
-    return _mark_done(run, segment, step, record, result)
+        return EXIT_FAILED
+    return _mark_done(run, segment, step, record, result, paths)
 
 
 def _mark_done(
-    run: RunConfig, segment: int, step: int, record: JobRecord | None, result: Any
+    run: RunConfig,
+    segment: int,
+    step: int,
+    record: JobRecord | None,
+    result: Any,
+    paths: RunPaths | None = None,
 ) -> int:
     done = {
         "segment": segment,
@@ -377,12 +395,12 @@ def _mark_done(
         "cluster": record.cluster if record else None,
         "result": result,
     }
-    path = stages.segment_done(run.run_name, segment)
+    path = (paths or RunPaths(run.run_name)).segment_done(segment)
     stages.write_marker(path, json.dumps(done, indent=2) + "\n")
     _say(
         f"segment {segment}/{run.pipeline.segments} of {run.run_name}: done at checkpoint step {step}"
     )
-    return 0
+    return EXIT_OK
 
 
 def _attach(
@@ -409,11 +427,12 @@ def _submit(
     segment: int,
     cluster: str,
     defaults: Mapping[str, str | None] | None,
+    paths: RunPaths | None = None,
 ) -> tuple[Any, JobRecord]:
     """Submit the segment and record its job id before anything else can happen."""
     if cluster == "slurm" or (cluster == "auto" and submitit.AutoExecutor.which() == "slurm"):
         _clean_slurm_env()
-    executor = make_executor(run, segment, cluster, defaults)
+    executor = make_executor(run, segment, cluster, defaults, paths)
     job = executor.submit(segment_job)
     record = JobRecord(
         job_id=str(job.job_id),
@@ -467,13 +486,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--default-partition", help="partition when the run config has none")
     parser.add_argument("--default-account", help="account when the run config has none")
+    parser.add_argument(
+        "--runs-root", type=Path, default=RUNS_ROOT, help="folder of run outputs (default: runs)"
+    )
+    parser.add_argument(
+        "--states-root",
+        type=Path,
+        default=STATES_ROOT,
+        help="folder of savestate indexes (default: savestates)",
+    )
     args = parser.parse_args(argv)
     try:
         run = load_run_config(args.config)
         run.until_step(args.segment)
+        paths = RunPaths(run.run_name, args.runs_root, args.states_root)
     except (ConfigError, ValueError) as e:
-        print(f"train_segment: {e}", file=sys.stderr)
-        return 2
+        print(f"train_segment: {' '.join(str(e).split())}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         return run_segment(
             run,
@@ -483,10 +512,11 @@ def main(argv: list[str] | None = None) -> int:
             module=args.module,
             poll_s=args.poll_s,
             defaults={"partition": args.default_partition, "account": args.default_account},
+            paths=paths,
         )
-    except SegmentError as e:
-        print(f"train_segment: {e}", file=sys.stderr)
-        return 1
+    except SegmentError as e:  # a refusal: another command's job still runs for this segment
+        print(f"train_segment: {' '.join(str(e).split())}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

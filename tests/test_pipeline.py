@@ -414,3 +414,70 @@ def test_on_slurm_usr2_requeues_and_a_new_waiter_reattaches(
     assert len(calls(workdir)) == 2  # the requeued job started the trainer again
     assert wait_for_state(job_id, {"COMPLETED"}, timeout=60) == "COMPLETED"
     assert len(sacct_states(job_id)) >= 2  # one row per run of the requeued job
+
+
+# --- the trainer's exit codes (daddy.run.exit_codes) -------------------------------------------
+@pytest.mark.parametrize(
+    ("rc", "step", "outcome"),
+    [
+        (0, 2000, "done"),  # EXIT_OK at the stop step
+        (3, 2000, "done"),  # EXIT_STOPPED, but the final checkpoint was already written
+        (3, 1000, "stopped"),  # EXIT_STOPPED short of the stop step: run it again
+        (0, 1000, "stopped"),  # an older trainer exits 0 on a signal too
+        (1, 2000, "failed"),  # a crash is a crash, whatever the checkpoint says
+        (2, None, "failed"),
+    ],
+)
+def test_segment_job_reads_the_trainers_exit_code_and_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rc: int, step: int | None, outcome: str
+) -> None:
+    from daddy.run.exit_codes import EXIT_STOPPED
+    from daddy.run.paths import COMPLETE, RunPaths
+    from pipeline.train_segment import TrainSegment
+
+    assert EXIT_STOPPED == 3
+    monkeypatch.delenv("SUBMITIT_EXECUTOR", raising=False)
+    paths = RunPaths("tiny", tmp_path / "runs")
+    if step is not None:
+        paths.checkpoint(step).mkdir(parents=True)
+        (paths.checkpoint(step) / COMPLETE).write_text("")
+    job = TrainSegment([sys.executable, "-c", f"raise SystemExit({rc})"], str(tmp_path),
+                       str(paths.dir), 2000)  # fmt: skip
+    if outcome == "done":
+        assert job() == {"until_step": 2000, "checkpoint_step": step}
+        return
+    expected = (
+        f"stopped at checkpoint step {step} \\(exit {rc}\\) before step 2000"
+        if outcome == "stopped"
+        else f"trainer exited with code {rc}"
+    )
+    with pytest.raises(SegmentError, match=expected):
+        job()
+
+
+def test_stage_commands_pass_only_roots_that_differ_from_the_defaults(workdir: Path) -> None:
+    from daddy.run.paths import RunPaths
+
+    run = tiny_run()
+    plain = RunPaths("tiny")
+    assert "--runs-root" not in stages.train_cmd("runs/tiny.yaml", 2000, paths=plain)
+    assert stages.eval_cmd(run, paths=plain)[-2:] == ["--out", "runs/tiny/videos/final"]
+    moved = RunPaths("tiny", Path("/scratch/runs"), Path("/scratch/states"))
+    roots = ["--runs-root", "/scratch/runs", "--states-root", "/scratch/states"]
+    assert stages.train_cmd("runs/tiny.yaml", 2000, paths=moved)[-4:] == roots
+    assert stages.bootstrap_cmd(run, paths=moved)[-2:] == roots[2:]  # savestates only
+    assert stages.report_cmd(run, paths=moved)[-2:] == roots[:2]  # run outputs only
+    assert (
+        stages.segment_done("tiny", 2, *roots[1::2]) == "/scratch/runs/tiny/segments/segment_2.done"
+    )
+    assert stages.segment_done("{run}", "{k}") == "runs/{run}/segments/segment_{k}.done"
+
+
+def test_dry_run_puts_outputs_under_the_configured_roots(workdir: Path, tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    proc = snakemake("-n", "-p", "tiny", "--config", f"runs_root={scratch}/runs",
+                     f"states_root={scratch}/states", cwd=workdir)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"{scratch}/runs/tiny/report/index.html" in proc.stdout
+    assert f"{scratch}/states/tiny/bootstrap.done" in proc.stdout
+    assert f"--runs-root {scratch}/runs --states-root {scratch}/states" in proc.stdout
