@@ -10,6 +10,8 @@ import math
 import subprocess
 import sys
 import types
+from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 
 import gymnasium as gym
@@ -200,6 +202,66 @@ def test_save_rollout_names_videos_after_the_checkpoint_step(tmp_path: Path) -> 
     mp4, gif = evaluate.save_rollout(frames, tmp_path, step=1200, scale=2, fps=8)
     assert (mp4.name, gif.name) == ("rollout_1200.mp4", "rollout_1200.gif")
     assert mp4.stat().st_size > 1000 and gif.stat().st_size > 1000
+
+
+# Walks, opens the START menu and moves in it, closes it, walks, opens and closes it again.
+MENU_SCRIPT = ("right", "right", "left", "start", "down", "down", "up", "b", "left", "down",
+               "start", "b", "right")  # fmt: skip
+
+
+class ScriptedEnv(gym.Wrapper):
+    """Plays `script` whatever the policy picks; records every step's (obs, r_env, info)."""
+
+    def __init__(self, env: gym.Env, script: Sequence[str]) -> None:
+        super().__init__(env)
+        self.script = script
+        self.steps: list[tuple[dict, float, dict]] = []
+
+    def step(self, action: int):
+        from daddy.game.env import ACTIONS
+
+        obs, r_env, terminated, truncated, info = self.env.step(
+            ACTIONS.index(self.script[len(self.steps)])
+        )
+        self.steps.append(({k: np.array(v, copy=True) for k, v in obs.items()}, r_env, info))
+        return obs, r_env, terminated, truncated, info
+
+
+def training_reward_sums(intrinsic: IntrinsicRewards, steps: list) -> list[dict[str, float]]:
+    """Running sums of what the trainer's reward call pays for these steps (a 1-env batch)."""
+    sums = dict.fromkeys(("r_total", "r_rnd", "r_novel", "r_bayes"), 0.0)
+    out, reached = [], 0
+    for obs, r_env, info in steps:
+        now = int(info["milestones"])
+        newly, reached = now & ~reached, reached | now
+        batch = {k: v[None] for k, v in obs.items()}
+        rewards = intrinsic.step(batch, [info["game"]], [newly], np.array([r_env], np.float32))
+        for key in sums:
+            sums[key] += float(getattr(rewards, key)[0])
+        out.append(dict(sums))
+    return out
+
+
+def test_evaluation_pays_the_rewards_training_pays_for_the_same_trajectory(
+    practice_rom, boot_state
+) -> None:
+    from daddy.game.env import make_env
+
+    cfg = IntrinsicConfig(novelty="knn", ngu_combine=True)  # every part depends on the screen
+    env = ScriptedEnv(make_env(practice_rom, state=boot_state, max_episode_steps=50), MENU_SCRIPT)
+    try:
+        frames = evaluate.run_rollout(
+            greedy_net(), env, len(MENU_SCRIPT), 0.0, intrinsic=IntrinsicRewards(cfg, 1)
+        )
+    finally:
+        env.close()
+    menus = [bool(info["game"].text_box and not info["game"].in_battle) for _, _, info in env.steps]
+    assert len(frames) == len(MENU_SCRIPT) + 1 and 3 <= sum(menus) < len(menus)
+    trained = training_reward_sums(IntrinsicRewards(cfg, 1), env.steps)
+    shown = [{k: getattr(f.overlay, k) for k in trained[0]} for f in frames[1:]]
+    assert shown == trained  # every step: same r_total, same parts
+    rnd = [0.0] + [s["r_rnd"] for s in trained]
+    assert [b == a for a, b in pairwise(rnd)] == menus  # curiosity paid outside menus only
 
 
 # --- checkpoints -----------------------------------------------------------------------------
