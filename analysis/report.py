@@ -32,18 +32,20 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
 from analysis.beta import beta_mean, beta_ppf
-from daddy.eval.heatmap import CHECKPOINT_PART, RUN_FILE, VisitCounts, render_heatmaps, save_figure
+from daddy.eval.heatmap import CHECKPOINT_PART, VisitCounts, render_heatmaps, save_figure
 from daddy.eval.video import BADGE_NAMES
 from daddy.game.maps import map_name, map_sizes
 from daddy.game.milestones import DEFAULT_MILESTONES
 from daddy.run import episode_log
+from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK
+from daddy.run.paths import COMPLETE, RUNS_ROOT, RunPaths
 
 COMPONENTS = ("return_total", "return_env", "return_rnd", "return_novel", "return_bayes")
 TIER_NAMES = ("early", "mid", "late")
 TIER_COLOURS = ("#7fb3d5", "#f5b041", "#c0392b")
 MAX_POSTERIOR_POINTS = 200
 MAX_SCATTER_POINTS = 5000
-EXIT_NO_EPISODES = 2
+EXIT_NO_EPISODES = EXIT_BAD_INPUT  # daddy.run.exit_codes
 PAGE = "index.html"
 MAX_TAGS = 7  # spawn-mix panel: the most used savestates, the rest as "other"
 
@@ -502,7 +504,7 @@ def summary(ep: Episodes) -> dict[str, str]:
 
 def _videos_html(run_dir: Path, out: Path) -> str:
     """Links to the run's rollout videos, newest first, with the newest GIF shown inline."""
-    folder = run_dir / "videos"
+    folder = RunPaths.from_dir(run_dir).videos
     found = (
         sorted(folder.rglob("rollout_*.mp4"), key=lambda p: _step_of(p.stem), reverse=True)
         if folder.is_dir()
@@ -584,16 +586,17 @@ def load_visits(run_dir: Path) -> tuple[VisitCounts, str] | None:
     or the `visits` part of the newest complete checkpoint, whichever was written last."""
     from daddy.eval.rollout import EvaluationError, complete_checkpoints, load_checkpoint_parts
 
+    paths = RunPaths.from_dir(run_dir)
     candidates: list[tuple[float, str, Path]] = []
-    if (run_dir / RUN_FILE).is_file():
-        candidates.append(((run_dir / RUN_FILE).stat().st_mtime, "file", run_dir / RUN_FILE))
-    for folder in reversed(complete_checkpoints(run_dir / "checkpoints")):
+    if paths.heatmap.is_file():
+        candidates.append((paths.heatmap.stat().st_mtime, "file", paths.heatmap))
+    for folder in reversed(complete_checkpoints(paths.checkpoints)):
         try:
             parts = json.loads((folder / "meta.json").read_text()).get("parts", [])
         except (OSError, ValueError):
             continue
         if CHECKPOINT_PART in parts:
-            candidates.append(((folder / "COMPLETE").stat().st_mtime, "checkpoint", folder))
+            candidates.append(((folder / COMPLETE).stat().st_mtime, "checkpoint", folder))
             break
     if not candidates:
         return None
@@ -612,14 +615,15 @@ def runs_practice_rom(run_dir: Path) -> bool:
     newest checkpoint's config says, else `runs/<run>.yaml`; unknown counts as Pokémon Red."""
     from daddy.eval.rollout import complete_checkpoints
 
-    newest = complete_checkpoints(run_dir / "checkpoints")[-1:]
+    paths = RunPaths.from_dir(run_dir)
+    newest = complete_checkpoints(paths.checkpoints)[-1:]
     rom = None
     if newest:
         try:
             rom = json.loads((newest[0] / "meta.json").read_text()).get("config", {}).get("rom")
         except (OSError, ValueError):
             rom = None
-    config = run_dir.parent / f"{run_dir.name}.yaml"
+    config = paths.config
     if rom is None and config.is_file():
         import yaml
 
@@ -663,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--runs-root",
         type=Path,
-        default=Path("runs"),
+        default=RUNS_ROOT,
         help="folder holding run outputs (default: runs)",
     )
     parser.add_argument(
@@ -671,17 +675,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        run_dir = episode_log.run_dir(args.run, args.runs_root)
+        paths = RunPaths(args.run, args.runs_root)
     except ValueError as err:
-        parser.error(str(err))
-    out = args.out or run_dir / "report"
+        print(f"report: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    run_dir = paths.dir
+    out = args.out or paths.report
     try:
         page = build_report(run_dir, out)
     except NoEpisodesError as err:
         print(f"report: {err}", file=sys.stderr)
         return EXIT_NO_EPISODES
     print(f"report: wrote {page}", flush=True)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":
