@@ -108,7 +108,7 @@ def test_numpy_scalars_come_back_as_python_numbers(tmp_path: Path) -> None:
 def test_learner_replay_and_actor_resume_identically(tmp_path: Path) -> None:
     """The trainer's real parts: after a reload, the next sample, update and action all match."""
     torch.manual_seed(0)
-    cfg = AgentConfig(burn_in=2, trace_len=3, n_step=2, period=2, batch_size=4)
+    cfg = AgentConfig(burn_in=2, seq_len=5, n_step=2, period=2, batch_size=4)
     net = QNetwork(TINY)
     learner, actor = Learner(net, cfg, "cpu"), Actor(net, 2, seed=1)
     replay = SequenceReplay(2, 64, cfg.seq_len, cfg.burn_in, cfg.n_step, cfg.period,
@@ -158,7 +158,7 @@ def folder_bytes(folder: Path) -> int:
 def test_a_checkpoint_holds_only_the_filled_part_of_the_replay(tmp_path: Path, steps: int) -> None:
     """A 6,000-step run used to write the whole pre-allocated replay (2.1 GB at 0.4 % full)."""
     torch.manual_seed(0)
-    cfg = AgentConfig(burn_in=2, trace_len=3, n_step=2, period=2, batch_size=4)
+    cfg = AgentConfig(burn_in=2, seq_len=5, n_step=2, period=2, batch_size=4)
     learner = Learner(QNetwork(TINY), cfg, "cpu")
     replay = SequenceReplay.from_memory_budget(  # about 128 ring slots per env
         2 * 128 * 1500, 2, cfg.seq_len, cfg.burn_in, cfg.n_step, cfg.period,

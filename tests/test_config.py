@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import fields
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from daddy.run.config import (
     ConfigError,
     TrainConfig,
     build_parser,
+    checkpoint_settings,
     load_run_config,
+    main,
     parse_train_args,
     resolve,
     train_fields,
@@ -38,7 +41,8 @@ def rom_file(tmp_path: Path) -> Path:
 def test_defaults_are_the_seeds() -> None:
     t = TrainConfig()
     assert (t.num_envs, t.model_size, t.total_steps, t.rom) == (32, "large", 5_000_000, "practice")
-    assert all(f.metadata["help"] for f in fields(TrainConfig))
+    assert all(info.description for info in TrainConfig.model_fields.values())
+    assert (t.runs_root, t.states_root, t.start_over) == ("runs", "savestates", False)
 
 
 def test_big_run_01_is_the_seeds_big_run(rom_file: Path) -> None:
@@ -80,9 +84,9 @@ def test_demo_is_small_and_on_the_practice_cartridge() -> None:
         ("run_name: exp\ntrain: {total_steps: -1}\n", "train.total_steps must be >= 1, got -1"),
         ("run_name: exp\ntrain: {model_size: huge}\n", "train.model_size must be one of slim, large, got 'huge'"),
         ("run_name: exp\ntrain: {gamma: 1.5}\n", "train.gamma must be <= 1, got 1.5"),
-        ("run_name: exp\ntrain: {lr: 0}\n", "train.lr must be > 0, got 0.0"),
-        ("run_name: exp\ntrain: {burn_in: 60, seq_len: 60}\n", "train.burn_in (60) must be smaller than train.seq_len (60)"),
-        ("run_name: exp\ntrain: {eps_start: 0.1, eps_end: 0.5}\n", "train.eps_end (0.5) must not exceed train.eps_start (0.1)"),
+        ("run_name: exp\ntrain: {lr: 0}\n", "train.lr must be > 0, got 0"),
+        ("run_name: exp\ntrain: {burn_in: 60, seq_len: 60}\n", "train.burn_in (60) must be smaller than seq_len (60)"),
+        ("run_name: exp\ntrain: {eps_start: 0.1, eps_end: 0.5}\n", "train.eps_end (0.5) must not exceed eps_start (0.1)"),
         ("run_name: exp\ntrain: {curriculum_early: 0, curriculum_mid: 0, curriculum_late: 0}\n", "are all 0"),
         ("run_name: exp\ntrain: {rom: /no/such/red.gb}\n", "train.rom '/no/such/red.gb' is not a file"),
         ("train: {}\n", "run_name is missing; add `run_name: exp` at the top"),
@@ -94,6 +98,14 @@ def test_demo_is_small_and_on_the_practice_cartridge() -> None:
         ("run_name: exp\ntrain: {total_steps: 100}\npipeline: {segments: 3, steps_per_segment: 50}\n", "segment 3 would start at or after train.total_steps 100"),
         ("run_name: exp\ncurriculum: {mixture: {early: 1}}\n", "set the shares with train.curriculum_early/mid/late"),
         ("run_name: exp\ncurriculum: {migration_fraction: 2}\n", "curriculum: migration_fraction must be in [0, 1]"),
+        ("run_name: exp\ncurriculum: {migraton: false}\n", "curriculum.'migraton' is not a known setting; did you mean 'migration'?"),
+        ("run_name: exp\ntrain: {eps_schedule: exponential, eps_end: 0}\n", "train.eps_end must be > 0 with eps_schedule exponential"),
+        ("run_name: exp\ntrain: {total_steps: 10, until_step: 20}\n", "train.until_step (20) is beyond total_steps (10)"),
+        ("run_name: exp\ntrain: {lr: .inf}\n", "train.lr must be a finite number"),
+        ("run_name: exp\ntrain: {num_envs: true}\n", "train.num_envs needs an integer, got True"),
+        ("run_name: exp\ntrain: {rom: '${NO_SUCH_VAR_X}'}\n", "train.rom uses ${NO_SUCH_VAR_X}, but environment variable NO_SUCH_VAR_X is not set"),
+        ("run_name: exp\npipeline: {resources: {train: 3}}\n", "pipeline.resources.train needs a mapping, got 3"),
+        ("run_name: bootstrap\n", "run_name 'bootstrap' is the name of a pipeline rule"),
         ("run_name: exp\nintrinsic: {beta_rnd: 2}\n", "intrinsic.beta_rnd: set it as train.beta_rnd"),
         ("run_name: exp\ntrain: [1, 2]\n", "train: needs a mapping of settings"),
         ("run_name: exp\ntrain:\n  num_envs: 2\n num_envs: 3\n", "is not valid YAML at line"),
@@ -143,6 +155,27 @@ def test_stage_resources_fill_in_defaults(tmp_path: Path) -> None:
     assert p.stage("train").time_min == 240 and p.stage("eval").cpus == 2
 
 
+def test_env_vars_are_expanded(tmp_path: Path, rom_file: Path) -> None:
+    text = "run_name: exp\ntrain: {rom: '${MY_ROM}'}\npipeline: {resources: {train: {partition: '${PART}'}}}\n"
+    run = load_run_config(write(tmp_path, text), environ={"MY_ROM": str(rom_file), "PART": "gpu"})
+    assert run.train.rom == str(rom_file) and run.pipeline.stage("train").partition == "gpu"
+
+
+def test_config_command_says_ok_or_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = write(tmp_path, MINIMAL)
+    bad = write(tmp_path, "run_name: bad\ntrain: {num_env: 4}\n", "bad")
+    assert main([str(good)]) == 0 and capsys.readouterr().out == f"{good}: ok\n"
+    assert main([str(bad)]) == 2
+    err = capsys.readouterr().err
+    unknown = "train.'num_env' is not a known setting; did you mean 'num_envs'?"
+    assert err == f"daddy.config: error: {bad}: {unknown}\n"
+    cmd = [sys.executable, "-m", "daddy.config", str(bad)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
+    assert out.returncode == 2 and out.stderr.startswith("daddy.config: error: ")
+
+
 # --- command line ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("argv", "message"),
@@ -150,43 +183,76 @@ def test_stage_resources_fill_in_defaults(tmp_path: Path) -> None:
         (["--num-envs", "0"], "argument --num-envs: must be >= 1, got 0"),
         (["--total-steps", "-1"], "argument --total-steps: must be >= 1, got -1"),
         (["--batch-size", "0"], "argument --batch-size: must be >= 1, got 0"),
-        (["--model-size", "huge"], "argument --model-size: invalid choice: 'huge'"),
+        (["--model-size", "huge"], "argument --model-size: must be one of slim, large, got 'huge'"),
         (["--gamma", "1.5"], "argument --gamma: must be <= 1, got 1.5"),
         (["--lr", "fast"], "argument --lr: needs a number, got 'fast'"),
-        (["--eps-schedule", "cosine"], "argument --eps-schedule: invalid choice"),
-        (["--device", "tpu"], "argument --device: invalid choice"),
+        (["--eps-schedule", "cosine"], "argument --eps-schedule: must be one of linear, exponential"),
+        (["--device", "tpu"], "argument --device: must be one of auto, cpu, cuda, got 'tpu'"),
+        (["--rom", "/no/such.gb"], "argument --rom: '/no/such.gb' is not a file"),
+        (["--rom", "${NO_SUCH_VAR_X}"], "argument --rom: uses ${NO_SUCH_VAR_X}"),
+        (["--num-envs"], "argument --num-envs: expected one argument"),
+        (["--num-env", "4"], "unknown option --num-env; did you mean --num-envs?"),
+        (["--num-env=4"], "unknown option --num-env; did you mean --num-envs?"),
+        (["--run-name", "x", "extra"], "unexpected argument 'extra'"),
         (["--num-envs", "4"], "run_name is missing; pass --run-name NAME"),
+        (["--run-name", "x y"], "argument --run-name: 'x y' must start with a letter"),
         (["--run-name", "x", "--burn-in", "9", "--seq-len", "9"], "burn_in (9) must be smaller"),
+        (["--config", "nope/x.yaml"], "nope/x.yaml: no such run config"),
     ],
-)
-def test_impossible_flags_are_argparse_errors(
+)  # fmt: skip
+def test_cli_errors_are_one_line_exit_2_without_usage(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as e:
-        parse_train_args(argv)
+        parse_train_args(argv, environ={})
     assert e.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("daddy.train_big: error: "), err
+    assert message in err and "usage" not in err
 
 
-def _other_value(f, rom_file: Path) -> tuple[list[str], object]:
-    """Flag words setting option `f` to a valid non-default value, and that value."""
-    flag = "--" + f.name.replace("_", "-")
-    if f.type == "bool":
-        return ([flag] if not f.default else ["--no-" + flag[2:]]), not f.default
-    if "choices" in f.metadata:
-        value = next(c for c in f.metadata["choices"] if c != f.default)
+def test_bad_yaml_through_the_cli_is_one_line(tmp_path: Path, capsys) -> None:
+    path = write(tmp_path, "run_name: exp\ntrain: {num_envs: 0, batch_size: x}\n")
+    with pytest.raises(SystemExit) as e:
+        parse_train_args(["--config", str(path)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1
+    assert err == (f"daddy.train_big: error: {path}: train.num_envs must be >= 1, got 0; "
+                   "train.batch_size needs an integer, got 'x'\n")  # fmt: skip
+
+
+def test_help_lists_every_option_with_its_docstring(capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        parse_train_args(["--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0
+    for name in train_fields():
+        assert "--" + name.replace("_", "-") in out
+    assert "move the old episode log aside" in out and "--runs-root" in out
+
+
+def _other_value(name: str, info, rom_file: Path) -> tuple[list[str], object]:
+    """Flag words setting option `name` to a valid non-default value, and that value."""
+    flag = "--" + name.replace("_", "-")
+    if info.annotation is bool:
+        return ([flag] if not info.default else ["--no-" + flag[2:]]), not info.default
+    choices = getattr(info.annotation, "__args__", ())
+    if all(isinstance(c, str) for c in choices) and choices:
+        value = next(c for c in choices if c != info.default)
         return [flag, value], value
-    value = {"run_name": "other", "rom": str(rom_file), "seq_len": 70}.get(f.name)
+    value = {"run_name": "other", "rom": str(rom_file), "seq_len": 70, "runs_root": "r",
+             "states_root": "s"}.get(name)  # fmt: skip
     if value is None:
-        value = 0.5 if f.type == "float" else 7
+        value = 0.5 if info.annotation is float else 7
     return [flag, str(value)], value
 
 
-@pytest.mark.parametrize("f", train_fields(), ids=lambda f: f.name)
-def test_every_option_has_a_working_flag(f, rom_file: Path) -> None:
-    argv, value = _other_value(f, rom_file)
+@pytest.mark.parametrize("name", list(train_fields()))
+def test_every_option_has_a_working_flag(name: str, rom_file: Path) -> None:
+    info = train_fields()[name]
+    argv, value = _other_value(name, info, rom_file)
     cfg = parse_train_args(["--run-name", "x", *argv])
-    assert value != f.default and getattr(cfg, f.name) == value
+    assert value != info.default and getattr(cfg, name) == value
 
 
 def test_flags_beat_yaml_which_beats_defaults(tmp_path: Path) -> None:
@@ -204,23 +270,75 @@ def test_rom_flag_replaces_an_unset_daddy_rom() -> None:
 
 
 def test_only_given_flags_reach_resolve() -> None:
-    args = build_parser().parse_args(["--seed", "3"])
-    assert vars(args) == {"seed": 3}
-    assert isinstance(args, argparse.Namespace)
+    assert vars(build_parser().parse_args(["--seed", "3"])) == {"seed": "3"}
 
 
-def test_component_configs_follow_the_options() -> None:
+# --- resuming from a checkpoint's settings ----------------------------------------------------
+def fake_checkpoint(
+    runs_root: Path, run: str, step: int, config: dict, complete: bool = True
+) -> Path:
+    """runs_root/run/checkpoints/step_N/ as CheckpointManager writes it: meta.json, COMPLETE."""
+    folder = runs_root / run / "checkpoints" / f"step_{step}"
+    folder.mkdir(parents=True)
+    meta = {"format_version": 1, "step": step, "created": "", "parts": [], "config": config}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    if complete:
+        (folder / "COMPLETE").write_text(f"step_{step}\n")
+    return folder
+
+
+@pytest.fixture
+def saved_run(tmp_path: Path) -> Path:
+    """A run 'exp' whose newest complete checkpoint was trained with non-default settings."""
+    saved = TrainConfig(run_name="exp", num_envs=4, model_size="slim", seq_len=24, burn_in=8,
+                        until_step=500, curriculum={"migration": False}).to_dict()  # fmt: skip
+    fake_checkpoint(tmp_path / "runs", "exp", 100, {**saved, "num_envs": 2})
+    fake_checkpoint(tmp_path / "runs", "exp", 500, {**saved, "retired_option": 1})
+    fake_checkpoint(tmp_path / "runs", "exp", 900, {**saved, "num_envs": 16}, complete=False)
+    return tmp_path / "runs"
+
+
+def test_run_name_alone_resumes_with_the_checkpoints_settings(saved_run: Path) -> None:
+    cfg = parse_train_args(["--run-name", "exp", "--runs-root", str(saved_run)])
+    assert (cfg.num_envs, cfg.model_size, cfg.seq_len, cfg.burn_in) == (4, "slim", 24, 8)
+    assert cfg.curriculum == {"migration": False} and cfg.runs_root == str(saved_run)
+    assert cfg.until_step is None  # per-invocation options are not taken over
+
+
+def test_checkpoint_settings_sit_under_yaml_and_flags(saved_run: Path, tmp_path: Path) -> None:
+    path = write(tmp_path, f"run_name: exp\ntrain: {{runs_root: {saved_run}, model_size: large}}\n")
+    cfg = parse_train_args(["--config", str(path), "--seq-len", "30"])
+    assert (cfg.num_envs, cfg.model_size, cfg.seq_len, cfg.burn_in) == (4, "large", 30, 8)
+
+
+def test_no_checkpoint_means_no_base_layer(tmp_path: Path) -> None:
+    assert checkpoint_settings(tmp_path / "runs" / "exp") == {}
+    cfg = parse_train_args(["--run-name", "exp", "--runs-root", str(tmp_path / "runs")])
+    assert cfg.num_envs == TrainConfig().num_envs
+
+
+def test_a_checkpoint_with_a_bad_saved_value_is_one_line(tmp_path: Path, capsys) -> None:
+    fake_checkpoint(tmp_path, "exp", 10, {"num_envs": 0})
+    with pytest.raises(SystemExit) as e:
+        parse_train_args(["--run-name", "exp", "--runs-root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err == "daddy.train_big: error: num_envs must be >= 1, got 0\n"
+
+
+def test_component_configs_share_the_options_names() -> None:
     cfg = TrainConfig(
         run_name="x",
         seq_len=30,
         burn_in=10,
         eps_schedule="exponential",
+        target_update_interval=77,
         curriculum_late=0.0,
         beta_rnd=0.5,
         curriculum={"migration": False},
     )
     agent = cfg.agent_config()
-    assert (agent.burn_in, agent.trace_len, agent.epsilon_kind) == (10, 20, "exponential")
+    assert (agent.burn_in, agent.seq_len, agent.trace_len, agent.period) == (10, 30, 20, 10)
+    assert (agent.eps_schedule, agent.target_update_interval) == ("exponential", 77)
     cur = cfg.curriculum_config()
     assert cur.mixture == {"early": 0.45, "mid": 0.35, "late": 0.0} and cur.migration is False
     assert cfg.intrinsic_config().beta_rnd == 0.5

@@ -51,6 +51,11 @@ def manager(index: StateIndex, num_envs: int = 8, seed: int = 0,
     return CurriculumManager(index, config, num_envs, seed=seed)
 
 
+def shares(mixture: dict[str, float]) -> dict[str, float]:
+    """CurriculumConfig's share fields for a tier mixture (tiers left out get 0)."""
+    return {f"curriculum_{t}": mixture.get(t, 0.0) for t in ("early", "mid", "late")}
+
+
 def tier_probs(cur: CurriculumManager) -> dict[str, float]:
     out: Counter[str] = Counter()
     for name, p in cur.probabilities().items():
@@ -87,7 +92,7 @@ def test_tier_shares_are_renormalised_over_tiers_with_states(
     tmp_path: Path, tiers: dict[str, int], mixture: dict[str, float],
     expected: dict[str, float],
 ) -> None:
-    cur = manager(make_index(tmp_path, tiers), mixture=mixture)
+    cur = manager(make_index(tmp_path, tiers), **shares(mixture))
     assert tier_probs(cur) == pytest.approx(expected)
     assert {cur.sample(0).tier for _ in range(50)} == set(expected)
 
@@ -256,7 +261,7 @@ def test_corrupt_and_missing_states_are_skipped_and_counted(index: StateIndex) -
 
 
 def test_a_state_corrupted_after_start_is_dropped_at_its_next_spawn(index: StateIndex) -> None:
-    cur = manager(index, mixture={"late": 1.0, "early": 0.0, "mid": 0.0})
+    cur = manager(index, **shares({"late": 1.0}))
     (index.folder / "late0.state").write_bytes(b"garbage")
     entry, data = cur.sample_with_bytes(0)
     assert entry.tier != "late" and data == f"bytes of {entry.name}".encode()
@@ -283,9 +288,10 @@ def test_refresh_picks_up_states_other_writers_added(index: StateIndex) -> None:
 # --- config and wiring ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("cfg", "needle"),
-    [({"mixture": {"endgame": 1.0}}, "unknown tiers"),
-     ({"mixture": {"early": 0.0}}, "at least one positive"),
-     ({"mixture": {"early": -1.0, "mid": 2.0}}, "non-negative"),
+    [({"mixture": {"early": 1.0}}, "unknown curriculum settings"),
+     (shares({}), "at least one positive"),
+     ({"curriculum_early": -1.0}, "non-negative"),
+     ({"curriculum_late": float("nan")}, "non-negative"),
      ({"migration_fraction": 1.5}, "migration_fraction"),
      ({"max_bytes": 0}, "max_bytes"),
      ({"novelty_alpha": 0.0}, "novelty_alpha"),

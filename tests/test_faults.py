@@ -218,7 +218,7 @@ TINY_NET = ModelConfig((4, 8, 8), 16, 16, 16, map_embed=4, feature_hidden=8)
 def learner_payload() -> dict[str, Any]:
     """The trainer's payload parts with a tiny net: tensors, Adam state (int keys), arrays."""
     torch.manual_seed(0)
-    cfg = AgentConfig(burn_in=2, trace_len=3, n_step=2, period=2, batch_size=4)
+    cfg = AgentConfig(burn_in=2, seq_len=5, n_step=2, period=2, batch_size=4)
     learner = Learner(QNetwork(TINY_NET), cfg, "cpu")
     sum(p.square().sum() for p in learner.net.parameters()).backward()
     learner.optimizer.step()  # Adam moments exist, keyed by int
@@ -300,7 +300,7 @@ def test_sigkill_at_random_moments_of_checkpoint_writes_keeps_the_last_complete_
         assert step == steps[-1]
         newest = step
     # A resumed run: loads the newest, continues, and its first save removes every leftover.
-    learner = Learner(QNetwork(TINY_NET), AgentConfig(burn_in=2, trace_len=3, n_step=2), "cpu")
+    learner = Learner(QNetwork(TINY_NET), AgentConfig(burn_in=2, seq_len=5, n_step=2), "cpu")
     learner.load_state_dict({"online": loaded["model"], **loaded["learner"]})
     manager.save(newest + 1, payload_at(base, newest + 1))
     assert sorted(p.name for p in manager.dir.iterdir()) == sorted(

@@ -62,7 +62,7 @@ def test_value_rescale_inverts() -> None:
 
 
 def tiny_cfg(**kw) -> AgentConfig:
-    base = {"burn_in": 2, "trace_len": 3, "n_step": 2, "period": 2, "batch_size": 4, "lr": 1e-3}
+    base = {"burn_in": 2, "seq_len": 5, "n_step": 2, "period": 2, "batch_size": 4, "lr": 1e-3}
     return AgentConfig(**{**base, **kw})
 
 
@@ -87,7 +87,7 @@ def filled_replay(
 @pytest.fixture()
 def learner() -> Learner:
     torch.manual_seed(0)
-    return Learner(QNetwork(model_config("slim")), tiny_cfg(target_sync_every=3), "cpu")
+    return Learner(QNetwork(model_config("slim")), tiny_cfg(target_update_interval=3), "cpu")
 
 
 def test_burn_in_starts_from_the_stored_state(learner: Learner) -> None:
@@ -189,7 +189,7 @@ def chain_fixed_point(a_actions: np.ndarray, b_rewards: np.ndarray, n_step: int)
 def test_learns_two_step_chain(n_step: int) -> None:
     torch.manual_seed(0)
     envs = 4
-    cfg = tiny_cfg(gamma=0.9, n_step=n_step, batch_size=16, target_sync_every=20, lr=1e-2)
+    cfg = tiny_cfg(gamma=0.9, n_step=n_step, batch_size=16, target_update_interval=20, lr=1e-2)
     net = QNetwork(TINY)
     actor, env = Actor(net, envs, seed=0), TwoStepChain(envs)
     replay = SequenceReplay(envs, envs * 200, cfg.seq_len, cfg.burn_in, cfg.n_step, cfg.period,

@@ -23,7 +23,11 @@ EpsilonKind = Literal["linear", "exponential"]
 
 @dataclass
 class AgentConfig:
-    """Recurrent Q-learning (R2D2-style) hyperparameters."""
+    """Recurrent Q-learning (R2D2-style) hyperparameters.
+
+    A field that is also a train_big option has the option's name (TrainConfig.agent_config
+    passes them by name); `period`, `adam_eps`, `grad_clip`, `loss` and `double_q` are not options.
+    """
 
     gamma: float = 0.99
     """discount factor"""
@@ -31,8 +35,8 @@ class AgentConfig:
     """steps summed before bootstrapping; 1 gives TD(0)"""
     burn_in: int = 20
     """steps unrolled without grad from the stored state to warm the recurrent state up"""
-    trace_len: int = 40
-    """steps per sequence that are trained on, after the burn-in"""
+    seq_len: int = 60
+    """steps per stored sequence, burn-in included (the trained trace is the rest)"""
     period: int = 20
     """a sequence (and its stored recurrent state) starts every `period` steps"""
     lr: float = 1e-4
@@ -41,33 +45,33 @@ class AgentConfig:
     """Adam epsilon (R2D2 uses 1e-3: steadier with rescaled values)"""
     batch_size: int = 32
     """sequences per update"""
-    target_sync_every: int = 1000
+    target_update_interval: int = 1000
     """updates between copies of the online net into the target net"""
     grad_clip: float = 40.0
     """max global gradient norm"""
     loss: Literal["huber", "mse"] = "huber"
     """TD loss"""
-    value_rescaling: bool = True
+    value_rescale: bool = True
     """R2D2's h(x) = sign(x)(sqrt(|x|+1)-1)+εx on targets, so large returns train stably"""
     double_q: bool = True
     """pick the bootstrap action with the online net, value it with the target net"""
-    epsilon_kind: EpsilonKind = "linear"
+    eps_schedule: EpsilonKind = "linear"
     """shape of the ε decay: "linear" or "exponential" (geometric from start to end)"""
-    epsilon_start: float = 1.0
+    eps_start: float = 1.0
     """ε at step 0"""
-    epsilon_end: float = 0.05
-    """ε from `epsilon_decay_steps` on"""
-    epsilon_decay_steps: int = 1_000_000
+    eps_end: float = 0.05
+    """ε from `eps_decay_steps` on"""
+    eps_decay_steps: int = 1_000_000
     """env steps over which ε moves from start to end"""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
-        for name in ("n_step", "trace_len", "period", "batch_size", "target_sync_every"):
+        for name in ("n_step", "period", "batch_size", "target_update_interval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.burn_in < 0:
-            raise ValueError(f"burn_in must be >= 0, got {self.burn_in}")
+        if not 0 <= self.burn_in < self.seq_len:
+            raise ValueError(f"need 0 <= burn_in < seq_len, got {self.burn_in} and {self.seq_len}")
         if self.lr <= 0 or self.adam_eps <= 0 or self.grad_clip <= 0:
             raise ValueError("lr, adam_eps and grad_clip must be > 0")
         if self.loss not in ("huber", "mse"):
@@ -75,9 +79,9 @@ class AgentConfig:
         self.epsilon_schedule()  # validates the ε fields
 
     @property
-    def seq_len(self) -> int:
-        """Steps a stored sequence covers for the network: burn-in + trace."""
-        return self.burn_in + self.trace_len
+    def trace_len(self) -> int:
+        """Steps per sequence that are trained on, after the burn-in."""
+        return self.seq_len - self.burn_in
 
     @property
     def window(self) -> int:
@@ -87,7 +91,7 @@ class AgentConfig:
     def epsilon_schedule(self) -> EpsilonSchedule:
         """The ε schedule these fields describe (built here so bad fields fail at config time)."""
         return EpsilonSchedule(
-            self.epsilon_kind, self.epsilon_start, self.epsilon_end, self.epsilon_decay_steps
+            self.eps_schedule, self.eps_start, self.eps_end, self.eps_decay_steps
         )
 
 

@@ -108,14 +108,14 @@ class Learner:
                 v = q_target[b:].gather(-1, best).squeeze(-1)
             else:
                 v = q_target[b:].max(dim=-1).values
-            if cfg.value_rescaling:
+            if cfg.value_rescale:
                 v = inverse_value_rescale(v)
             v = torch.cat([torch.zeros_like(q_target[:b, :, 0]), v])  # burn-in never bootstraps
             targets, valid = n_step_targets(
                 batch.rewards, batch.dones, batch.firsts, v, cfg.gamma, cfg.n_step
             )
             targets, valid = targets[b:], valid[b:]
-            if cfg.value_rescaling:
+            if cfg.value_rescale:
                 targets = value_rescale(targets)
         return targets, valid
 
@@ -124,7 +124,7 @@ class Learner:
         cfg = self.cfg
         if batch.rewards.shape[0] != cfg.window:
             raise ValueError(f"batch has {batch.rewards.shape[0]} steps, config expects "
-                             f"burn_in + trace_len + n_step = {cfg.window}")  # fmt: skip
+                             f"seq_len + n_step = {cfg.window}")  # fmt: skip
         batch = batch.to(self.device)
         q_online, q_target = self.unroll(batch)
         targets, valid = self._targets(batch, q_online, q_target)
@@ -150,7 +150,7 @@ class Learner:
         if finite:
             self.optimizer.step()
             self.updates += 1
-            if self.updates % cfg.target_sync_every == 0:
+            if self.updates % cfg.target_update_interval == 0:
                 self.sync_target()
         else:
             self.optimizer.zero_grad(set_to_none=True)

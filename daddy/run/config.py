@@ -10,47 +10,57 @@ One run is one YAML file, `runs/<run>.yaml`, committed with the code:
       segments: 2
       resources:
         train: {partition: gpu, time_min: 240, mem_mb: 32768, cpus: 16, gpus: 1}
-    curriculum: {...}         # optional: extra daddy.curriculum.CurriculumConfig settings
-    intrinsic: {...}          # optional: extra daddy.intrinsic.IntrinsicConfig settings
+    curriculum: {...}         # optional: extra daddy.swarm.curriculum.CurriculumConfig settings
+    intrinsic: {...}          # optional: extra daddy.intrinsic.rewards.IntrinsicConfig settings
 
-`train_big` resolves its options as defaults ← YAML (`--config`) ← explicit CLI flags
-(`parse_train_args`). Bad values never get far: `load_run_config` collects every problem and
-raises one `ConfigError` with one readable line per problem (unknown keys with a did-you-mean,
-wrong types, impossible values, missing values), and the CLI turns the same checks into
-argparse errors. The field metadata below is the single source of defaults, checks and help.
+`train_big` resolves its options as defaults <- the run's newest complete checkpoint's saved
+config <- YAML (`--config`) <- explicit CLI flags (`parse_train_args`). The models below are
+validated by pydantic: each field's type, bounds and one-line docstring are the single source
+of defaults, checks and `--help`. Every problem becomes one readable line (unknown keys with a
+did-you-mean, wrong types, out-of-range values, impossible combinations, missing values), all
+collected into one `ConfigError`; on the command line it is one `<command>: error:` line, exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
-import math
 import os
 import re
 import sys
 import types
 import typing
-from collections.abc import Mapping
-from dataclasses import MISSING, Field, asdict, dataclass, field, fields
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, NoReturn
 
 import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
-MODEL_SIZES = ("slim", "large")
-DEVICES = ("auto", "cpu", "cuda")
-EPS_SCHEDULES = ("linear", "exponential")
-EXECUTORS = ("auto", "slurm", "local")
-STAGES = ("bootstrap", "train", "eval", "report")
 PRACTICE_ROM = "practice"
 ROM_ENV = "DADDY_ROM"
 TOP_LEVEL_KEYS = ("run_name", "train", "pipeline", "curriculum", "intrinsic")
+BLOCKS = ("curriculum", "intrinsic")  # YAML-only blocks checked by their own config classes
+# Per-invocation options: not taken over from a checkpoint's saved config.
+NOT_INHERITED = frozenset({"until_step", "runs_root", "states_root", "start_over"})
 # Run names become Snakemake target rules, so they must be identifiers and not clash with the
 # pipeline's own rule names.
 RESERVED_RUN_NAMES = frozenset({"all", "bootstrap", "train_segment", "evaluate", "report"})
 _RUN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_NUMBER_TEXT = re.compile(r"^[+-]?(\d[\d_]*\.?\d*|\.\d+)[eE][+-]?\d+$")
+_UNSET = object()  # a setting left out (its ${VAR} is unset)
+_BAD_RUN_NAME = "must start with a letter and hold only letters, digits and _ (it names folders and a Snakemake rule)"
 
 
 class ConfigError(ValueError):
@@ -59,291 +69,325 @@ class ConfigError(ValueError):
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
         self.problems = list(problems)
+        head = f"{source}: " if source else ""
         if len(self.problems) == 1:
-            text = f"{source}: {self.problems[0]}"
+            text = head + self.problems[0]
         else:
-            text = f"{source}: {len(self.problems)} problems:\n" + "\n".join(
-                f"  - {p}" for p in self.problems
-            )
+            items = "\n".join(f"  - {p}" for p in self.problems)
+            text = f"{head}{len(self.problems)} problems:\n{items}"
         super().__init__(text)
 
+    def one_line(self) -> str:
+        """All problems on one line (what a command prints after `<command>: error: `)."""
+        return (f"{self.source}: " if self.source else "") + "; ".join(self.problems)
 
-def doc(help: str, *, cli: bool = True, **check: Any) -> dict[str, Any]:
-    """Field metadata: one line of help and the value's checks.
 
-    Checks: `min`/`max` (inclusive), `above` (exclusive lower bound), `choices`. `cli=False`
-    keeps a field off the command line (nested YAML-only blocks).
-    """
-    return {"help": help, "cli": cli, **check}
+def _numeric(kind: str) -> BeforeValidator:
+    """Numbers from text ("5e6", "100_000": YAML 1.1 and the CLI give text); never from bools."""
+
+    def before(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError(f"{kind}_type", "not a number")
+        if isinstance(value, str):
+            text = value.strip().replace("_", "")
+            for parse in (int, float):
+                try:
+                    return parse(text)
+                except ValueError:
+                    pass
+        return value
+
+    return BeforeValidator(before)
+
+
+Int = Annotated[int, _numeric("int")]
+Float = Annotated[float, _numeric("float")]
+
+
+class _Settings(BaseModel):
+    """Strict, frozen settings; each field's docstring is its help line."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False
+    )
 
 
 # --- train_big options ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Settings):
     """Every `python -m daddy.train_big` option, with the seed's defaults."""
 
-    run_name: str | None = field(
-        default=None, metadata=doc("run id: outputs in runs/<run>/, states in savestates/<run>/")
-    )
-    num_envs: int = field(default=32, metadata=doc("parallel emulators (swarm size)", min=1))
-    total_steps: int = field(
-        default=5_000_000, metadata=doc("env steps of the whole run, summed over envs", min=1)
-    )
-    batch_size: int = field(
-        default=32, metadata=doc("replayed sequences per learner update", min=1)
-    )
-    model_size: str = field(
-        default="large",
-        metadata=doc("network preset (daddy.networks.MODEL_CONFIGS)", choices=MODEL_SIZES),
-    )
-    log_interval: int = field(
-        default=5000, metadata=doc("env steps between structured terminal log lines", min=1)
-    )
-    save_interval: int = field(
-        default=100_000, metadata=doc("env steps between on-disk checkpoints", min=1)
-    )
-    video_interval: int = field(
-        default=0, metadata=doc("env steps between MP4/GIF eval rollouts; 0 turns them off", min=0)
-    )
-    rom: str = field(
-        default=PRACTICE_ROM,
-        metadata=doc(
-            "'practice' (built-in cartridge) or a Pokemon Red ROM path; "
-            "${VAR} is expanded (e.g. ${DADDY_ROM})"
-        ),
-    )
-    allow_unknown_rom: bool = field(
-        default=False, metadata=doc("accept a ROM whose SHA-1 is not Pokemon Red's")
-    )
-    seed: int = field(
-        default=0, metadata=doc("seed of envs, networks, replay sampling and exploration", min=0)
-    )
-    device: str = field(
-        default="auto",
-        metadata=doc("torch device; auto = cuda when available, else cpu", choices=DEVICES),
-    )
-    until_step: int | None = field(
-        default=None,
-        metadata=doc(
-            "end this segment at this env step with a checkpoint "
-            "(the pipeline sets it per segment)",
-            min=1,
-        ),
-    )
-    replay_ratio: float = field(
-        default=1.0,
-        metadata=doc(
-            "trained (replayed) env steps per collected env step; sets "
-            "how often the learner updates",
-            above=0,
-        ),
-    )
-    learning_starts: int = field(
-        default=10_000, metadata=doc("env steps collected before the first update", min=0)
-    )
-    lr: float = field(default=1e-4, metadata=doc("Adam learning rate", above=0))
-    gamma: float = field(default=0.99, metadata=doc("discount factor", min=0, max=1))
-    n_step: int = field(
-        default=5, metadata=doc("rewards summed before bootstrapping; 1 = the seed's TD(0)", min=1)
-    )
-    seq_len: int = field(
-        default=60, metadata=doc("steps per replayed sequence, burn-in included", min=2)
-    )
-    burn_in: int = field(
-        default=20,
-        metadata=doc("leading steps of a sequence that only warm the recurrent state up", min=0),
-    )
-    target_update_interval: int = field(
-        default=250, metadata=doc("learner updates between target-network syncs", min=1)
-    )
-    eps_start: float = field(
-        default=1.0, metadata=doc("exploration epsilon at step 0", min=0, max=1)
-    )
-    eps_end: float = field(
-        default=0.05, metadata=doc("exploration epsilon after the decay", min=0, max=1)
-    )
-    eps_decay_steps: int = field(
-        default=1_000_000, metadata=doc("env steps over which epsilon goes start -> end", min=1)
-    )
-    eps_schedule: str = field(
-        default="linear", metadata=doc("shape of the epsilon decay", choices=EPS_SCHEDULES)
-    )
-    explore_envs: float = field(
-        default=0.25,
-        metadata=doc(
-            "share of envs that always act at random (epsilon 1): Go-Explore's explore phase "
-            "from each spawn state, kept after epsilon has decayed",
-            min=0,
-            max=1,
-        ),
-    )
-    replay_memory_mb: int = field(
-        default=2048, metadata=doc("replay buffer budget in MiB; capacity follows from it", min=1)
-    )
-    value_rescale: bool = field(
-        default=True, metadata=doc("R2D2 value rescaling h(x) of TD targets")
-    )
-    max_episode_steps: int = field(
-        default=2048, metadata=doc("env steps before an episode is truncated", min=1)
-    )
-    beta_rnd: float = field(
-        default=0.02, metadata=doc("weight of the RND curiosity reward in r_total", min=0)
-    )
-    beta_novel: float = field(
-        default=0.05, metadata=doc("weight of the episodic novelty reward in r_total", min=0)
-    )
-    beta_bayes: float = field(
-        default=1.0, metadata=doc("weight of the Bayesian milestone shaping in r_total", min=0)
-    )
-    curriculum_early: float = field(
-        default=0.45, metadata=doc("target share of spawns from early-game savestates", min=0)
-    )
-    curriculum_mid: float = field(
-        default=0.35, metadata=doc("target share of spawns from mid-game savestates", min=0)
-    )
-    curriculum_late: float = field(
-        default=0.20, metadata=doc("target share of spawns from late-game savestates", min=0)
-    )
-    keep_checkpoints: int = field(
-        default=3, metadata=doc("complete checkpoints kept on disk; older ones are pruned", min=1)
-    )
-    curriculum: dict = field(
-        default_factory=dict,
-        metadata=doc("extra CurriculumConfig settings (YAML `curriculum:` block)", cli=False),
-    )
-    intrinsic: dict = field(
-        default_factory=dict,
-        metadata=doc("extra IntrinsicConfig settings (YAML `intrinsic:` block)", cli=False),
-    )
+    run_name: str | None = None
+    """run id: outputs in runs/<run>/, states in savestates/<run>/"""
+    num_envs: Int = Field(32, ge=1)
+    """parallel emulators (swarm size)"""
+    total_steps: Int = Field(5_000_000, ge=1)
+    """env steps of the whole run, summed over envs"""
+    batch_size: Int = Field(32, ge=1)
+    """replayed sequences per learner update"""
+    model_size: Literal["slim", "large"] = "large"
+    """network preset (daddy.networks.MODEL_CONFIGS)"""
+    log_interval: Int = Field(5000, ge=1)
+    """env steps between structured terminal log lines"""
+    save_interval: Int = Field(100_000, ge=1)
+    """env steps between on-disk checkpoints"""
+    video_interval: Int = Field(0, ge=0)
+    """env steps between MP4/GIF eval rollouts; 0 turns them off"""
+    rom: str = PRACTICE_ROM
+    """'practice' (built-in cartridge) or a Pokemon Red ROM path; ${VAR} is expanded (e.g. ${DADDY_ROM})"""
+    allow_unknown_rom: StrictBool = False
+    """accept a ROM whose SHA-1 is not Pokemon Red's"""
+    seed: Int = Field(0, ge=0)
+    """seed of envs, networks, replay sampling and exploration"""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """torch device; auto = cuda when available, else cpu"""
+    until_step: Int | None = Field(None, ge=1)
+    """end this segment at this env step with a checkpoint (the pipeline sets it per segment)"""
+    replay_ratio: Float = Field(1.0, gt=0)
+    """trained (replayed) env steps per collected env step; sets how often the learner updates"""
+    learning_starts: Int = Field(10_000, ge=0)
+    """env steps collected before the first update"""
+    lr: Float = Field(1e-4, gt=0)
+    """Adam learning rate"""
+    gamma: Float = Field(0.99, ge=0, le=1)
+    """discount factor"""
+    n_step: Int = Field(5, ge=1)
+    """rewards summed before bootstrapping; 1 = the seed's TD(0)"""
+    seq_len: Int = Field(60, ge=2)
+    """steps per replayed sequence, burn-in included"""
+    burn_in: Int = Field(20, ge=0)
+    """leading steps of a sequence that only warm the recurrent state up"""
+    target_update_interval: Int = Field(250, ge=1)
+    """learner updates between target-network syncs"""
+    eps_start: Float = Field(1.0, ge=0, le=1)
+    """exploration epsilon at step 0"""
+    eps_end: Float = Field(0.05, ge=0, le=1)
+    """exploration epsilon after the decay"""
+    eps_decay_steps: Int = Field(1_000_000, ge=1)
+    """env steps over which epsilon goes start -> end"""
+    eps_schedule: Literal["linear", "exponential"] = "linear"
+    """shape of the epsilon decay"""
+    explore_envs: Float = Field(0.25, ge=0, le=1)
+    """share of envs that always act at random (epsilon 1): Go-Explore's explore phase from each spawn state, kept after epsilon has decayed"""
+    replay_memory_mb: Int = Field(2048, ge=1)
+    """replay buffer budget in MiB; capacity follows from it"""
+    value_rescale: StrictBool = True
+    """R2D2 value rescaling h(x) of TD targets"""
+    max_episode_steps: Int = Field(2048, ge=1)
+    """env steps before an episode is truncated"""
+    beta_rnd: Float = Field(0.02, ge=0)
+    """weight of the RND curiosity reward in r_total"""
+    beta_novel: Float = Field(0.05, ge=0)
+    """weight of the episodic novelty reward in r_total"""
+    beta_bayes: Float = Field(1.0, ge=0)
+    """weight of the Bayesian milestone shaping in r_total"""
+    curriculum_early: Float = Field(0.45, ge=0)
+    """target share of spawns from early-game savestates"""
+    curriculum_mid: Float = Field(0.35, ge=0)
+    """target share of spawns from mid-game savestates"""
+    curriculum_late: Float = Field(0.20, ge=0)
+    """target share of spawns from late-game savestates"""
+    keep_checkpoints: Int = Field(3, ge=1)
+    """complete checkpoints kept on disk; older ones are pruned"""
+    runs_root: str = "runs"
+    """folder holding the run folders (runs/<run>/: checkpoints, episode log)"""
+    states_root: str = "savestates"
+    """folder holding the savestate folders (savestates/<run>/)"""
+    start_over: StrictBool = False
+    """no checkpoint left but the run has logged episodes: move the old episode log aside and start from step 0"""
+    curriculum: dict[str, Any] = Field(default_factory=dict, json_schema_extra={"cli": False})
+    """extra CurriculumConfig settings (YAML `curriculum:` block)"""
+    intrinsic: dict[str, Any] = Field(default_factory=dict, json_schema_extra={"cli": False})
+    """extra IntrinsicConfig settings (YAML `intrinsic:` block)"""
 
-    @property
-    def curriculum_mixture(self) -> dict[str, float]:
-        """The early/mid/late spawn mixture as CurriculumConfig.mixture wants it."""
-        return {
-            "early": self.curriculum_early,
-            "mid": self.curriculum_mid,
-            "late": self.curriculum_late,
-        }
+    @field_validator("rom")
+    @classmethod
+    def _rom_is_a_file(cls, rom: str) -> str:
+        if rom != PRACTICE_ROM and not Path(rom).is_file():
+            raise ValueError(
+                f"{rom!r} is not a file; give the path of your Pokemon Red ROM "
+                "(or 'practice' for the built-in cartridge)"
+            )
+        return rom
+
+    @field_validator("run_name")
+    @classmethod
+    def _run_name_is_an_identifier(cls, name: str | None) -> str | None:
+        if name is not None and not _RUN_NAME.match(name):
+            raise ValueError(f"{name!r} {_BAD_RUN_NAME}")
+        return name
+
+    @field_validator("curriculum")
+    @classmethod
+    def _curriculum_block(cls, block: dict[str, Any]) -> dict[str, Any]:
+        if not block:
+            return block
+        from daddy.swarm.curriculum import CurriculumConfig
+
+        shares = ("curriculum_early", "curriculum_mid", "curriculum_late")
+        if "mixture" in block or any(k in block for k in shares):
+            raise ValueError(
+                "curriculum.mixture: set the shares with train.curriculum_early/mid/late"
+            )
+        return _check_block("curriculum", block, CurriculumConfig)
+
+    @field_validator("intrinsic")
+    @classmethod
+    def _intrinsic_block(cls, block: dict[str, Any]) -> dict[str, Any]:
+        if not block:
+            return block
+        from daddy.intrinsic.rewards import IntrinsicConfig  # lazy: imports torch
+
+        for beta in ("beta_rnd", "beta_novel", "beta_bayes"):
+            if beta in block:
+                raise ValueError(f"intrinsic.{beta}: set it as train.{beta}")
+        return _check_block("intrinsic", block, IntrinsicConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        """Problems that involve more than one option (one line each)."""
+        problems = []
+        if self.burn_in >= self.seq_len:
+            problems.append(
+                f"burn_in ({self.burn_in}) must be smaller than seq_len ({self.seq_len}); "
+                "the rest of a sequence is what gets trained"
+            )
+        if self.eps_end > self.eps_start:
+            problems.append(
+                f"eps_end ({self.eps_end}) must not exceed eps_start ({self.eps_start})"
+            )
+        if self.eps_schedule == "exponential" and self.eps_end <= 0:
+            problems.append("eps_end must be > 0 with eps_schedule exponential (it is geometric)")
+        if self.curriculum_early + self.curriculum_mid + self.curriculum_late <= 0:
+            problems.append("curriculum_early/mid/late are all 0; give at least one a share")
+        if self.until_step is not None and self.until_step > self.total_steps:
+            problems.append(
+                f"until_step ({self.until_step}) is beyond total_steps ({self.total_steps})"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, e.g. to save the resolved config into the run folder."""
-        return asdict(self)
+        return self.model_dump()
+
+    def _shared(self, cls: type) -> dict[str, Any]:
+        """This config's values of the fields `cls` shares with it (same name, same meaning)."""
+        names = getattr(cls, "__dataclass_fields__", {})
+        return {n: getattr(self, n) for n in names if n in TrainConfig.model_fields}
 
     def agent_config(self) -> Any:
-        """daddy.agent.actor.AgentConfig from these options (trace = seq_len - burn_in)."""
+        """daddy.agent.actor.AgentConfig: the shared options; a sequence every half trace."""
         from daddy.agent.actor import AgentConfig  # lazy: torch is slow to import
 
-        trace = self.seq_len - self.burn_in
         return AgentConfig(
-            gamma=self.gamma,
-            n_step=self.n_step,
-            burn_in=self.burn_in,
-            trace_len=trace,
-            period=max(1, trace // 2),
-            lr=self.lr,
-            batch_size=self.batch_size,
-            target_sync_every=self.target_update_interval,
-            value_rescaling=self.value_rescale,
-            epsilon_kind=self.eps_schedule,
-            epsilon_start=self.eps_start,
-            epsilon_end=self.eps_end,
-            epsilon_decay_steps=self.eps_decay_steps,
+            **self._shared(AgentConfig), period=max(1, (self.seq_len - self.burn_in) // 2)
         )
 
     def curriculum_config(self) -> Any:
-        """daddy.swarm.curriculum.CurriculumConfig: the `curriculum:` block plus the mixture."""
+        """daddy.swarm.curriculum.CurriculumConfig: the `curriculum:` block plus the shares."""
         from daddy.swarm.curriculum import CurriculumConfig
 
-        return CurriculumConfig.from_dict({**self.curriculum, "mixture": self.curriculum_mixture})
+        return CurriculumConfig.from_dict({**self.curriculum, **self._shared(CurriculumConfig)})
 
     def intrinsic_config(self) -> Any:
-        """daddy.intrinsic.rewards.IntrinsicConfig: the `intrinsic:` block plus the three betas."""
+        """daddy.intrinsic.rewards.IntrinsicConfig: the `intrinsic:` block plus the betas."""
         from daddy.intrinsic.rewards import IntrinsicConfig  # lazy: imports torch
 
-        betas = {
-            "beta_rnd": self.beta_rnd,
-            "beta_novel": self.beta_novel,
-            "beta_bayes": self.beta_bayes,
-        }
-        return IntrinsicConfig.from_dict({**self.intrinsic, **betas})
+        return IntrinsicConfig.from_dict({**self.intrinsic, **self._shared(IntrinsicConfig)})
+
+
+def _check_block(name: str, block: dict[str, Any], cls: type) -> dict[str, Any]:
+    """A `curriculum:`/`intrinsic:` block checked by its own config class."""
+    known = [n for n in cls.__dataclass_fields__ if n not in TrainConfig.model_fields]
+    unknown = [_unknown_key(str(k), known, f"{name}.") for k in block if k not in known]
+    if unknown:
+        raise ValueError("\n".join(unknown))
+    try:
+        cls.from_dict(block)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{name}: {e}") from None
+    return block
 
 
 # --- pipeline settings ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class StageResources:
+class StageResources(_Settings):
     """SLURM resources of one pipeline stage."""
 
-    partition: str | None = field(
-        default=None, metadata=doc("SLURM partition; null = the profile's / cluster default")
-    )
-    time_min: int = field(default=60, metadata=doc("wall-clock limit of one job, minutes", min=1))
-    mem_mb: int = field(default=4096, metadata=doc("memory per job, MiB", min=1))
-    cpus: int = field(default=1, metadata=doc("CPUs per task", min=1))
-    gpus: int = field(default=0, metadata=doc("GPUs per node", min=0))
-    account: str | None = field(
-        default=None, metadata=doc("SLURM account; null = your default association")
-    )
+    partition: str | None = None
+    """SLURM partition; null = the profile's / cluster default"""
+    time_min: Int = Field(60, ge=1)
+    """wall-clock limit of one job, minutes"""
+    mem_mb: Int = Field(4096, ge=1)
+    """memory per job, MiB"""
+    cpus: Int = Field(1, ge=1)
+    """CPUs per task"""
+    gpus: Int = Field(0, ge=0)
+    """GPUs per node"""
+    account: str | None = None
+    """SLURM account; null = your default association"""
 
 
-DEFAULT_RESOURCES: dict[str, StageResources] = {
-    "bootstrap": StageResources(time_min=30, mem_mb=4096, cpus=1),
-    "train": StageResources(time_min=240, mem_mb=16384, cpus=8),
-    "eval": StageResources(time_min=60, mem_mb=8192, cpus=2),
-    "report": StageResources(time_min=30, mem_mb=4096, cpus=1),
-}
+class Resources(_Settings):
+    """Per-stage SLURM resources; a stage's YAML settings replace only what they name."""
+
+    bootstrap: StageResources = StageResources(time_min=30, mem_mb=4096, cpus=1)
+    """the savestate bootstrap"""
+    train: StageResources = StageResources(time_min=240, mem_mb=16384, cpus=8)
+    """one training segment"""
+    eval: StageResources = StageResources(time_min=60, mem_mb=8192, cpus=2)
+    """the evaluation rollouts"""
+    report: StageResources = StageResources(time_min=30, mem_mb=4096, cpus=1)
+    """the report"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_stage_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        fields = cls.model_fields
+        return {
+            k: {**fields[k].default.model_dump(), **v}
+            if k in fields and isinstance(v, Mapping)
+            else v
+            for k, v in data.items()
+        }
 
 
-@dataclass(frozen=True)
-class PipelineConfig:
+class PipelineConfig(_Settings):
     """How Snakemake splits the run into segments and what each stage asks SLURM for."""
 
-    segments: int = field(
-        default=1, metadata=doc("training segments (one SLURM job chain each)", min=1)
-    )
-    steps_per_segment: int | None = field(
-        default=None,
-        metadata=doc("env steps per segment; null = total_steps / segments, rounded up", min=1),
-    )
-    eval_episodes: int = field(default=1, metadata=doc("evaluation rollouts after training", min=1))
-    slurm_max_num_timeout: int = field(
-        default=10,
-        metadata=doc(
-            "times a segment job may be requeued after a timeout or preemption signal", min=0
-        ),
-    )
-    signal_delay_s: int = field(
-        default=90,
-        metadata=doc(
-            "seconds before the time limit SLURM sends USR2 (the trainer checkpoints in them)",
-            min=10,
-        ),
-    )
-    executor: str = field(
-        default="auto",
-        metadata=doc(
-            "segment jobs: slurm, local, or auto (as Snakemake runs: --profile slurm -> slurm, "
-            "--cores -> local; run directly: slurm when srun exists)",
-            choices=EXECUTORS,
-        ),
-    )
-    resources: dict = field(
-        default_factory=dict,
-        metadata=doc("per-stage SLURM resources: bootstrap, train, eval, report", cli=False),
-    )
+    segments: Int = Field(1, ge=1)
+    """training segments (one SLURM job chain each)"""
+    steps_per_segment: Int | None = Field(None, ge=1)
+    """env steps per segment; null = total_steps / segments, rounded up"""
+    eval_episodes: Int = Field(1, ge=1)
+    """evaluation rollouts after training"""
+    slurm_max_num_timeout: Int = Field(10, ge=0)
+    """times a segment job may be requeued after a timeout or preemption signal"""
+    signal_delay_s: Int = Field(90, ge=10)
+    """seconds before the time limit SLURM sends USR2 (the trainer checkpoints in them)"""
+    executor: Literal["auto", "slurm", "local"] = "auto"
+    """segment jobs: slurm, local, or auto (as Snakemake runs: --profile slurm -> slurm, --cores -> local; run directly: slurm when srun exists)"""
+    resources: Resources = Resources()
+    """per-stage SLURM resources: bootstrap, train, eval, report"""
 
     def stage(self, name: str) -> StageResources:
-        """Resources of `name` (defaults fill what the YAML leaves out)."""
-        return self.resources.get(name, DEFAULT_RESOURCES[name])
+        """Resources of stage `name` (bootstrap, train, eval or report)."""
+        return getattr(self.resources, name)
 
 
-@dataclass(frozen=True)
-class RunConfig:
+class RunConfig(_Settings):
     """One `runs/<run>.yaml`: the run's id, its train_big options and its pipeline."""
 
     run_name: str
+    """the run's id (the YAML file's stem)"""
     train: TrainConfig
-    pipeline: PipelineConfig
+    """train_big's options"""
+    pipeline: PipelineConfig = PipelineConfig()
+    """segments and SLURM resources"""
     path: Path | None = None
+    """the YAML file it was read from"""
 
     @property
     def steps_per_segment(self) -> int:
@@ -358,69 +402,33 @@ class RunConfig:
             )
         return min(segment * self.steps_per_segment, self.train.total_steps)
 
-
-# --- checking values -----------------------------------------------------------------------
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _base_type(hint: Any) -> tuple[type, bool]:
-    """(int|float|str|bool|dict, optional?) of a field's annotation."""
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return args[0], True
-    return hint, False
-
-
-def _type_name(t: type) -> str:
-    return {
-        int: "an integer",
-        float: "a number",
-        str: "text",
-        bool: "true or false",
-        dict: "a mapping",
-    }[t]
+    @model_validator(mode="after")
+    def _segments_cover_the_run(self) -> RunConfig:
+        p, total, sps = self.pipeline, self.train.total_steps, self.steps_per_segment
+        if p.segments * sps < total:
+            raise ValueError(
+                f"pipeline: {p.segments} segments x {sps} steps = {p.segments * sps} < "
+                f"train.total_steps {total}; set steps_per_segment: {-(-total // p.segments)} "
+                "(or null)"
+            )
+        if (p.segments - 1) * sps >= total:
+            raise ValueError(
+                f"pipeline: segment {p.segments} would start at or after train.total_steps "
+                f"{total}; lower segments or steps_per_segment"
+            )
+        return self
 
 
-def _number(value: Any) -> Any:
-    """YAML 1.1 reads `1e-4` and `5e6` (no dot) as text; take such text as the number it means."""
-    if isinstance(value, str) and _NUMBER_TEXT.match(value.strip()):
-        return float(value.replace("_", ""))
-    return value
-
-
-def _coerce(value: Any, t: type, optional: bool) -> tuple[Any, str | None]:
-    """The value as type `t`, or a problem description."""
-    if value is None:
-        return (None, None) if optional else (None, f"needs {_type_name(t)}, got null")
-    wrong = (None, f"needs {_type_name(t)}, got {value!r}")
-    if t in (int, float):
-        value = _number(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return wrong
-        if t is float:
-            return float(value), None
-        return (int(value), None) if float(value).is_integer() else wrong
-    if t is dict:
-        return (dict(value), None) if isinstance(value, Mapping) else wrong
-    return (value, None) if isinstance(value, t) else wrong
-
-
-def _check_range(value: Any, meta: Mapping[str, Any]) -> str | None:
-    """The field's range/choice problem with `value`, or None."""
-    if value is None:
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"must be a finite number, got {value}"
-    if "choices" in meta and value not in meta["choices"]:
-        return f"must be one of {', '.join(meta['choices'])}, got {value!r}"
-    if "min" in meta and value < meta["min"]:
-        return f"must be >= {meta['min']}, got {value}"
-    if "above" in meta and value <= meta["above"]:
-        return f"must be > {meta['above']}, got {value}"
-    if "max" in meta and value > meta["max"]:
-        return f"must be <= {meta['max']}, got {value}"
-    return None
+# --- problems, one line each ---------------------------------------------------------------
+_NEEDS = {
+    "int": "needs an integer",
+    "float": "needs a number",
+    "bool": "needs true or false",
+    "string": "needs text",
+    "dict": "needs a mapping",
+    "model": "needs a mapping",
+    "model_attributes": "needs a mapping",
+}
 
 
 def _unknown_key(key: str, known: list[str], where: str) -> str:
@@ -430,125 +438,102 @@ def _unknown_key(key: str, known: list[str], where: str) -> str:
     return f"{where}{key!r} is not a known setting{hint}"
 
 
-def _expand_env(value: str, environ: Mapping[str, str]) -> tuple[str, str | None]:
-    """${VAR} references replaced from the environment, or a problem naming the unset one."""
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The settings class at `loc` inside `model`, or None when `loc` ends at a plain value."""
+    for part in loc:
+        info = model.model_fields.get(part) if isinstance(part, str) else None
+        if info is None:
+            return None
+        hint = info.annotation
+        args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        found = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not found:
+            return None
+        model = found[0]
+    return model
+
+
+def _number(x: Any) -> str:
+    return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    """What is wrong with one value, e.g. 'must be >= 1, got 0'."""
+    kind, ctx, got = err["type"], err.get("ctx") or {}, err.get("input")
+    bounds = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"),
+              "less_than_equal": ("<=", "le"), "less_than": ("<", "lt")}  # fmt: skip
+    if kind in bounds:
+        op, key = bounds[kind]
+        return f"must be {op} {_number(ctx[key])}, got {_number(got)}"
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", ctx["expected"])
+        return f"must be one of {', '.join(choices)}, got {got!r}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {got}"
+    if kind == "missing":
+        return "is missing"
+    needs = _NEEDS.get(kind.rsplit("_", 1)[0]) or _NEEDS.get(kind.split("_")[0])
+    return f"{needs}, got {got!r}" if needs else err["msg"]
+
+
+def problems_of(
+    errors: list[Any], model: type[BaseModel], where: Callable[[tuple[Any, ...]], str]
+) -> list[str]:
+    """One line per pydantic error of `model`; `where(loc)` names a value's place
+    ('train.num_envs ', 'argument --num-envs: ')."""
+    out = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(model, loc[:-1])
+            known = list(parent.model_fields) if parent else []
+            out.append(_unknown_key(str(loc[-1]), known, where(loc[:-1])))
+        elif err["type"] == "value_error":
+            lines = str(err["ctx"]["error"]).splitlines()
+            head = "" if loc and loc[-1] in BLOCKS else where(loc)
+            out.extend(head + line for line in lines)
+        else:  # a wrong value, even where a block of settings belongs
+            out.append(re.sub(r"\.$", " ", where(loc)) + _message(err))
+    return out
+
+
+def _yaml_place(model: type[BaseModel]) -> Callable[[tuple[Any, ...]], str]:
+    """Places as a run config names them: 'train.num_envs ' for a value, 'train.' for a block."""
+
+    def where(loc: tuple[Any, ...]) -> str:
+        name = ".".join(str(p) for p in loc)
+        if _model_at(model, loc) is not None:
+            return f"{name}." if name else ""
+        return f"{name} "
+
+    return where
+
+
+# --- loading -------------------------------------------------------------------------------
+def _expand(value: Any, environ: Mapping[str, str], where: str, problems: list[str]) -> Any:
+    """${VAR} references replaced from the environment; an unset one is a problem, and the
+    setting is left out (so it is not reported twice). `where` names the value's place."""
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            v = _expand(v, environ, f"{where}.{k}" if where else str(k), problems)
+            if v is not _UNSET:
+                out[k] = v
+        return out
+    if not isinstance(value, str):
+        return value
     missing = [m for m in _ENV_REF.findall(value) if not environ.get(m)]
     if missing:
         var = missing[0]
         what = "/path/to/pokemon_red.gb" if var == ROM_ENV else "..."
-        return (
-            value,
-            f"uses ${{{var}}}, but environment variable {var} is not set; export {var}={what}",
-        )
-    return _ENV_REF.sub(lambda m: environ[m.group(1)], value), None
-
-
-def _build(
-    cls: type,
-    raw: Mapping[str, Any],
-    where: str,
-    problems: list[str],
-    environ: Mapping[str, str],
-    skip: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """Checked keyword arguments of dataclass `cls` from `raw`; problems are appended."""
-    hints = _hints(cls)
-    known = [f.name for f in fields(cls) if f.name not in skip]
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        key = str(key)
-        if key not in known:
-            problems.append(_unknown_key(key, known, where))
-            continue
-        t, optional = _base_type(hints[key])
-        value, problem = _coerce(value, t, optional)
-        if problem is None and isinstance(value, str):
-            value, problem = _expand_env(value, environ)
-        meta = next(f.metadata for f in fields(cls) if f.name == key)
-        problem = problem or _check_range(value, meta)
-        if problem:
-            problems.append(f"{where}{key} {problem}")
-        else:
-            out[key] = value
-    return out
-
-
-def _cross_checks(t: TrainConfig) -> list[str]:
-    """Problems that involve more than one train option."""
-    problems = []
-    if t.burn_in >= t.seq_len:
         problems.append(
-            f"train.burn_in ({t.burn_in}) must be smaller than train.seq_len "
-            f"({t.seq_len}); the rest of a sequence is what gets trained"
+            f"{where} uses ${{{var}}}, but environment variable {var} is not set; "
+            f"export {var}={what}"
         )
-    if t.eps_end > t.eps_start:
-        problems.append(
-            f"train.eps_end ({t.eps_end}) must not exceed train.eps_start ({t.eps_start})"
-        )
-    if t.eps_schedule == "exponential" and t.eps_end <= 0:
-        problems.append("train.eps_end must be > 0 with eps_schedule exponential (it is geometric)")
-    if t.curriculum_early + t.curriculum_mid + t.curriculum_late <= 0:
-        problems.append("train.curriculum_early/mid/late are all 0; give at least one a share")
-    if t.until_step is not None and t.until_step > t.total_steps:
-        problems.append(
-            f"train.until_step ({t.until_step}) is beyond train.total_steps ({t.total_steps})"
-        )
-    if t.run_name is None:
-        problems.append(
-            "train.run_name is missing; pass --run-name NAME or --config runs/NAME.yaml"
-        )
-    elif not _RUN_NAME.match(t.run_name):
-        problems.append(
-            f"run_name {t.run_name!r} must start with a letter and hold only "
-            f"letters, digits and _ (it names folders and a Snakemake rule)"
-        )
-    if t.rom != PRACTICE_ROM and not Path(t.rom).is_file():
-        problems.append(
-            f"train.rom {t.rom!r} is not a file; give the path of your Pokemon Red "
-            f"ROM (or 'practice' for the built-in cartridge)"
-        )
-    return problems
+        return _UNSET
+    return _ENV_REF.sub(lambda m: environ[m.group(1)], value)
 
 
-def _check_blocks(t: TrainConfig, problems: list[str]) -> None:
-    """The optional curriculum:/intrinsic: blocks, checked by their own config classes."""
-    if "mixture" in t.curriculum:
-        problems.append("curriculum.mixture: set the shares with train.curriculum_early/mid/late")
-    for beta in ("beta_rnd", "beta_novel", "beta_bayes"):
-        if beta in t.intrinsic:
-            problems.append(f"intrinsic.{beta}: set it as train.{beta}")
-    checks = (
-        ("curriculum", t.curriculum, t.curriculum_config),
-        ("intrinsic", t.intrinsic, t.intrinsic_config),
-    )
-    for name, block, build in checks:
-        if block and not any(p.startswith(f"{name}.") for p in problems):
-            try:
-                build()
-            except (ValueError, TypeError) as e:
-                problems.append(f"{name}: {e}")
-
-
-def _pipeline_checks(run: RunConfig) -> list[str]:
-    p, t, sps = run.pipeline, run.train, run.steps_per_segment
-    covered = p.segments * sps
-    if covered < t.total_steps:
-        need = -(-t.total_steps // p.segments)
-        msg = (
-            f"pipeline: {p.segments} segments x {sps} steps = {covered} < train.total_steps "
-            f"{t.total_steps}; set steps_per_segment: {need} (or null)"
-        )
-        return [msg]
-    if (p.segments - 1) * sps >= t.total_steps:
-        msg = (
-            f"pipeline: segment {p.segments} would start at or after train.total_steps "
-            f"{t.total_steps}; lower segments or steps_per_segment"
-        )
-        return [msg]
-    return []
-
-
-# --- loading -------------------------------------------------------------------------------
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text()
@@ -559,12 +544,15 @@ def _read_yaml(path: Path) -> Any:
     except OSError as e:
         raise ConfigError(str(path), [f"cannot read it: {e.strerror}"]) from None
     try:
-        return yaml.safe_load(text)
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         what = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(str(path), [f"is not valid YAML{at}: {what}"]) from None
+    if not isinstance(doc, Mapping | None):
+        raise ConfigError(str(path), ["must be a mapping with run_name, train and pipeline"])
+    return doc or {}
 
 
 def _section(doc: Mapping[str, Any], key: str, problems: list[str]) -> dict[str, Any]:
@@ -575,120 +563,96 @@ def _section(doc: Mapping[str, Any], key: str, problems: list[str]) -> dict[str,
     return dict(value)
 
 
+def _check_run_name(name: Any, path: Path, problems: list[str]) -> str:
+    if name is None:
+        problems.append(f"run_name is missing; add `run_name: {path.stem}` at the top")
+    elif not isinstance(name, str) or not _RUN_NAME.match(name):
+        problems.append(f"run_name {name!r} {_BAD_RUN_NAME}")
+    elif name in RESERVED_RUN_NAMES:
+        problems.append(f"run_name {name!r} is the name of a pipeline rule; choose another")
+    elif name != path.stem:
+        problems.append(
+            f"run_name {name!r} must match the file name; rename the file to "
+            f"{name}.yaml or set run_name: {path.stem}"
+        )
+    else:
+        return name
+    return path.stem
+
+
 def load_run_config(
     path: str | os.PathLike[str],
     *,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    base: Mapping[str, Any] | None = None,
 ) -> RunConfig:
-    """Read and validate `runs/<run>.yaml`; `overrides` (train options) win over the file.
-
-    Raises ConfigError listing every problem, one line each.
-    """
+    """Read and validate `runs/<run>.yaml`: train options are defaults <- `base` <- the file's
+    <- `overrides`. Raises ConfigError listing every problem, one line each."""
     path = Path(path)
-    environ = os.environ if environ is None else environ
     doc = _read_yaml(path)
-    if doc is None:
-        doc = {}
-    if not isinstance(doc, Mapping):
-        raise ConfigError(str(path), ["must be a mapping with run_name, train and pipeline"])
-    problems: list[str] = []
-    for key in doc:
-        if key not in TOP_LEVEL_KEYS:
-            problems.append(_unknown_key(str(key), list(TOP_LEVEL_KEYS), ""))
+    problems = [_unknown_key(str(k), list(TOP_LEVEL_KEYS), "") for k in doc
+                if k not in TOP_LEVEL_KEYS]  # fmt: skip
     run_name = _check_run_name(doc.get("run_name"), path, problems)
-    train_raw = _section(doc, "train", problems)
-    yaml_name = train_raw.pop("run_name", run_name)
-    if yaml_name != run_name:
+    train = {**(base or {}), **_section(doc, "train", problems)}
+    if train.setdefault("run_name", run_name) != run_name:
         problems.append(
-            f"train.run_name {yaml_name!r} differs from run_name {run_name!r}; "
+            f"train.run_name {train['run_name']!r} differs from run_name {run_name!r}; "
             "keep only the top-level run_name"
         )
-    train_raw["run_name"] = run_name
-    train_raw.update(overrides or {})
-    for block in ("curriculum", "intrinsic"):
-        train_raw[block] = _section(doc, block, problems)
-    train = _make(TrainConfig, train_raw, "train.", problems, environ)
-    pipeline = _make_pipeline(_section(doc, "pipeline", problems), problems, environ)
-    if train is not None:
-        problems.extend(_cross_checks(train))
-        _check_blocks(train, problems)
-    if train is None or pipeline is None or problems:
-        raise ConfigError(str(path), problems or ["invalid"])
-    run = RunConfig(run_name=str(train.run_name), train=train, pipeline=pipeline, path=path)
-    problems.extend(_pipeline_checks(run))
+    train.update(run_name=run_name, **(overrides or {}))
+    for block in BLOCKS:
+        train[block] = {**train.get(block, {}), **_section(doc, block, problems)}
+    raw = {"run_name": run_name, "train": train, "pipeline": _section(doc, "pipeline", problems)}
+    raw = _expand(raw, os.environ if environ is None else environ, "", problems)
+    try:
+        run = RunConfig.model_validate({**raw, "path": path})
+    except ValidationError as e:
+        problems.extend(problems_of(e.errors(), RunConfig, _yaml_place(RunConfig)))
     if problems:
         raise ConfigError(str(path), problems)
     return run
 
 
-def _check_run_name(name: Any, path: Path, problems: list[str]) -> str:
-    if name is None:
-        problems.append(f"run_name is missing; add `run_name: {path.stem}` at the top")
-        return path.stem
-    if not isinstance(name, str) or not _RUN_NAME.match(name):
-        problems.append(
-            f"run_name {name!r} must start with a letter and hold only letters, "
-            "digits and _ (it names folders and a Snakemake rule)"
-        )
-        return str(name)
-    if name in RESERVED_RUN_NAMES:
-        problems.append(f"run_name {name!r} is the name of a pipeline rule; choose another")
-    if name != path.stem:
-        problems.append(
-            f"run_name {name!r} must match the file name; rename the file to "
-            f"{name}.yaml or set run_name: {path.stem}"
-        )
-    return name
-
-
-def _make(
-    cls: type, raw: Mapping[str, Any], where: str, problems: list[str], environ: Mapping[str, str]
-) -> Any:
-    before = len(problems)
-    kwargs = _build(cls, raw, where, problems, environ)
-    return cls(**kwargs) if len(problems) == before else None
-
-
-def _make_pipeline(
-    raw: dict[str, Any], problems: list[str], environ: Mapping[str, str]
-) -> PipelineConfig | None:
-    before = len(problems)
-    res_raw = raw.pop("resources", None) or {}
-    resources: dict[str, StageResources] = {}
-    if not isinstance(res_raw, Mapping):
-        problems.append(f"pipeline.resources needs a mapping of stages, got {res_raw!r}")
-        res_raw = {}
-    for stage, spec in res_raw.items():
-        if stage not in STAGES:
-            problems.append(_unknown_key(str(stage), list(STAGES), "pipeline.resources."))
-            continue
-        if not isinstance(spec, Mapping):
-            problems.append(f"pipeline.resources.{stage} needs a mapping, got {spec!r}")
-            continue
-        base = asdict(DEFAULT_RESOURCES[stage])
-        kwargs = _build(StageResources, spec, f"pipeline.resources.{stage}.", problems, environ)
-        resources[stage] = StageResources(**{**base, **kwargs})
-    kwargs = _build(PipelineConfig, raw, "pipeline.", problems, environ, skip=("resources",))
-    if len(problems) > before:
-        return None
-    full = {s: resources.get(s, DEFAULT_RESOURCES[s]) for s in STAGES}
-    return PipelineConfig(**kwargs, resources=full)
-
-
 def make_train_config(
-    values: Mapping[str, Any], source: str = "options", environ: Mapping[str, str] | None = None
+    values: Mapping[str, Any],
+    source: str = "options",
+    environ: Mapping[str, str] | None = None,
+    where: Callable[[tuple[Any, ...]], str] | None = None,
 ) -> TrainConfig:
-    """TrainConfig from defaults ← `values`, with the same checks as a run config."""
-    environ = os.environ if environ is None else environ
+    """TrainConfig from defaults <- `values`, with the same checks as a run config."""
     problems: list[str] = []
-    train = _make(TrainConfig, values, "", problems, environ)
-    if train is not None:
-        problems.extend(p.replace("train.", "") for p in _cross_checks(train))
-        _check_blocks(train, problems)
+    values = _expand(dict(values), os.environ if environ is None else environ, "", problems)
+    try:
+        train = TrainConfig.model_validate(values)
+    except ValidationError as e:
+        problems.extend(problems_of(e.errors(), TrainConfig, where or _yaml_place(TrainConfig)))
+    else:
+        if train.run_name is None:
+            problems.append("run_name is missing; pass --run-name NAME or --config runs/NAME.yaml")
     if problems:
         raise ConfigError(source, problems)
     return train
+
+
+def checkpoint_settings(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The train options saved with the run's newest complete checkpoint ({} when it has none),
+    less the per-invocation ones (NOT_INHERITED) and keys this version does not know."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "checkpoints").is_dir():
+        return {}
+    from daddy.run.checkpoint import CheckpointError, CheckpointManager  # lazy: imports torch
+
+    manager = CheckpointManager(run_dir)
+    steps = manager.list_complete()
+    if not steps:
+        return {}
+    try:
+        saved = manager.read_meta(steps[-1]).get("config") or {}
+    except CheckpointError as e:
+        raise ConfigError(str(run_dir), [str(e).splitlines()[0]]) from None
+    known = set(TrainConfig.model_fields) - NOT_INHERITED
+    return {k: v for k, v in saved.items() if k in known}
 
 
 # --- command line --------------------------------------------------------------------------
@@ -696,92 +660,138 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _arg_type(t: type, meta: Mapping[str, Any]) -> Any:
-    """An argparse `type=` that parses and range-checks one value."""
-
-    def parse(text: str) -> Any:
-        value: Any = text
-        if t in (int, float):
-            try:
-                value = int(text.replace("_", ""))
-            except ValueError:
-                try:
-                    value = float(text)
-                except ValueError:
-                    value = text
-        value, problem = _coerce(value, t, False)
-        problem = problem or _check_range(value, meta)
-        if problem:
-            raise argparse.ArgumentTypeError(problem)
-        return value
-
-    parse.__name__ = t.__name__  # argparse names the type in its messages
-    return parse
+def train_fields() -> dict[str, FieldInfo]:
+    """TrainConfig fields that are command-line options (the YAML-only blocks are not)."""
+    return {
+        name: info
+        for name, info in TrainConfig.model_fields.items()
+        if (info.json_schema_extra or {}).get("cli", True)  # type: ignore[union-attr]
+    }
 
 
-def train_fields() -> list[Field[Any]]:
-    """TrainConfig fields that are command-line options."""
-    return [f for f in fields(TrainConfig) if f.metadata.get("cli", True)]
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises ConfigError (one line, no usage block) instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError("", [message])
 
 
 def build_parser(prog: str = "python -m daddy.train_big") -> argparse.ArgumentParser:
-    """The train_big argument parser; only flags given on the command line land in the result."""
-    parser = argparse.ArgumentParser(
+    """The train_big parser: one flag per TrainConfig field, help from its docstring; values
+    stay text (pydantic checks them) and only flags given on the command line land in it."""
+    parser = _Parser(
         prog=prog,
         description="Train Daddy: swarming envs from curriculum savestates, resumable.",
         argument_default=argparse.SUPPRESS,
+        allow_abbrev=False,
     )
     parser.add_argument(
-        "--config",
-        metavar="runs/NAME.yaml",
+        "--config", metavar="runs/NAME.yaml",
         help="run config; its train: values replace the defaults, flags win",
-    )
-    hints = _hints(TrainConfig)
-    for f in train_fields():
-        t, _ = _base_type(hints[f.name])
-        default = f.default if f.default is not MISSING else None
-        help_text = f"{f.metadata['help']} (default: {default})"
-        if t is bool:
-            parser.add_argument(
-                _flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, help=help_text
-            )
+    )  # fmt: skip
+    for name, info in train_fields().items():
+        help_text = f"{info.description} (default: {info.default})".replace("%", "%%")
+        if info.annotation is bool:
+            action = argparse.BooleanOptionalAction
+            parser.add_argument(_flag(name), dest=name, action=action, help=help_text)
             continue
-        kwargs: dict[str, Any] = {"dest": f.name, "help": help_text, "metavar": f.name.upper()}
-        if "choices" in f.metadata:
-            kwargs.update(choices=f.metadata["choices"], metavar=None)
-        else:
-            kwargs["type"] = _arg_type(t, f.metadata)
-        parser.add_argument(_flag(f.name), **kwargs)
+        choices = (
+            typing.get_args(info.annotation)
+            if typing.get_origin(info.annotation) is Literal
+            else ()
+        )
+        metavar = "{" + ",".join(choices) + "}" if choices else name.upper()
+        parser.add_argument(_flag(name), dest=name, metavar=metavar, help=help_text)
     return parser
 
 
-def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> TrainConfig:
-    """defaults ← YAML (`--config`) ← the flags given on the command line."""
-    explicit = {f.name: getattr(args, f.name) for f in train_fields() if hasattr(args, f.name)}
-    config = getattr(args, "config", None)
-    if config:
-        return load_run_config(config, overrides=explicit, environ=environ).train
-    return make_train_config(explicit, source="train_big", environ=environ)
+def _flag_place(flags: Mapping[str, Any]) -> Callable[[tuple[Any, ...]], str]:
+    """Names a problem by its flag when the value came from one ('argument --num-envs: ')."""
+    yaml_place = _yaml_place(TrainConfig)
+
+    def where(loc: tuple[Any, ...]) -> str:
+        if len(loc) == 1 and loc[0] in flags:
+            return f"argument {_flag(str(loc[0]))}: "
+        return yaml_place(loc)
+
+    return where
 
 
-def parse_train_args(argv: list[str] | None = None) -> TrainConfig:
-    """train_big's whole option handling: parse, resolve, and exit 2 with a clear line on error."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _checked_flags(flags: Mapping[str, Any], environ: Mapping[str, str] | None) -> dict[str, Any]:
+    """The flags, ${VAR}-expanded, after each one's own checks (type, range): a bad flag is
+    named as such before it meets the YAML or a checkpoint."""
+    environ = os.environ if environ is None else environ
+    problems: list[str] = []
+    out = {k: _expand(v, environ, f"argument {_flag(k)}:", problems) for k, v in flags.items()}
     try:
-        return resolve(args)
+        TrainConfig.model_validate(out)
+    except ValidationError as e:
+        own = [err for err in e.errors() if len(err["loc"]) == 1 and err["loc"][0] in flags]
+        problems.extend(problems_of(own, TrainConfig, _flag_place(flags)))
+    if problems:
+        raise ConfigError("", problems)
+    return out
+
+
+def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> TrainConfig:
+    """defaults <- the newest checkpoint's saved config <- YAML (`--config`) <- the flags given."""
+    flags = {name: getattr(args, name) for name in train_fields() if hasattr(args, name)}
+    config = getattr(args, "config", None)
+    flags = _checked_flags(flags, environ)
+    yaml_train = _section(_read_yaml(Path(config)), "train", []) if config else {}
+    run_name = flags.get("run_name") or (Path(config).stem if config else None)
+    runs_root = flags.get("runs_root") or yaml_train.get("runs_root") or "runs"
+    base = checkpoint_settings(Path(str(runs_root)) / run_name) if run_name else {}
+    if config:
+        return load_run_config(config, overrides=flags, environ=environ, base=base).train
+    return make_train_config({**base, **flags}, "", environ, where=_flag_place(flags))
+
+
+def _unknown_flags(extras: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """One line per word argparse did not take, with the likeliest intended flag."""
+    known = [s for a in parser._actions for s in a.option_strings]
+    words = [w.split("=", 1)[0] for w in extras if w.startswith("-")]
+    if not words:
+        return [f"unexpected argument {extras[0]!r}; every option is a --flag VALUE pair"]
+    out = []
+    for word in words:
+        guess = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {guess[0]}?" if guess else "; see --help"
+        out.append(f"unknown option {word}{hint}")
+    return out
+
+
+def report(command: str, error: ConfigError) -> int:
+    """Print `<command>: error: <problems on one line>` to stderr; the exit code, 2."""
+    print(f"{command}: error: {error.one_line()}", file=sys.stderr, flush=True)
+    return 2
+
+
+def parse_train_args(
+    argv: list[str] | None = None, environ: Mapping[str, str] | None = None
+) -> TrainConfig:
+    """train_big's whole option handling: parse, resolve; on any problem one
+    'daddy.train_big: error: ...' line on stderr and exit 2."""
+    parser = build_parser()
+    try:
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            raise ConfigError("", _unknown_flags(extras, parser))
+        return resolve(args, environ)
     except ConfigError as e:
-        parser.error(str(e))
-        raise  # pragma: no cover  (parser.error exits)
+        raise SystemExit(report("daddy.train_big", e)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m daddy.config runs/x.yaml ...`: validate run configs, one line each."""
-    for p in (sys.argv[1:] if argv is None else argv):
+    """`python -m daddy.config runs/x.yaml ...`: validate run configs; '<path>: ok' each, or one
+    'daddy.config: error: ...' line and exit 2."""
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths:
+        return report("daddy.config", ConfigError("", ["give run configs: runs/NAME.yaml ..."]))
+    for p in paths:
         try:
             load_run_config(p)
-        except ConfigError as err:
-            print(err, file=sys.stderr)
-            return 1
+        except ConfigError as e:
+            return report("daddy.config", e)
         print(f"{p}: ok")
     return 0
