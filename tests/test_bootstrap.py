@@ -78,3 +78,26 @@ def test_bad_rom_exits_nonzero_with_one_line(tmp_path):
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "not a Game Boy ROM" in out.stderr
     assert not (tmp_path / "savestates").exists()
+
+
+def test_states_root_and_its_old_name_savestates_choose_the_folder(tmp_path, practice_rom, capsys):
+    from daddy.game.bootstrap import main
+
+    assert main(["--run", "a", "--rom", "practice", "--states-root", str(tmp_path / "s")]) == 0
+    assert main(["--run", "b", "--rom", "practice", "--savestates", str(tmp_path / "old")]) == 0
+    assert StateIndex.load(tmp_path / "s" / "a").entries[0].name == "pallet_town_start"
+    assert StateIndex.load(tmp_path / "old" / "b").entries[0].name == "pallet_town_start"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--run", "r", "--max-frames", "0"], "--max-frames must be positive"),
+     (["--run", ".."], "bad run name '..'")],
+)  # fmt: skip
+def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    from daddy.game.bootstrap import main
+
+    assert main([*argv, "--rom", "practice", "--states-root", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("daddy.bootstrap: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "s").exists()

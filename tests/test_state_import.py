@@ -213,7 +213,7 @@ def test_cli_exit_codes_say_whether_anything_was_imported(
 ) -> None:
     good = write(tmp_path / "good", {"starter": states["starter"]})
     junk = write(tmp_path / "junk", {"empty": b"", "title": states["power_on"]})
-    root = ["--savestates", str(tmp_path / "savestates")]
+    root = ["--states-root", str(tmp_path / "savestates")]  # --savestates: the old name, below
     assert main(["import", "--run", "r", *root, str(junk)]) == EXIT_NOTHING_IMPORTED
     err = capsys.readouterr().err
     assert "empty.state: the file is empty" in err and "title.state: the game has not" in err

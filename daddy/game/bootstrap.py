@@ -18,6 +18,8 @@ from daddy.game import ram
 from daddy.game.env import PokemonEnv
 from daddy.game.milestones import reached_mask
 from daddy.game.rom import Rom, RomError, resolve_rom
+from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK
+from daddy.run.paths import STATES_ROOT, RunPaths
 from daddy.swarm.state_index import BOOTSTRAP_MILESTONE, StateIndex, StateIndexError, StateMeta
 
 STATE_NAME = "pallet_town_start"
@@ -75,15 +77,16 @@ def play_intro(env: PokemonEnv, max_frames: int = DEFAULT_MAX_FRAMES) -> Bootstr
 
 
 def bootstrap(
-    rom: Rom, run: str, savestates: Path = Path("savestates"), max_frames: int = DEFAULT_MAX_FRAMES
+    rom: Rom, run: str, states_root: Path = STATES_ROOT, max_frames: int = DEFAULT_MAX_FRAMES
 ) -> Path:
-    """Write the bootstrap state and the run's index; returns the index path."""
+    """Write the bootstrap state and the run's index (`RunPaths.states`); returns the index path."""
+    folder = RunPaths(run, states_root=states_root).states  # a bad run name fails before the intro
     env = PokemonEnv(rom)
     try:
         result = play_intro(env, max_frames)
     finally:
         env.close()
-    index = StateIndex.create(savestates / run, run, rom.sha1)
+    index = StateIndex.create(folder, run, rom.sha1)
     g = result.game
     meta = StateMeta(
         milestone=BOOTSTRAP_MILESTONE, tier="early", map_id=g.map_id, badges=g.badges,
@@ -96,21 +99,30 @@ def bootstrap(
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m daddy.bootstrap", description=__doc__.split("\n")[0])
     p.add_argument("--rom", default=None, help="practice (default, or $DADDY_ROM) or a ROM path")
-    p.add_argument("--run", required=True, help="run name: states go to savestates/RUN/")
-    p.add_argument("--savestates", type=Path, default=Path("savestates"), help="root folder")
+    p.add_argument("--run", required=True, help="run name: states go to STATES_ROOT/RUN/")
+    p.add_argument(
+        "--states-root",
+        "--savestates",
+        dest="states_root",
+        type=Path,
+        default=STATES_ROOT,
+        help="folder of savestate indexes (default: savestates; --savestates is the old name)",
+    )
     p.add_argument("--max-frames", type=int, default=DEFAULT_MAX_FRAMES)
     p.add_argument("--allow-unknown-rom", action="store_true")
     args = p.parse_args(argv)
+    prog = "daddy.bootstrap: error"
     if args.max_frames <= 0:
-        p.error(f"--max-frames must be positive, got {args.max_frames}")
+        print(f"{prog}: --max-frames must be positive, got {args.max_frames}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         rom = resolve_rom(args.rom, allow_unknown=args.allow_unknown_rom)
-        path = bootstrap(rom, args.run, args.savestates, args.max_frames)
-    except (RomError, BootstrapError, StateIndexError, OSError) as e:
-        print(f"daddy.bootstrap: error: {e}", file=sys.stderr)
-        return 2
+        path = bootstrap(rom, args.run, args.states_root, args.max_frames)
+    except (RomError, BootstrapError, StateIndexError, OSError, ValueError) as e:
+        print(f"{prog}: {' '.join(str(e).split())}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     print(f"bootstrap: {args.run}: wrote {path.parent / (STATE_NAME + '.state')} and {path}")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -29,9 +29,10 @@ from daddy.game.bootstrap import BootstrapError, bootstrap
 from daddy.game.env import PokemonEnv
 from daddy.game.milestones import DEFAULT_MILESTONES, TIERS, Milestone, Tier, reached_mask
 from daddy.game.rom import Rom, RomError, resolve_rom
+from daddy.run import exit_codes
+from daddy.run.paths import STATES_ROOT, RunPaths
 from daddy.swarm.curriculum import CurriculumConfig
 from daddy.swarm.state_index import (
-    INDEX_FILE,
     STATE_SUFFIX,
     StateEntry,
     StateIndex,
@@ -42,7 +43,8 @@ from daddy.swarm.state_index import (
 from daddy.swarm.trigger import tier_for
 
 IMPORT_PREFIX = "import_"
-EXIT_OK, EXIT_NOTHING_IMPORTED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_BAD_INPUT = exit_codes.EXIT_OK, exit_codes.EXIT_BAD_INPUT
+EXIT_NOTHING_IMPORTED = 1  # every file refused (each refusal has its line); not a crash
 # Frames run after loading: a state that crashes the emulator is refused, not found mid-run.
 CHECK_FRAMES = 60
 # PyBoy's state format grows by one every few releases: a first byte far above the running
@@ -217,18 +219,18 @@ def import_name(path: Path, taken: set[str]) -> str:
     return name
 
 
-def open_index(rom: Rom, run: str, savestates: Path) -> StateIndex:
+def open_index(rom: Rom, run: str, states_root: Path = STATES_ROOT) -> StateIndex:
     """The run's index; a run that has none is bootstrapped first, as `train_big` would.
 
     Without that, an index holding only imports would stop `train_big` from bootstrapping and
     the run would lack its first controllable state (or, if every file was refused, any
     state). An existing index must be of this ROM (`StateIndex.load` says so if not).
     """
-    folder = savestates / run
-    if not (folder / INDEX_FILE).exists():
+    paths = RunPaths(run, states_root=states_root)
+    if not paths.state_index.exists():
         print(f"[BOOT] no savestates for {run}: bootstrapping from power-on", flush=True)
-        bootstrap(rom, run, savestates)
-    return StateIndex.load(folder, rom_sha1=rom.sha1)
+        bootstrap(rom, run, states_root)
+    return StateIndex.load(paths.states, rom_sha1=rom.sha1)
 
 
 def import_states(
@@ -286,12 +288,19 @@ def build_parser(prog: str = "python -m daddy.curriculum") -> argparse.ArgumentP
     sub = p.add_subparsers(dest="command", required=True)
     imp = sub.add_parser("import", help="add .state files made elsewhere to a run's index",
                          description=__doc__.split("\n")[0])  # fmt: skip
-    imp.add_argument("--run", required=True, help="run name: states go to SAVESTATES/RUN/")
+    imp.add_argument("--run", required=True, help="run name: states go to STATES_ROOT/RUN/")
     imp.add_argument(
         "--rom", default=None, help="the run's ROM: practice (default, or $DADDY_ROM) or a ROM path"
     )
     imp.add_argument("--allow-unknown-rom", action="store_true")
-    imp.add_argument("--savestates", type=Path, default=Path("savestates"), help="root folder")
+    imp.add_argument(
+        "--states-root",
+        "--savestates",
+        dest="states_root",
+        type=Path,
+        default=STATES_ROOT,
+        help="folder of savestate indexes (default: savestates; --savestates is the old name)",
+    )
     imp.add_argument(
         "sources",
         nargs="+",
@@ -310,16 +319,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         files = find_state_files(args.sources)
         rom = resolve_rom(args.rom, allow_unknown=args.allow_unknown_rom)
-        index = open_index(rom, args.run, args.savestates)
+        index = open_index(rom, args.run, args.states_root)
         outcomes = import_states(index, files, rom)
-    except (FileNotFoundError, RomError, StateIndexError, BootstrapError) as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+    except (OSError, RomError, StateIndexError, BootstrapError, ValueError) as err:
+        print(f"{prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT
     for o in outcomes:
         print(o.line(), file=sys.stderr if o.status == "refused" else sys.stdout)
     n = {s: sum(o.status == s for o in outcomes) for s in ("imported", "present", "refused")}
     print(
         f"{args.run}: {n['imported']} imported, {n['present']} already there, "
-        f"{n['refused']} refused -> {index.folder / INDEX_FILE}"
+        f"{n['refused']} refused -> {index.index_path}"
     )
     return EXIT_OK if n["imported"] or not n["refused"] else EXIT_NOTHING_IMPORTED
