@@ -46,6 +46,7 @@ from daddy.agent.learner import Learner
 from daddy.agent.networks import MODEL_CONFIGS, QNetwork, model_config
 from daddy.agent.replay import SequenceReplay
 from daddy.run.checkpoint import CheckpointManager
+from daddy.run.paths import RunPaths
 
 TARGET_S = 30.0
 
@@ -109,7 +110,7 @@ def drop_page_cache(folder: Path) -> None:
 def resume(root: Path, size: str, num_envs: int, replay_steps: int) -> float:
     """Seconds to load the newest checkpoint into freshly built objects, as a restart does."""
     torch.set_num_threads(1)
-    manager = CheckpointManager(root)
+    manager = CheckpointManager(RunPaths("bench", root))
     learner, actor, replay = build(size, num_envs, replay_steps)
     t = time.perf_counter()
     _, p = manager.load_latest()
@@ -130,7 +131,7 @@ def measure(args: argparse.Namespace, fraction: float) -> dict[str, float]:
         one_update(learner, replay)
         replay_gb = replay.nbytes / 1e9
         stored_steps = replay.stored_steps * replay.num_envs
-        manager = CheckpointManager(root)
+        manager = CheckpointManager(RunPaths("bench", root))  # root/bench/checkpoints/
         t = time.perf_counter()
         folder = manager.save(1_000_000, payload(learner, actor, replay))
         save_s = time.perf_counter() - t

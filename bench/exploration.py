@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from daddy.eval.heatmap import VisitCounts
 from daddy.run.checkpoint import CheckpointManager
+from daddy.run.paths import RUNS_ROOT, RunPaths
 
 # Small enough for a 2-core machine: a slim network, 8 MiB replay, frequent small updates.
 TINY = [
@@ -80,11 +81,11 @@ def _env() -> dict[str, str]:
     return env
 
 
-def visited(run_dir: Path) -> VisitCounts:
+def visited(paths: RunPaths) -> VisitCounts:
     """The run's visit counts from its newest complete checkpoint."""
-    loaded = CheckpointManager(run_dir).load_latest()
+    loaded = CheckpointManager(paths).load_latest()
     if loaded is None:
-        raise SystemExit(f"{run_dir} has no complete checkpoint; did the run finish?")
+        raise SystemExit(f"{paths.dir} has no complete checkpoint; did the run finish?")
     return VisitCounts.from_state_dict(loaded[1]["visits"])
 
 
@@ -120,7 +121,7 @@ def main() -> None:
                 argv = train_args(args, seed, arm == "with")
                 name = argv[1]
                 secs = run_arm(workdir, argv, workdir / f"{name}.log")
-                v = visited(workdir / "runs" / name)
+                v = visited(RunPaths(name, workdir / RUNS_ROOT))  # the trainer ran in workdir
                 cells[arm] += len(v)
                 per_run[name] = {"cells": len(v), "maps": len(v.maps()), "seconds": round(secs, 1)}
                 print(f"{name}: {len(v)} distinct cells on {len(v.maps())} maps in "

@@ -47,6 +47,7 @@ import yaml
 from daddy.game.milestones import DEFAULT_MILESTONES, reached_mask
 from daddy.game.ram import GameState
 from daddy.io import atomic_write
+from daddy.run.paths import RunPaths
 
 METHODS = ("random", "ppo", "daddy", "daddy_noswarm")
 DADDY_METHODS = ("daddy", "daddy_noswarm")
@@ -127,6 +128,8 @@ class RunArgs:
     overrides: dict[str, Any]
     work: Path
     keep_checkpoint: bool = False
+    runs_root: Path | None = None  # default: <work>/runs
+    states_root: Path | None = None  # default: <work>/savestates
 
 
 # --------------------------------------------------------------------------- shared set-up
@@ -308,17 +311,21 @@ def run_daddy(args: RunArgs, params: dict[str, Any]) -> Outcome:
     from daddy.run import train as train_big
 
     run_name = f"bench_{args.method}_s{args.seed}"
-    runs_root, states_root = args.work / "runs", args.work / "savestates"
-    for old in (runs_root / run_name, states_root / run_name):
+    paths = RunPaths(
+        run_name,
+        args.runs_root or args.work / "runs",
+        args.states_root or args.work / "savestates",
+    )
+    for old in (paths.dir, paths.states):
         shutil.rmtree(old, ignore_errors=True)  # a stale run would be resumed, not re-measured
     cfg = daddy_config(args, params, run_name)
     with contextlib.redirect_stdout(sys.stderr):
-        code = train_big.train(cfg, runs_root=runs_root, states_root=states_root)
+        code = train_big.train(cfg, runs_root=paths.runs_root, states_root=paths.states_root)
     if code != 0:
         raise SystemExit(f"train_big stopped with exit code {code} before step {args.steps}")
-    outcome = daddy_outcome(runs_root / run_name, states_root / run_name)
+    outcome = daddy_outcome(paths.dir, paths.states)
     if not args.keep_checkpoint:  # mostly the replay buffer (--set replay_memory_mb), on disk
-        shutil.rmtree(runs_root / run_name / "checkpoints", ignore_errors=True)
+        shutil.rmtree(paths.checkpoints, ignore_errors=True)
     return outcome
 
 
@@ -334,8 +341,9 @@ def daddy_outcome(run_dir: Path, states_dir: Path) -> Outcome:
     from daddy.run.episode_log import read
     from daddy.run.train import completed_step
 
-    rows = read(run_dir / "episodes.h5")
-    entries = json.loads((states_dir / "index.json").read_text())["states"]
+    paths = RunPaths.from_dir(run_dir, Path(states_dir).parent)
+    rows = read(paths.episodes)
+    entries = json.loads(paths.state_index.read_text())["states"]
     milestone_step: dict[str, int] = {}
     badge_step: dict[int, int] = {}
     found = [(e["step"], e["badges"], e["milestone"]) for e in entries]
@@ -354,7 +362,7 @@ def daddy_outcome(run_dir: Path, states_dir: Path) -> Outcome:
         for k in range(1, int(badges).bit_count() + 1):
             badge_step.setdefault(k, step)
     done = completed_step(run_dir)
-    checkpoints = CheckpointManager(run_dir)
+    checkpoints = CheckpointManager(paths)
     visits = checkpoints.load(done, parts=[CHECKPOINT_PART]) if done else {}
     cells = len(VisitCounts.from_state_dict(visits[CHECKPOINT_PART])) if visits else 0
     return Outcome(
@@ -527,6 +535,8 @@ def cmd_run(ns: argparse.Namespace) -> None:
         parse_sets(ns.set),
         ns.work,
         ns.keep_checkpoint,
+        ns.runs_root,
+        ns.states_root,
     )
     params = load_params(args)
     env = environment()
@@ -823,6 +833,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=DEFAULT_WORK,
         help="Daddy's run and savestate folders (wiped per run)",
+    )
+    r.add_argument("--runs-root", type=Path, default=None, help="Daddy's run outputs (<work>/runs)")
+    r.add_argument(
+        "--states-root", type=Path, default=None, help="Daddy's savestates (<work>/savestates)"
     )
     r.add_argument(
         "--keep-checkpoint",
