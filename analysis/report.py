@@ -20,7 +20,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -63,6 +63,7 @@ class Episodes:
     milestones: list[str]
     alpha: np.ndarray
     beta: np.ndarray
+    lost_rows: list[tuple[int, int]] = field(default_factory=list)  # [start, stop) row numbers
 
     @property
     def n(self) -> int:
@@ -101,10 +102,11 @@ def load_episodes(run_dir: Path) -> Episodes:
             "(training has not finished an episode); run the report again later"
         )
     names = [c.removeprefix("alpha_") for c in df.columns if c.startswith("alpha_")]
+    lost = [(int(a), int(b)) for a, b in df.attrs.get("lost_rows", [])]
     df = df.sort_values(["global_step", "wall_time"], kind="stable").reset_index(drop=True)
     alpha = df[[f"alpha_{n}" for n in names]].to_numpy(np.float64)
     beta = df[[f"beta_{n}" for n in names]].to_numpy(np.float64)
-    return Episodes(run_dir.name, df, names, alpha, beta)
+    return Episodes(run_dir.name, df, names, alpha, beta, lost)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -641,7 +643,11 @@ def build_report(run_dir: Path, out: Path) -> Path:
     ep = load_episodes(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     images = [plot(ep, out) for plot in PLOTS.values()]
-    notes = []
+    notes = [
+        f"Episode rows {a}..{b - 1} of this run are lost (its log was damaged, missing or "
+        "behind the checkpoint); the plots show the rows that remain."
+        for a, b in ep.lost_rows
+    ]
     try:
         visits = load_visits(run_dir)
         if visits is None:
