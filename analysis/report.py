@@ -37,7 +37,7 @@ from daddy.eval.video import BADGE_NAMES
 from daddy.game.maps import map_name, map_sizes
 from daddy.game.milestones import DEFAULT_MILESTONES
 from daddy.run import episode_log
-from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK
+from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK, OneLineParser
 from daddy.run.paths import COMPLETE, RUNS_ROOT, RunPaths
 
 COMPONENTS = ("return_total", "return_env", "return_rnd", "return_novel", "return_bayes")
@@ -664,7 +664,8 @@ def build_report(run_dir: Path, out: Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
+        prefix="report",
         prog="python -m analysis.report",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -24,7 +24,6 @@ during DAG construction, so nothing is submitted for it.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shlex
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from daddy.run.config import ConfigError, RunConfig, load_run_config
-from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OneLineParser
 from daddy.run.paths import RUNS_ROOT, STATES_ROOT, RunPaths
 
 STAGE_MODULES: dict[str, str] = {
@@ -322,7 +321,7 @@ def run_stage(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.stages", description=__doc__)
+    parser = OneLineParser(prefix="stages", prog="python -m pipeline.stages", description=__doc__)
     parser.add_argument("stage", choices=("bootstrap", "eval", "report"))
     parser.add_argument("--config", required=True, metavar="runs/NAME.yaml")
     parser.add_argument("--module", help="run this module instead of the stage's own")

@@ -30,7 +30,6 @@ Why it is built this way (docs/PIPELINE.md has the long version):
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -49,7 +48,13 @@ import submitit
 from submitit.core.utils import FailedJobError, UncompletedJobError
 
 from daddy.run.config import ConfigError, RunConfig, load_run_config
-from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_STOPPED
+from daddy.run.exit_codes import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_STOPPED,
+    OneLineParser,
+)
 from daddy.run.paths import RUNS_ROOT, STATES_ROOT, RunPaths
 from pipeline import stages
 
@@ -463,7 +468,8 @@ def _executor(chosen: str, auto: str | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
+        prefix="train_segment",
         prog="python -m pipeline.train_segment", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--config", required=True, metavar="runs/NAME.yaml")

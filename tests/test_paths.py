@@ -112,3 +112,26 @@ def test_paths_imports_no_torch() -> None:
     code = "import sys, daddy.run.paths, daddy.run.exit_codes; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("argv", "prefix"),
+    [
+        (["daddy.bootstrap", "--max-frames", "x"], "daddy.bootstrap: error: "),
+        (["daddy.evaluate"], "evaluate: "),
+        (["daddy.curriculum", "import", "--run", "r"], "daddy.curriculum import: error: "),
+        (["pipeline.stages", "eval"], "stages: "),
+        (["pipeline.train_segment", "--config", "runs/demo.yaml"], "train_segment: "),
+        (["analysis.report", "--run", ".."], "report: "),
+    ],
+)
+def test_commands_refuse_bad_arguments_in_one_line_with_exit_2(
+    tmp_path: Path, argv: list[str], prefix: str
+) -> None:
+    from daddy.run.exit_codes import EXIT_BAD_INPUT
+
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-m", *argv], cwd=repo, capture_output=True, text=True,
+                         timeout=120, check=False)  # fmt: skip
+    assert out.returncode == EXIT_BAD_INPUT, out.stderr
+    assert out.stderr.startswith(prefix) and out.stderr.count("\n") == 1, out.stderr

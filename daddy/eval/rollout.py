@@ -33,7 +33,7 @@ from daddy.eval.video import Overlay, posterior_summary, write_rollout
 from daddy.game.milestones import DEFAULT_MILESTONES, Milestone, reached_mask
 from daddy.run import checkpoint as ckpt
 from daddy.run.episode_log import read_posteriors
-from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK
+from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK, OneLineParser
 from daddy.run.paths import (
     CHECKPOINTS,
     RUNS_ROOT,
@@ -555,7 +555,8 @@ def start_evaluation(
 
 # --- command line ----------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
+        prefix="evaluate",
         prog="python -m daddy.evaluate",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -9,7 +9,6 @@ the first preset name. Then save `savestates/NAME/pallet_town_start.state` and c
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from daddy.game import ram
 from daddy.game.env import PokemonEnv
 from daddy.game.milestones import reached_mask
 from daddy.game.rom import Rom, RomError, resolve_rom
-from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK
+from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK, OneLineParser
 from daddy.run.paths import STATES_ROOT, RunPaths
 from daddy.swarm.state_index import BOOTSTRAP_MILESTONE, StateIndex, StateIndexError, StateMeta
 
@@ -97,7 +96,11 @@ def bootstrap(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m daddy.bootstrap", description=__doc__.split("\n")[0])
+    p = OneLineParser(
+        prefix="daddy.bootstrap: error",
+        prog="python -m daddy.bootstrap",
+        description=__doc__.split("\n")[0],
+    )
     p.add_argument("--rom", default=None, help="practice (default, or $DADDY_ROM) or a ROM path")
     p.add_argument("--run", required=True, help="run name: states go to STATES_ROOT/RUN/")
     p.add_argument(

@@ -284,9 +284,14 @@ def _import_one(
 
 # --- command line ------------------------------------------------------------------------------
 def build_parser(prog: str = "python -m daddy.curriculum") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description="Curriculum savestate tools.")
+    p = exit_codes.OneLineParser(
+        prefix=f"{prog.removeprefix('python -m ')}: error",
+        prog=prog,
+        description="Curriculum savestate tools.",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     imp = sub.add_parser("import", help="add .state files made elsewhere to a run's index",
+                         prefix=f"{prog.removeprefix('python -m ')} import: error",
                          description=__doc__.split("\n")[0])  # fmt: skip
     imp.add_argument("--run", required=True, help="run name: states go to STATES_ROOT/RUN/")
     imp.add_argument(
