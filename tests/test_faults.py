@@ -420,6 +420,56 @@ def test_preemption_signal_to_every_process_restarts_no_worker(tmp_path: Path) -
     assert "restarting" not in trainer.stderr
 
 
+GROUP_SIGNAL_RUNS = int(os.environ.get("DADDY_GROUP_SIGNAL_RUNS", "12"))
+MAX_EPISODE_STEPS = int(TINY[TINY.index("--max-episode-steps") + 1])
+# (signal, helpers first): SLURM signals the processes of a step one by one, so the forkserver
+# and the workers may get it a moment before the trainer (which keeps stepping meanwhile: a
+# worker killed then is restarted for sure); `timeout` and Ctrl-C signal the group at once.
+GROUP_SIGNAL_PLAN = [(signal.SIGTERM, True), (signal.SIGUSR2, False), (signal.SIGTERM, False),
+                     (signal.SIGINT, True), (signal.SIGUSR2, True), (signal.SIGINT, False)]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_signals_to_the_whole_process_group_restart_no_worker_and_cut_no_episode(
+    tmp_path: Path,
+) -> None:
+    """SLURM's preemption and time limit, `timeout` and Ctrl-C signal the whole process group:
+    the trainer AND its forkserver and emulator workers. Only the trainer may react (flag,
+    finish the step, checkpoint, close the pool, exit 0); a worker that dies of the signal is
+    "restarted" and its env's episode logged cut short. Many runs of one resumed training run,
+    each stopped by SIGTERM, SIGUSR2 or SIGINT to the group at a random moment after training
+    started (an update, an autoreset, a checkpoint...)."""
+    rng = random.Random(SEED)
+    args = ["--run-name", RUN, "--total-steps", "10000000", *TINY, "--num-envs", "8"]
+    for k in range(GROUP_SIGNAL_RUNS):
+        sig, helpers_first = GROUP_SIGNAL_PLAN[k % len(GROUP_SIGNAL_PLAN)]
+        trainer = Trainer(tmp_path, *args)
+        assert trainer.wait_for("[START]"), trainer.stderr[-3000:]
+        time.sleep(rng.uniform(0.0, 2.0))
+        if helpers_first:
+            for pid in processes_in(tmp_path):
+                if pid != trainer.proc.pid:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, sig)
+            time.sleep(rng.uniform(0.3, 1.0))
+        os.killpg(trainer.proc.pid, sig)
+        rc = trainer.wait()
+        out, err = trainer.stdout, trainer.stderr
+        name = signal.Signals(sig).name
+        where = f"run {k + 1}, {name}:\n{out[-1500:]}\n--- stderr:\n{err[-3000:]}"
+        assert rc == 0 and f"[SIGNAL] {name}" in out, where
+        assert "restarting it" not in out + err, where
+        assert_no_process_left(tmp_path)
+        _, payload = latest(tmp_path)
+        assert payload["counters"]["worker_restarts"] == 0, where  # counted across resumes
+    log = episodes(tmp_path)
+    assert len(log) and list(log["episode"]) == list(range(1, len(log) + 1))
+    # The env never ends an episode itself (no game over: `terminated` is always False), so
+    # every logged episode runs to max_episode_steps; a shorter one was cut by a restart.
+    short = log[log["length"] < MAX_EPISODE_STEPS]
+    assert short.empty, short[["episode", "env_id", "global_step", "length"]].to_string()
+
+
 # ---- 3. disk full -----------------------------------------------------------------------------
 @contextlib.contextmanager
 def small_disk(folder: Path, size: str) -> Iterator[Path]:

@@ -353,6 +353,82 @@ def test_workers_never_outlive_the_main_process(how: str, method: str, tmp_path:
     assert wait_gone(pids) == []
 
 
+GROUP_SCRIPT = """
+import os, signal, sys, time
+sys.path.insert(0, {tests!r})
+from test_vec import ToyEnv
+from daddy.swarm.vec import VecEnv
+
+
+class SlowEnv(ToyEnv):  # the workers are mid-step most of the time a signal lands
+    def step(self, action):
+        time.sleep(0.002)
+        return super().step(action)
+
+
+got = []
+if __name__ == "__main__":
+    for sig in (signal.SIGTERM, signal.SIGUSR2, signal.SIGINT):  # the trainer's Stop: a flag
+        signal.signal(sig, lambda signum, frame: got.append(signum))
+    vec = VecEnv(lambda: SlowEnv(max_steps=7), 4, 2, start_method={method!r})
+    vec.reset()
+    pids = vec.worker_pids()
+    print(*pids, flush=True)
+    steps = 0
+    while not os.path.exists({stop!r}):
+        _, _, _, trunc, infos = vec.step([1, 1, 1, 1])
+        steps += 1
+        assert not any(info.get("worker_restarted") for info in infos)
+    for _ in range(20):  # and the pool still works after the signals
+        vec.step([1, 1, 1, 1])
+    print(f"restarts={{vec.restarts}} same_pids={{vec.worker_pids() == pids}} "
+          f"signals={{len(got)}} steps={{steps}}", flush=True)
+    vec.close()
+"""
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_signals_to_the_whole_process_group_reach_only_the_main_process(
+    method: str, tmp_path: Path
+) -> None:
+    """SLURM, `timeout` and Ctrl-C signal every process of the group: workers and the forkserver
+    must ignore SIGTERM/SIGUSR2/SIGINT (a dead forkserver takes its workers with it through
+    PR_SET_PDEATHSIG): no worker dies or restarts, the main process gets every signal."""
+    script, stop = tmp_path / "main.py", tmp_path / "stop"
+    script.write_text(GROUP_SCRIPT.format(tests=str(ROOT / "tests"), method=method, stop=str(stop)))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            start_new_session=True)  # fmt: skip
+    sigs = [signal.SIGTERM, signal.SIGUSR2, signal.SIGINT] * 4
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) == 2, proc.stderr.read()
+        rng = np.random.default_rng(0)
+        for sig in sigs:
+            os.killpg(proc.pid, sig)
+            time.sleep(rng.uniform(0.02, 0.08))
+        stop.touch()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    assert "restarts=0 same_pids=True" in out and "restarting" not in err, out + err[-3000:]
+    assert int(out.split("signals=")[1].split()[0]) >= 3  # each kind reached the main process
+    assert wait_gone(pids) == []
+
+
+def test_close_kills_a_busy_worker_that_ignores_signals_and_counts_no_restart() -> None:
+    """Workers ignore SIGTERM: close asks, waits, then SIGKILLs one stuck in a step."""
+    vec = make_vec(4, 2)
+    vec.reset()
+    pids = vec.worker_pids()
+    vec.step_async([0, 0, 0, HANG])  # worker 1 never answers
+    t = time.monotonic()
+    vec.close()
+    assert time.monotonic() - t < 15
+    assert wait_gone(pids, seconds=5) == [] and vec.restarts == 0
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

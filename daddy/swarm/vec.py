@@ -43,8 +43,11 @@ measured alike for all three (32 envs on 2 workers: 2.3-5.5 s, mostly creating 1
 per worker), so safety decides. Spawned and forkserver children would re-import the caller's
 `__main__` (the trainer: torch, measured 2.5 s and 230 MB per worker instead of 50 MB); workers
 are started with it hidden, `env_fn` travels cloudpickled. Workers get PR_SET_PDEATHSIG and
-ignore SIGINT/SIGTERM/SIGUSR1/SIGUSR2/SIGHUP (SLURM signals the whole job; the main process
-decides when they stop, `close()` or atexit): no orphans, no half-dead pool mid-checkpoint.
+ignore SIGINT/SIGTERM/SIGUSR1/SIGUSR2/SIGHUP (SLURM, `timeout` and Ctrl-C signal the whole
+process group; the main process decides when they stop, `close()` or atexit): no orphans, no
+half-dead pool mid-step or mid-checkpoint. The forkserver and every worker start with those
+signals blocked (see `_signals_blocked`), so none can arrive before the worker ignores them;
+`close()` asks each worker to stop, then kills it (SIGKILL, which nothing ignores).
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ import traceback
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -492,6 +496,11 @@ class VecEnv:
 
     def _restart(self, w: _Worker, reason: str) -> None:
         """Replace worker `w` by a fresh process (its envs still need a reset)."""
+        if self._closed:
+            # close() ran meanwhile (another thread, a finaliser): the workers it stopped did
+            # not fail, and a closed pool starts none.
+            self._stop(w)
+            raise RuntimeError("VecEnv was closed while a worker was busy; make a new one")
         self.restarts += 1
         w.failures += 1
         log.warning("vec worker %d (envs %d..%d, pid %s) %s: restarting it (restart %d)",
@@ -609,14 +618,24 @@ def _signals_blocked() -> Iterator[None]:
     """Start processes with SLURM's signals blocked: the block is inherited across exec.
 
     multiprocessing's forkserver (and resource tracker) are exec'd children of this process
-    with default signal dispositions: a SIGTERM/SIGUSR2 that SLURM sends to every process of
-    the step would kill the forkserver, and PR_SET_PDEATHSIG would then kill every worker in
-    the middle of the trainer's checkpoint. Signals sent to this process meanwhile stay
-    pending and are delivered when the block is lifted.
+    with default signal dispositions: a SIGTERM/SIGUSR2 that SLURM, `timeout` or Ctrl-C sends
+    to every process of the group would kill the forkserver, and PR_SET_PDEATHSIG would then
+    kill every worker in the middle of a step: "closed its pipe (BrokenPipeError): restarting
+    it", an episode logged cut short. Blocked here, they stay blocked in the forkserver and in
+    every worker it forks (nothing there unblocks them; the worker then ignores them).
+
+    The resource tracker is started first, inside the block: multiprocessing starts it (before
+    the forkserver, and for each spawned child) with SIGINT/SIGTERM blocked and then UNBLOCKS
+    them in the calling thread (bpo-33613), which inside `proc.start()` let the forkserver
+    start with SIGTERM deliverable. Once it runs, `proc.start()` finds it alive and leaves the
+    mask alone. Signals sent to this process meanwhile stay pending and are delivered when the
+    block is lifted.
     """
     sigs = {getattr(signal, n) for n in _SIGNALS_LEFT_TO_MAIN if hasattr(signal, n)}
     old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
     try:
+        resource_tracker.ensure_running()  # may unblock SIGINT/SIGTERM on its way out
+        signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
