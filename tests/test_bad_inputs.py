@@ -30,6 +30,7 @@ from daddy.game.rom import Rom
 from daddy.run import train as train_big
 from daddy.run.checkpoint import CheckpointManager
 from daddy.run.config import parse_train_args
+from daddy.run.state import must_match
 from daddy.swarm.state_index import INDEX_FILE
 
 RUN = "f"
@@ -321,7 +322,7 @@ def test_malicious_checkpoint_is_refused_before_any_code_runs(
 ) -> None:
     """A checkpoint that matches the run's settings but carries a pickle payload."""
     manager = CheckpointManager(cwd / "runs" / RUN)
-    config = train_big.checkpoint_config(parse_train_args(TINY))
+    config = must_match(parse_train_args(TINY))
     folder = manager.save(100, {"model": {"w": torch.zeros(2)}}, config=config)
     marker = cwd / "pwned"
     if file == "model.pt":

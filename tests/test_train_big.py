@@ -110,23 +110,36 @@ def test_checkpoint_of_another_model_size_is_refused(full_run, tmp_path):
 def test_episode_line_shows_posteriors_of_reached_milestones():
     """Regression: posterior means are keyed by label; an episode that reached a milestone
     crashed the trainer when its line was built."""
+    from types import SimpleNamespace
+
     from daddy.intrinsic.rewards import IntrinsicConfig, IntrinsicRewards
-    from daddy.run.train import episode_summary
+    from daddy.run.episode import EpisodeSums
 
     intrinsic = IntrinsicRewards(IntrinsicConfig(), num_envs=1)
-    row = {"episode": 3, "env_id": 0, "length": 10, "return_env": 1.0, "return_total": 2.0,
-           "badges": 1, "map_id": 0x28, "savestate_tag": "boot", "return_rnd": 0.5,
-           "return_novel": 0.25, "return_bayes": 0.25, "cells_visited": 7,
-           "milestones_reached": 0b1}  # fmt: skip
-    summary = episode_summary(row, intrinsic, alarm=0b1)
+    sums = EpisodeSums(1)
+    game = SimpleNamespace(map_id=0x28, badges=1)
+    record = sums.record(0, episode=3, step=10, ep={"length": 10, "return": 1.0}, game=game,
+                         reached=0b1, alarm=0b1, cells=7, epsilon=0.5, sps=1.0,
+                         posteriors=intrinsic.posteriors)  # fmt: skip
+    summary = record.summary(intrinsic.posteriors.means())
     assert summary.posteriors == {"Starter": pytest.approx(0.5)}
     assert summary.alarms == ["Starter"] and summary.badges == 1
+
+
+def test_episode_record_is_the_episode_log_row():
+    """One shape: the record's fields are exactly the columns episodes.h5 stores."""
+    from dataclasses import fields
+
+    from daddy.run.episode import EpisodeRecord
+    from daddy.run.episode_log import ROW_KEYS
+
+    assert {f.name for f in fields(EpisodeRecord)} == set(ROW_KEYS)
 
 
 def test_explorer_envs_stay_random_after_epsilon_decays():
     from daddy.agent.actor import Actor
     from daddy.agent.networks import QNetwork, model_config
-    from daddy.run.train import env_epsilons
+    from daddy.run.loop import env_epsilons
 
     assert env_epsilons(0.05, 8, 0.25).tolist() == [1.0, 1.0] + [0.05] * 6
     assert env_epsilons(0.3, 4, 0.0).tolist() == [0.3] * 4

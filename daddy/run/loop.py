@@ -1,0 +1,325 @@
+"""The training loop, top to bottom (CleanRL's `dqn_atari.py` order).
+
+Each turn: act ε-greedily in every env → start the emulators' step and, on the learner thread,
+this turn's updates (`replay_ratio` trained steps per collected step) → wait for the step →
+rewards (milestones, trigger savestates, visit counts, intrinsic rewards) → store the step in the
+replay → collect the updates → finished episodes (log row, terminal line, posteriors,
+curriculum) → periodic work (interval line, checkpoint, video, stop signal).
+
+Steps count env steps summed over envs (one vector step of 32 envs is 32 steps), as in the seed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from daddy.eval.rollout import start_evaluation
+from daddy.game.milestones import DEFAULT_MILESTONES
+from daddy.run.builder import Components
+from daddy.run.checkpoint import CheckpointError
+from daddy.run.episode import EpisodeSums
+from daddy.run.episode_log import EpisodeLogger
+from daddy.run.exit_codes import EXIT_OK
+from daddy.run.state import TrainState, nonfinite_tensors
+from daddy.run.stop import Stop
+from daddy.run.terminal import IntervalStats, Terminal
+from daddy.swarm.state_index import StateIndexError
+from daddy.swarm.trigger import Trigger, entry_name
+from daddy.swarm.vec import VecEnv
+
+ALL_MILESTONES = (1 << len(DEFAULT_MILESTONES)) - 1
+
+
+@dataclass
+class Every:
+    """Fires once each time the step passes a multiple of `interval` (None/0: never)."""
+
+    interval: int | None
+    step: int
+    next: int | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        i = self.interval
+        self.next = (self.step // i + 1) * i if i else None
+
+    def due(self, step: int) -> bool:
+        if self.next is None or step < self.next:
+            return False
+        self.next += self.interval  # type: ignore[operator]
+        return True
+
+
+@dataclass
+class Interval:
+    """Sums over one `--log-interval`, for the terminal's interval line."""
+
+    step: int
+    t: float = field(default_factory=time.monotonic)
+    sums: np.ndarray = field(default_factory=lambda: np.zeros(4))  # r_env, r_rnd, r_novel, r_bayes
+    n: int = 0
+    loss: float | None = None
+    q: float | None = None
+
+    def add(self, r: Any) -> None:
+        self.sums += [r.r_env.mean(), r.r_rnd.mean(), r.r_novel.mean(), r.r_bayes.mean()]
+        self.n += 1
+
+    def sps(self, step: int) -> float:
+        dt = time.monotonic() - self.t
+        return (step - self.step) / dt if dt > 0 else 0.0
+
+    def restart(self, step: int) -> None:
+        self.step, self.t, self.sums, self.n = step, time.monotonic(), np.zeros(4), 0
+
+
+@dataclass
+class StepRewards:
+    """One vector step's rewards per env (the intrinsic facade's result)."""
+
+    r_env: np.ndarray
+    r_rnd: np.ndarray
+    r_novel: np.ndarray
+    r_bayes: np.ndarray
+    r_total: np.ndarray
+
+
+def env_epsilons(eps: float, num_envs: int, explore_envs: float) -> np.ndarray:
+    """Per-env ε: the first round(explore_envs * num_envs) envs always act at random (ε = 1).
+
+    Why: the swarm returns envs to frontier savestates; random actions from there are
+    Go-Explore's explore phase, and they must not stop when ε has decayed and the greedy policy
+    is still poor. Measured on the practice cartridge (seed 2, 300k steps): with no such envs the
+    run spent 120k steps unable to leave Oak's lab after getting the starter and never got the
+    badge; with a quarter of the envs random it got the badge at step 50,616.
+    """
+    out = np.full(num_envs, float(eps))
+    out[: round(explore_envs * num_envs)] = 1.0
+    return out
+
+
+class TrainLoop:
+    """Runs a built, resumed run until its stop step or a stop signal."""
+
+    def __init__(self, c: Components, s: TrainState, vec: VecEnv, logger: EpisodeLogger,
+                 terminal: Terminal, stop: Stop, stop_step: int) -> None:  # fmt: skip
+        self.c, self.s, self.vec, self.logger = c, s, vec, logger
+        self.terminal, self.stop, self.stop_step = terminal, stop, stop_step
+        cfg, step = c.cfg, s.counters.step
+        self.sums = EpisodeSums(cfg.num_envs)
+        self.recent: deque[tuple[float, float, float]] = deque(maxlen=100)  # len, R_env, R_total
+        self.interval = Interval(step)
+        self.log_every, self.save_every = Every(cfg.log_interval, step), Every(cfg.save_interval, step)
+        self.video_every = Every(cfg.video_interval, step)
+        self.videos: list[subprocess.Popen] = []
+        self.saved_step = -1
+        self.alarms = c.intrinsic.posteriors.alarm_count
+
+    def run(self) -> int:
+        c, s, cfg, vec = self.c, self.s, self.c.cfg, self.vec
+        obs, infos = vec.reset()
+        for i, info in enumerate(infos):
+            self.start_episode(i, info)
+        firsts = np.ones(cfg.num_envs, bool)
+        loop_start, loop_start_step = time.monotonic(), s.counters.step
+        while s.counters.step < self.stop_step:
+            # --- act: ε-greedy in every env, then the emulators step while the learner learns
+            eps = c.epsilon.value(s.counters.step)
+            prev_obs = {k: v.copy() for k, v in obs.items()}  # vec obs are shared-memory views
+            actions, states = c.actor.act(prev_obs, env_epsilons(eps, cfg.num_envs, cfg.explore_envs),
+                                          firsts=firsts)  # fmt: skip
+            vec.step_async(actions)
+            batches = self.sample_batches()
+            c.updates.submit(batches)
+            obs, r_env, terminated, truncated, infos = vec.step_wait()
+            dones = terminated | truncated
+            games = [info["final_info"]["game"] if d else info["game"] for info, d in zip(infos, dones)]
+
+            # --- rewards: milestones (and their savestates), visits, intrinsic rewards
+            newly = [self.observe(i, g, bool(dones[i])) for i, g in enumerate(games)]
+            rewards = self.rewards(obs, games, newly, r_env)
+
+            # --- store: the step into the replay (a truncation shows as the next `firsts`)
+            c.replay.add(prev_obs, actions, rewards.r_total, terminated, firsts, states)
+            self.sums.add(rewards)
+            self.interval.add(rewards)
+            firsts = vec.firsts.copy()
+            s.counters.step += cfg.num_envs
+            self.terminal.progress(s.counters.step)
+
+            # --- learn: collect this turn's updates; RND learns from the same batches
+            for batch, metrics in zip(batches, c.updates.wait()):
+                self.learned(batch, metrics)
+
+            # --- finished episodes: log, posteriors, curriculum; the next one has started
+            for i in np.flatnonzero(dones):
+                self.finish_episode(int(i), infos[i], eps)
+                self.start_episode(int(i), infos[i])
+
+            # --- periodic work: interval line, checkpoint, video, stop signal
+            if self.periodic(eps):
+                return EXIT_OK  # exit-code contract: see daddy.run.exit_codes
+        self.save(s.counters.step)
+        sps = (s.counters.step - loop_start_step) / max(time.monotonic() - loop_start, 1e-9)
+        print(f"[DONE] {cfg.run_name}: step {s.counters.step} (stop at {self.stop_step}), "
+              f"{s.counters.episodes} episodes, sps={sps:.1f}", flush=True)  # fmt: skip
+        return EXIT_OK
+
+    # ---------------------------------------------------------------- phases
+    def sample_batches(self) -> list[Any]:
+        """This turn's learner batches: `replay_ratio` trained steps per collected step."""
+        c, cfg, n = self.c, self.c.cfg, self.s.counters
+        batches: list[Any] = []
+        if n.step < cfg.learning_starts or c.replay.num_sequences == 0:
+            return batches
+        n.update_credit += cfg.replay_ratio * cfg.num_envs / (cfg.batch_size * c.agent_cfg.trace_len)
+        while n.update_credit >= 1.0:
+            n.update_credit -= 1.0
+            batches.append(c.replay.sample(cfg.batch_size))
+        return batches
+
+    def observe(self, i: int, game: Any, done: bool) -> int:
+        """Milestones and visits of env i's new state; returns the milestones it just reached."""
+        w, visits = self.c.watcher, self.c.visits
+        before = w.new_mask(i)
+        for trig in w.observe(i, game):
+            if not done:  # the state after a done is the next episode's first
+                self.save_trigger_state(i, trig, game)
+        if visits.count(*game.cell) == 0:
+            self.sums.new_cells[i] += 1
+        visits.add_cell(*game.cell)
+        return w.new_mask(i) & ~before
+
+    def rewards(self, obs: Any, games: list[Any], newly: list[int], r_env: np.ndarray) -> StepRewards:
+        intr = self.c.intrinsic
+        parts = intr.compute(obs, games, newly)
+        # No curiosity for text boxes and menus: their screens are always "new", and an
+        # agent paid for them learns to open the START menu forever.
+        parts["r_rnd"][[g.text_box and not g.in_battle for g in games]] = 0.0
+        return StepRewards(r_env=r_env, r_rnd=parts["r_rnd"], r_novel=parts["r_novel"],
+                           r_bayes=parts["r_bayes"], r_total=intr.total(r_env, parts))  # fmt: skip
+
+    def learned(self, batch: Any, metrics: dict[str, float]) -> None:
+        if metrics["losses/nonfinite"]:
+            print(f"[ALARM] step {self.s.counters.step}: NaN/inf in the loss or Q-values, update "
+                  f"skipped (non-finite updates so far: {self.c.learner.nonfinite_updates})",
+                  flush=True)  # fmt: skip
+        self.c.intrinsic.train_step(batch.obs["screen"][-1])
+        self.interval.loss, self.interval.q = metrics["losses/td_loss"], metrics["losses/q_mean"]
+
+    def start_episode(self, i: int, info: dict[str, Any]) -> None:
+        spawn = self.c.curriculum.spawned_from(i)
+        self.sums.start(i, spawn)
+        self.c.watcher.start_episode(i, info["game"], spawn.milestones if spawn else 0)
+
+    def finish_episode(self, i: int, info: dict[str, Any], eps: float) -> None:
+        c, n, w = self.c, self.s.counters, self.c.watcher
+        n.episodes += 1
+        fin, ep = info["final_info"], info["episode"]
+        eligible = ALL_MILESTONES & ~(w.episode_mask(i) & ~w.new_mask(i))  # not true at spawn
+        alarm = c.intrinsic.on_episode_end(i, eligible, w.new_mask(i))
+        record = self.sums.record(
+            i, episode=n.episodes, step=n.step, ep=ep, game=fin["game"],
+            reached=int(fin.get("milestones", 0)), alarm=alarm,
+            cells=int(fin.get("cells_visited", 0)), epsilon=eps,
+            sps=self.interval.sps(n.step), posteriors=c.intrinsic.posteriors,
+        )  # fmt: skip
+        self.logger.append(record.row())
+        self.recent.append((ep["length"], ep["return"], record.return_total))
+        self.terminal.episode(record.summary(c.intrinsic.posteriors.means()))
+        if alarm:
+            self.alarms += alarm.bit_count()
+            self.terminal.alarm(c.intrinsic.posteriors.describe_alarm(alarm), step=n.step)
+        c.curriculum.update(i, record.savestate_tag, new_cells=int(self.sums.new_cells[i]),
+                            milestones_mask=w.episode_mask(i),
+                            episode_return=float(ep["return"]))  # fmt: skip
+
+    def periodic(self, eps: float) -> bool:
+        """Interval line, checkpoint, video; True when a stop signal asks to end the run."""
+        step = self.s.counters.step
+        if self.log_every.due(step):
+            self.c.curriculum.set_milestone_pressure(self.c.intrinsic.posteriors.pressure())
+            self.terminal.interval(self.interval_stats(eps))
+            self.interval.restart(step)
+        if self.save_every.due(step):
+            self.save(step)
+        if self.video_every.due(step):
+            self.videos.append(self.launch_video(self.save(step)))
+        if self.stop.signal is None:
+            return False
+        print(f"[SIGNAL] {self.stop.name} at step {step}: writing a checkpoint, then exiting",
+              flush=True)  # fmt: skip
+        self.save(step)
+        return True
+
+    # ---------------------------------------------------------------- helpers
+    def save_trigger_state(self, env_id: int, trig: Trigger, game: Any) -> None:
+        """A milestone reached for the first time in the run: keep a savestate of it."""
+        data = self.vec.save_state(env_id)
+        if data is None:
+            return
+        step = self.s.counters.step
+        meta = self.c.watcher.state_meta(env_id, trig, game, step)
+        try:
+            entry, migrating = self.c.curriculum.add_state(entry_name(trig.name), data, meta)
+        except StateIndexError as e:  # e.g. a full disk: one lost savestate must not stop the run
+            print(f"[WARN] savestate {trig.name} not saved: {e}", flush=True)
+            return
+        if entry is not None:
+            print(f"[SAVESTATE] {trig.name} tier={trig.tier} env={env_id} step={step} "
+                  f"map=0x{game.map_id:02X} -> {entry.path}; migrating envs {migrating}", flush=True)
+
+    def save(self, step: int) -> Path:
+        """Checkpoint `step` (once: a second call at the same step returns the same folder)."""
+        c = self.c
+        if self.saved_step == step:
+            return c.checkpoints.path(step)
+        self.saved_step = step
+        payload = self.s.state_dict(logger_rows=self.logger.rows, restarts_now=self.vec.restarts)
+        bad = nonfinite_tensors({"model": payload["model"], "learner": payload["learner"],
+                                 "rnd": payload["intrinsic"]["rnd"]})  # fmt: skip
+        if bad:
+            have = c.checkpoints.list_complete()
+            kept = f"step_{have[-1]} is intact" if have else "there is no earlier checkpoint"
+            raise CheckpointError(
+                f"refusing to save step_{step}: {len(bad)} tensors hold NaN/inf (first: "
+                f"{bad[0]}); {kept}: resume from it, with a lower --lr if this repeats"
+            )
+        path = c.checkpoints.save(step, payload, config=c.cfg.to_dict())
+        print(f"[CKPT] step={step} path={path}", flush=True)
+        return path
+
+    def launch_video(self, checkpoint: Path) -> subprocess.Popen:
+        """Record an eval rollout of this checkpoint in another process: training does not stall."""
+        cfg, out = self.c.cfg, self.c.paths.videos
+        extra = ["--rom", cfg.rom, "--steps", str(min(cfg.max_episode_steps, 1000))]
+        if cfg.allow_unknown_rom:
+            extra.append("--allow-unknown-rom")
+        print(f"[VIDEO] recording {checkpoint.name} in the background -> {out}", flush=True)
+        return start_evaluation(cfg.run_name, out, checkpoint=checkpoint, extra_args=extra)
+
+    def interval_stats(self, eps: float) -> IntervalStats:
+        c, n, iv = self.c, self.s.counters, self.interval
+        parts = iv.sums / max(iv.n, 1)
+        lengths, r_env, r_total = (np.array(x, float) for x in zip(*self.recent)) if self.recent else ([], [], [])
+        nan = float("nan")
+        return IntervalStats(
+            step=n.step, sps=iv.sps(n.step), epsilon=eps, episodes_completed=n.episodes,
+            recent_avg_episode_length=float(np.mean(lengths)) if len(lengths) else nan,
+            recent_avg_r_env=float(np.mean(r_env)) if len(r_env) else nan,
+            recent_avg_r_total=float(np.mean(r_total)) if len(r_total) else nan,
+            mean_r_env=float(parts[0]), mean_r_rnd=float(parts[1]), mean_r_novel=float(parts[2]),
+            mean_r_bayes=float(parts[3]), curriculum=c.curriculum.summary(),
+            posteriors=c.intrinsic.posteriors.summary(), alarm_count=self.alarms,
+            worker_restarts=n.worker_restarts + self.vec.restarts, loss=iv.loss, q_mean=iv.q,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        for proc in self.videos:
+            proc.wait(timeout=600)
