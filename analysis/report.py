@@ -18,7 +18,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from daddy.eval.heatmap import CHECKPOINT_PART, VisitCounts, render_heatmaps, sa
 from daddy.eval.video import BADGE_NAMES
 from daddy.game.maps import map_name, map_sizes
 from daddy.game.milestones import DEFAULT_MILESTONES
+from daddy.io import atomic_write_text
 from daddy.run import episode_log
 from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK, OneLineParser
 from daddy.run.paths import COMPLETE, RUNS_ROOT, RunPaths
@@ -575,12 +575,7 @@ th{{text-align:left;padding-right:1em}}.note{{color:#a04000}}</style></head><bod
 </body></html>
 """
     path = out / PAGE
-    fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".html", dir=out)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(page)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, page, fsync=False)
 
 
 def load_visits(run_dir: Path) -> tuple[VisitCounts, str] | None:

@@ -29,11 +29,11 @@ import re
 import shlex
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from daddy.io import atomic_write_text
 from daddy.run.config import ConfigError, RunConfig, load_run_config
 from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OneLineParser
 from daddy.run.paths import RUNS_ROOT, STATES_ROOT, RunPaths
@@ -171,18 +171,6 @@ def report_cmd(
     return [*_python(module), "--run", run.run_name, *root_flags(*_roots(paths), states=False)]
 
 
-def write_marker(path: str | os.PathLike[str], text: str) -> None:
-    """Atomically write a small marker file (a `.done` output), so it is never half there."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 # --- the run table the Snakefile uses ------------------------------------------------------
 class RunTable:
     """Every `runs/*.yaml` by run name: a RunConfig, or the ConfigError it raised.
@@ -316,7 +304,7 @@ def run_stage(
         return EXIT_FAILED
     marker = {"bootstrap": paths.bootstrap_done, "eval": paths.eval_done}.get(stage)
     if marker:
-        write_marker(marker, f"{shlex.join(cmd)}\n")
+        atomic_write_text(marker, f"{shlex.join(cmd)}\n")
     return EXIT_OK
 
 

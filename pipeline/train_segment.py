@@ -47,6 +47,7 @@ import filelock
 import submitit
 from submitit.core.utils import FailedJobError, UncompletedJobError
 
+from daddy.io import atomic_write_text
 from daddy.run.config import ConfigError, RunConfig, load_run_config
 from daddy.run.exit_codes import (
     EXIT_BAD_INPUT,
@@ -201,7 +202,7 @@ class JobRecord:
             return None
 
     def save(self, path: Path) -> None:
-        stages.write_marker(path, json.dumps(asdict(self), indent=2) + "\n")
+        atomic_write_text(path, json.dumps(asdict(self), indent=2) + "\n")
 
     def log_path(self) -> Path:
         return Path(self.folder) / f"{self.job_id}_0_log.out"
@@ -401,7 +402,7 @@ def _mark_done(
         "result": result,
     }
     path = (paths or RunPaths(run.run_name)).segment_done(segment)
-    stages.write_marker(path, json.dumps(done, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(done, indent=2) + "\n")
     _say(
         f"segment {segment}/{run.pipeline.segments} of {run.run_name}: done at checkpoint step {step}"
     )

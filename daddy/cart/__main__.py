@@ -7,7 +7,8 @@ import hashlib
 import sys
 from pathlib import Path
 
-from daddy.cart.build import build_rom, write_atomic
+from daddy.cart.build import build_rom
+from daddy.io import atomic_write_bytes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rom = build_rom()
     try:
-        write_atomic(args.out, rom)
+        atomic_write_bytes(args.out, rom)
     except OSError as e:
         print(f"daddy.cart: cannot write {args.out}: {e.strerror}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from daddy.cart import gfx, world
 from daddy.cart.asm import assemble, finalize_header
-from daddy.swarm.state_index import atomic_write_bytes
+from daddy.io import atomic_write_bytes
 
 TITLE = "PRACTICE RED"  # not "POKEMON RED": PyBoy would switch on its Pokémon game wrapper
 ROM_SIZE = 0x8000
@@ -67,12 +67,6 @@ def source_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write the ROM atomically (the same helper the savestate index uses), making folders."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, data)
-
-
 def cache_dir() -> Path:
     """Where built ROMs are cached: $DADDY_CACHE, else build/ in the checkout (git-ignored)."""
     env = os.environ.get("DADDY_CACHE")
@@ -85,5 +79,5 @@ def practice_rom_path() -> Path:
     """Path of the practice ROM for the current source, built on first use."""
     path = cache_dir() / f"practice-{source_digest()}.gb"
     if not path.exists():
-        write_atomic(path, build_rom())
+        atomic_write_bytes(path, build_rom())
     return path

@@ -12,8 +12,7 @@ Playing the episode (checkpoint, env, greedy policy) is `daddy.evaluate`.
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from daddy.game.maps import map_name
+from daddy.io import atomic_write
 
 SCREEN_H, SCREEN_W = 144, 160
 MACRO_BLOCK = 16
@@ -129,12 +129,12 @@ def write_rollout(
     mp4 = out_dir / f"rollout_{step}.mp4"
     gif = out_dir / f"rollout_{step}.gif"
     frames = (render_frame(s, o, scale) for s, o in zip(screens, overlays))
-    _atomic(mp4, lambda tmp: write_mp4(frames, tmp, fps))
+    atomic_write(mp4, lambda tmp: write_mp4(frames, tmp, fps))
     stride = max(1, math.ceil(len(screens) / gif_max_frames))
     picked = [
         render_frame(screens[i], overlays[i], gif_scale) for i in range(0, len(screens), stride)
     ]
-    _atomic(gif, lambda tmp: write_gif(picked, tmp, round(1000 * stride / fps)))
+    atomic_write(gif, lambda tmp: write_gif(picked, tmp, round(1000 * stride / fps)))
     return mp4, gif
 
 
@@ -327,13 +327,3 @@ def write_gif(frames: Sequence[np.ndarray], path: str | Path, duration_ms: int) 
         loop=0,
         disposal=1,
     )
-
-
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

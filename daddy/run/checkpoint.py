@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from daddy.io import TMP_PREFIX, atomic_write, fsync_path
 from daddy.run.paths import (
     COMPLETE,
     LATEST,
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 META = "meta.json"
-TMP_PREFIX = ".tmp_"  # every leftover of an interrupted save or prune starts with this
+# TMP_PREFIX (daddy.io's): every leftover of an interrupted save, prune or `latest` write
 _PART_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _REF = re.compile(r"^[ta]\d+$")
 _MARKERS = ("__tensor__", "__ndarray__", "__bytes__", "__tuple__", "__items__")
@@ -224,12 +225,10 @@ class CheckpointManager:
             for part, tree in payload.items():
                 _write_part(tmp, part, tree)
             _write_text(tmp / META, json.dumps(_meta(step, list(payload), config), indent=1))
-            _fsync(tmp)
+            fsync_path(tmp)
             os.rename(tmp, final)  # `final` is absent: clean_leftovers removed unmarked ones
-            _fsync(self.dir)
-            _write_text(final / f"{TMP_PREFIX}{COMPLETE}", f"step_{step}\n")
-            os.rename(final / f"{TMP_PREFIX}{COMPLETE}", final / COMPLETE)  # whole or absent
-            _fsync(final)
+            fsync_path(self.dir)
+            _replace_text(final / COMPLETE, f"step_{step}\n")  # whole or absent
         except BaseException:
             _remove(tmp)
             if not (final / COMPLETE).is_file():
@@ -237,10 +236,7 @@ class CheckpointManager:
             raise
 
     def _point_latest(self, name: str) -> None:
-        tmp = self.dir / f"{TMP_PREFIX}latest_{os.getpid()}"
-        _write_text(tmp, name + "\n")
-        os.replace(tmp, self.dir / LATEST)
-        _fsync(self.dir)
+        _replace_text(self.dir / LATEST, name + "\n")
 
     def _prune(self) -> None:
         """Keep the newest `keep_last` complete checkpoints; each vanishes in one rename."""
@@ -404,7 +400,7 @@ def _write_part(folder: Path, part: str, tree: Mapping[str, Any]) -> None:
         (folder / part).mkdir()
         for i, arr in enumerate(enc.arrays):
             _save_array(folder / part / f"a{i}.npy", arr)
-        _fsync(folder / part)
+        fsync_path(folder / part)
     if enc.tensors:
         _save_tensors(folder / f"{part}.pt", enc.tensors)
     _write_text(folder / f"{part}.json", json.dumps(doc))
@@ -585,12 +581,9 @@ def _write_text(path: Path, text: str) -> None:
         w.write(text.encode("utf-8"))
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _replace_text(path: Path, text: str) -> None:
+    """`daddy.io.atomic_write`, the bytes going through `_FdWriter` like every checkpoint byte."""
+    atomic_write(path, lambda tmp: _write_text(tmp, text), fsync=True)
 
 
 def _remove(path: Path) -> None:

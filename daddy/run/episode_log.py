@@ -48,11 +48,14 @@ import numpy as np
 import pandas as pd
 from h5py import h5f, h5p
 
+from daddy.io import fsync_path
+from daddy.run.paths import EPISODES, RUNS_ROOT, RunPaths
+
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 SCHEMA_VERSION = 1
-FILE_NAME = "episodes.h5"
+FILE_NAME = EPISODES  # the name daddy.run.paths gives every run
 TAG_BYTES = 64  # savestate_tag is fixed-size UTF-8: SWMR readers cannot follow variable-length data
 TIER_CODES = {"early": 0, "mid": 1, "late": 2}
 START_OVER_FLAG = "--start-over"  # the trainer's option named in the refusal
@@ -102,11 +105,9 @@ class DamagedEpisodeLogError(EpisodeLogError):
         self.reason = reason
 
 
-def run_dir(run: str, root: Path = Path("runs")) -> Path:
+def run_dir(run: str, root: Path = RUNS_ROOT) -> Path:
     """Folder of a run's outputs (`runs/<run>/`); the run name must be a plain folder name."""
-    if not run or run in (".", "..") or "/" in run or "\\" in run:
-        raise ValueError(f"bad run name {run!r}: use a plain name such as 'big_run_01'")
-    return Path(root) / run
+    return RunPaths(run, runs_root=root).dir
 
 
 def _no_gaps() -> np.ndarray:
@@ -398,7 +399,7 @@ def _move_aside(path: Path, name_for: Callable[[int], str]) -> Path:
             os.rename(path, dst)
         else:
             path.unlink()
-        _fsync_path(path.parent)
+        fsync_path(path.parent)
         return dst
     raise EpisodeLogError(f"cannot move {path} aside: 10000 names like {dst.name} are taken")
 
@@ -407,7 +408,8 @@ def _install_fresh(path: Path, run: str, names: list[str], contents: _Contents) 
     """Write the kept rows to a temp file, open it as SWMR writer, then swap it in atomically.
 
     Opening before the swap means no reader can ever hold the new file before the writer does
-    (HDF5 refuses a writer on a file a reader already has open).
+    (HDF5 refuses a writer on a file a reader already has open). Not `daddy.io.atomic_write`
+    for that reason: the temp file must be opened as the writer between the write and the rename.
     """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -424,11 +426,11 @@ def _install_fresh(path: Path, run: str, names: list[str], contents: _Contents) 
                     name, data=col, maxshape=(None, *width), chunks=(_CHUNK_ROWS, *width)
                 )
             f.create_dataset(_COUNTER, data=np.array([contents.n], np.int64))
-        _fsync_path(tmp)
+        fsync_path(tmp)
         writer = _open_swmr_writer(tmp)
         try:
             os.replace(tmp, path)
-            _fsync_path(path.parent)
+            fsync_path(path.parent)
         except BaseException:
             writer.close()
             raise
@@ -443,14 +445,6 @@ def _open_swmr_writer(path: Path) -> h5py.File:
     fapl.set_libver_bounds(h5f.LIBVER_LATEST, h5f.LIBVER_LATEST)
     fid = h5f.open(os.fsencode(path), h5f.ACC_RDWR | h5f.ACC_SWMR_WRITE, fapl=fapl)
     return h5py.File(fid)
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _one_line(err: BaseException) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 import filelock
 
 from daddy.game.milestones import TIERS, Tier
+from daddy.io import atomic_write_bytes  # index.json: fsynced; tests patch it here
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,10 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def write_temp(folder: Path, stem: str, data: bytes) -> Path:
-    """Write `data` to a fresh, fsynced temp file in `folder` (rename it into place later)."""
+    """Write `data` to a fresh, fsynced temp file in `folder` (rename it into place later).
+
+    Not `daddy.io.atomic_write`: a state is written before the index lock (writers overlap) and
+    renamed only under it, once the index decides it is kept."""
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -163,16 +167,6 @@ def write_temp(folder: Path, stem: str, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return Path(tmp)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see the old or the new, never half."""
-    tmp = write_temp(path.parent, path.name, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class StateIndex:
