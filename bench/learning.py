@@ -46,6 +46,7 @@ import yaml
 
 from daddy.game.milestones import DEFAULT_MILESTONES, reached_mask
 from daddy.game.ram import GameState
+from daddy.game.spec import NUM_MAPS
 from daddy.io import atomic_write
 from daddy.run.paths import RunPaths
 
@@ -219,7 +220,7 @@ def sb3_observation(env: Any) -> Any:
             self.observation_space = spaces.Dict(
                 {
                     "screen": spaces.Box(0, 255, (1, *screen_shape), np.uint8),
-                    "map_id": spaces.Discrete(256),
+                    "map_id": spaces.Discrete(NUM_MAPS),
                     "features": inner.observation_space["features"],
                 }
             )

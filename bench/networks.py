@@ -28,14 +28,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from daddy.agent.actor import AgentConfig
 from daddy.agent.networks import MODEL_CONFIGS, QNetwork, count_parameters, model_config
+from daddy.game.spec import FEATURE_DIM, NUM_MAPS, NUM_SHADES, SCREEN_SHAPE
 
 
 def fake_obs(lead: tuple[int, ...]) -> dict[str, torch.Tensor]:
     """Random observations with the env's shapes and dtypes."""
     return {
-        "screen": torch.randint(0, 4, (*lead, 72, 80), dtype=torch.uint8),
-        "map_id": torch.randint(0, 256, lead),
-        "features": torch.randn(*lead, 24),
+        "screen": torch.randint(0, NUM_SHADES, (*lead, *SCREEN_SHAPE), dtype=torch.uint8),
+        "map_id": torch.randint(0, NUM_MAPS, lead),
+        "features": torch.randn(*lead, FEATURE_DIM),
     }
 
 

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from daddy.agent.actor import AgentConfig
 from daddy.agent.networks import MODEL_CONFIGS, QNetwork, model_config
 from daddy.agent.replay import SequenceReplay, pack_screens, unpack_screens
+from daddy.game.spec import FEATURE_DIM, NUM_ACTIONS, NUM_MAPS, NUM_SHADES, SCREEN_SHAPE
 
 TARGET = 1600
 
@@ -49,12 +50,12 @@ def measure(size: str, budget_mb: int, num_envs: int) -> dict[str, float]:
         budget_mb * 2**20, num_envs, cfg.seq_len, cfg.burn_in, cfg.n_step, cfg.period,
         state_size, seed=0,
     )  # fmt: skip
-    screens = rng.integers(0, 4, (num_envs, 72, 80), dtype=np.uint8)
+    screens = rng.integers(0, NUM_SHADES, (num_envs, *SCREEN_SHAPE), dtype=np.uint8)
     states = rng.standard_normal((num_envs, state_size)).astype(np.float32)
     for t in range(replay.capacity_per_env):
-        obs = {"screen": np.roll(screens, t, axis=-1), "map_id": np.full(num_envs, t % 256),
-               "features": rng.standard_normal((num_envs, 24)).astype(np.float32)}  # fmt: skip
-        replay.add(obs, rng.integers(0, 7, num_envs), np.ones(num_envs, np.float32),
+        obs = {"screen": np.roll(screens, t, axis=-1), "map_id": np.full(num_envs, t % NUM_MAPS),
+               "features": rng.standard_normal((num_envs, FEATURE_DIM)).astype(np.float32)}  # fmt: skip
+        replay.add(obs, rng.integers(0, NUM_ACTIONS, num_envs), np.ones(num_envs, np.float32),
                    np.zeros(num_envs, bool), np.zeros(num_envs, bool),
                    states if replay.needs_state else None)  # fmt: skip
     grown = rss_bytes() - before
@@ -64,7 +65,7 @@ def measure(size: str, budget_mb: int, num_envs: int) -> dict[str, float]:
         "state_size": state_size,
         "capacity_steps": replay.capacity,
         "bytes_per_step": replay.nbytes / replay.capacity,
-        "formula_bytes_per_step": SequenceReplay.bytes_per_step(state_size, 24, cfg.period),
+        "formula_bytes_per_step": SequenceReplay.bytes_per_step(state_size, FEATURE_DIM, cfg.period),
         "rss_bytes_per_step": grown / replay.capacity,
     }
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from daddy.game.bootstrap import play_intro
 from daddy.game.env import make_env
+from daddy.game.spec import FEATURE_DIM, NUM_ACTIONS
 from daddy.swarm.vec import VecEnv
 
 
@@ -100,10 +101,10 @@ def compute_budget(num_envs: int, replay_ratio: float) -> dict[str, float]:
     env = make_env("practice")
     env.reset(options={"state": play_intro(env.unwrapped).state})
     rng = np.random.default_rng(0)
-    emulator = cpu_ms(lambda: env.step(int(rng.integers(7))), 2000)
+    emulator = cpu_ms(lambda: env.step(int(rng.integers(NUM_ACTIONS))), 2000)
 
     obs = {"screen": np.stack([env.unwrapped._obs()["screen"]] * num_envs),
-           "map_id": np.zeros(num_envs, np.int64), "features": np.zeros((num_envs, 24), np.float32)}
+           "map_id": np.zeros(num_envs, np.int64), "features": np.zeros((num_envs, FEATURE_DIM), np.float32)}
     env.close()
     cfg = AgentConfig()
     net = QNetwork(model_config("slim"))

@@ -26,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from daddy.game.spec import FEATURE_DIM, NUM_ACTIONS, NUM_MAPS, NUM_SHADES, SCREEN_SHAPE
 from daddy.swarm.vec import VecEnv, available_cores
 
 EnvFn = Callable[[], gym.Env]
@@ -36,12 +37,12 @@ class SyntheticEnv(gym.Env):
 
     observation_space = gym.spaces.Dict(
         {
-            "screen": gym.spaces.Box(0, 3, (72, 80), np.uint8),
-            "map_id": gym.spaces.Box(0, 255, (), np.uint8),
-            "features": gym.spaces.Box(-np.inf, np.inf, (24,), np.float32),
+            "screen": gym.spaces.Box(0, NUM_SHADES - 1, SCREEN_SHAPE, np.uint8),
+            "map_id": gym.spaces.Box(0, NUM_MAPS - 1, (), np.uint8),
+            "features": gym.spaces.Box(-np.inf, np.inf, (FEATURE_DIM,), np.float32),
         }
     )
-    action_space = gym.spaces.Discrete(7)
+    action_space = gym.spaces.Discrete(NUM_ACTIONS)
 
     def __init__(self, loops: int, max_steps: int = 2048) -> None:
         self.loops, self.max_steps, self.t = loops, max_steps, 0
@@ -59,9 +60,9 @@ class SyntheticEnv(gym.Env):
         return self._obs(), 0.0, False, self.t >= self.max_steps, {"t": self.t}
 
     def _obs(self) -> dict:
-        f = np.zeros(24, np.float32)
+        f = np.zeros(FEATURE_DIM, np.float32)
         f[0] = self.t
-        return {"screen": np.full((72, 80), self.t % 4, np.uint8), "map_id": np.uint8(0),
+        return {"screen": np.full(SCREEN_SHAPE, self.t % NUM_SHADES, np.uint8), "map_id": np.uint8(0),
                 "features": f}  # fmt: skip
 
     def save_state(self) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from daddy.game import ram
+from daddy.game import ram, spec
 from daddy.game.env import ACTIONS, EpsilonEnv, PokemonEnv, RewardConfig, StateError, make_env
 from daddy.game.milestones import DEFAULT_MILESTONES
 from tests.cart_util import get_starter, press, walk_to
@@ -25,6 +25,9 @@ def test_spaces_and_observation(env):
     assert obs["screen"].shape == (72, 80) and obs["screen"].max() <= 3
     assert len(np.unique(obs["screen"])) >= 3  # real pixels: floor, walls, the player
     assert obs["map_id"] == 0x26 and info["game"].in_control
+    # The spec every other module imports (networks, replay, RND, evaluation, benches).
+    assert (spec.NUM_ACTIONS, spec.SCREEN_SHAPE, spec.FEATURE_DIM) == (7, (72, 80), 24)
+    assert env.observation_space["features"].shape == (spec.FEATURE_DIM,)
 
 
 def test_screen_follows_the_player(env):

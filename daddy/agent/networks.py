@@ -24,9 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-SCREEN_SHAPE = (72, 80)
-NUM_SHADES = 4
-NUM_MAPS = 256
+from daddy.game.spec import FEATURE_DIM, NUM_ACTIONS, NUM_MAPS, NUM_SHADES, SCREEN_SHAPE
 
 MODEL_CONFIGS: dict[str, dict[str, object]] = {
     "slim": {
@@ -218,7 +216,9 @@ class LRU(nn.Module):
 class QNetwork(nn.Module):
     """Hierarchical recurrent dueling Q-network over the Game Boy observation dict."""
 
-    def __init__(self, cfg: ModelConfig, num_actions: int = 7, feature_dim: int = 24) -> None:
+    def __init__(
+        self, cfg: ModelConfig, num_actions: int = NUM_ACTIONS, feature_dim: int = FEATURE_DIM
+    ) -> None:
         super().__init__()
         if num_actions < 1 or feature_dim < 1:
             raise ValueError(

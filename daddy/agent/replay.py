@@ -36,9 +36,9 @@ import numpy as np
 import torch
 
 from daddy.agent.rng_state import make_rng, rng_from_array, rng_to_array
+from daddy.game.spec import FEATURE_DIM, NUM_SHADES, SCREEN_SHAPE
 
-SCREEN_SHAPE = (72, 80)
-PACKED_SCREEN = SCREEN_SHAPE[0] * SCREEN_SHAPE[1] // 4  # 1440 bytes
+PACKED_SCREEN = SCREEN_SHAPE[0] * SCREEN_SHAPE[1] // 4  # 1440 bytes: 4 shades, 2 bits a pixel
 DONE, FIRST = 1, 2  # bits of the flags byte
 _CONFIG_KEYS = (
     "num_envs", "capacity_per_env", "seq_len", "burn_in", "n_step", "period", "state_size",
@@ -51,7 +51,7 @@ def pack_screens(screens: np.ndarray) -> np.ndarray:
     s = np.asarray(screens)
     if s.shape[-2:] != SCREEN_SHAPE:
         raise ValueError(f"screens must end in {SCREEN_SHAPE}, got {s.shape}")
-    if s.size and s.max() > 3:
+    if s.size and s.max() > NUM_SHADES - 1:  # 4 shades: 2 bits a pixel
         raise ValueError(
             f"screen values must be shades 0..3 (2x-downsampled Game Boy), got {s.max()}"
         )
@@ -103,7 +103,7 @@ class SequenceReplay:
 
     def __init__(
         self, num_envs: int, capacity_steps: int, seq_len: int, burn_in: int, n_step: int,
-        period: int, state_size: int, feature_dim: int = 24, seed: int = 0,
+        period: int, state_size: int, feature_dim: int = FEATURE_DIM, seed: int = 0,
         state_dtype: str = "float16",
     ) -> None:  # fmt: skip
         for name, v in (("num_envs", num_envs), ("seq_len", seq_len), ("n_step", n_step),
@@ -138,7 +138,7 @@ class SequenceReplay:
 
     @staticmethod
     def bytes_per_step(
-        state_size: int, feature_dim: int = 24, period: int = 20, state_dtype: str = "float16"
+        state_size: int, feature_dim: int = FEATURE_DIM, period: int = 20, state_dtype: str = "float16"
     ) -> float:
         """Storage one env step costs, all arrays included (see the module docstring)."""
         per_step = PACKED_SCREEN + 1 + 2 * feature_dim + 1 + 4 + 1
@@ -147,7 +147,7 @@ class SequenceReplay:
     @classmethod
     def from_memory_budget(
         cls, budget_bytes: int, num_envs: int, seq_len: int, burn_in: int, n_step: int,
-        period: int, state_size: int, feature_dim: int = 24, seed: int = 0,
+        period: int, state_size: int, feature_dim: int = FEATURE_DIM, seed: int = 0,
         state_dtype: str = "float16",
     ) -> SequenceReplay:  # fmt: skip
         """The largest replay that fits `budget_bytes`."""

@@ -31,6 +31,7 @@ import torch
 from daddy.agent.networks import MODEL_CONFIGS, QNetwork, as_tensors, model_config
 from daddy.eval.video import Overlay, posterior_summary, write_rollout
 from daddy.game.milestones import DEFAULT_MILESTONES, Milestone, reached_mask
+from daddy.game.spec import FEATURE_DIM, NUM_ACTIONS
 from daddy.run import checkpoint as ckpt
 from daddy.run.episode_log import read_posteriors
 from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK, OneLineParser
@@ -142,12 +143,14 @@ def build_network(state_dict: Mapping[str, torch.Tensor], model_size: str | None
     `model_size` from the checkpoint's config, else the preset whose shapes fit."""
     sizes = [model_size] if model_size else sorted(MODEL_CONFIGS)
     num_actions = (
-        int(state_dict["advantage.2.weight"].shape[0]) if "advantage.2.weight" in state_dict else 7
+        int(state_dict["advantage.2.weight"].shape[0])
+        if "advantage.2.weight" in state_dict
+        else NUM_ACTIONS
     )
     feature_dim = (
         int(state_dict["encoder.features.0.weight"].shape[1])
         if "encoder.features.0.weight" in state_dict
-        else 24
+        else FEATURE_DIM
     )
     errors = []
     for size in sizes:

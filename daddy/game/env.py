@@ -25,10 +25,15 @@ from gymnasium import spaces
 from daddy.game import ram
 from daddy.game.milestones import DEFAULT_MILESTONES, Milestone, reached_mask
 from daddy.game.rom import Rom, resolve_rom
+from daddy.game.spec import (
+    ACTIONS,
+    FEATURE_DIM,
+    NUM_ACTIONS,
+    NUM_MAPS,
+    NUM_SHADES,
+    SCREEN_SHAPE,
+)
 
-ACTIONS = ("down", "left", "right", "up", "a", "b", "start")
-SCREEN_SHAPE = (72, 80)
-FEATURE_DIM = 24
 FULL_READ_EVERY = 16  # steps between full reads of the event flags (see read_game_state)
 # Shade i is rendered as RGB (i, i, i): the red channel is the shade index.
 _SHADE_PALETTE = (0x000000, 0x010101, 0x020202, 0x030303)
@@ -41,7 +46,7 @@ class StateError(ValueError):
 
 
 def game_features(s: ram.GameState) -> np.ndarray:
-    """24 floats beside the screen: where, how strong, how far in the story."""
+    """`FEATURE_DIM` floats beside the screen: where, how strong, how far in the story."""
     badges = [(s.badges >> i) & 1 for i in range(8)]
     return np.array(
         [
@@ -106,12 +111,12 @@ class PokemonEnv(gym.Env):
         self._initial = self._as_bytes(initial_state) if initial_state is not None else None
         self.observation_space = spaces.Dict(
             {
-                "screen": spaces.Box(0, 3, SCREEN_SHAPE, np.uint8),
-                "map_id": spaces.Box(0, 255, (), np.uint8),
+                "screen": spaces.Box(0, NUM_SHADES - 1, SCREEN_SHAPE, np.uint8),
+                "map_id": spaces.Box(0, NUM_MAPS - 1, (), np.uint8),
                 "features": spaces.Box(-np.inf, np.inf, (FEATURE_DIM,), np.float32),
             }
         )
-        self.action_space = spaces.Discrete(len(ACTIONS))
+        self.action_space = spaces.Discrete(NUM_ACTIONS)
         self.steps = 0
         self.state = ram.read_game_state(self.pyboy.memory)
 

@@ -14,10 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from daddy.game.spec import NUM_SHADES, SCREEN_SHAPE
 from daddy.intrinsic.config import IntrinsicConfig
 
-SCREEN_H, SCREEN_W = 72, 80
-SCREEN_LEVELS = 3.0  # screen pixels are shades 0..3
+SCREEN_H, SCREEN_W = SCREEN_SHAPE
+SCREEN_LEVELS = float(NUM_SHADES - 1)  # screen pixels are shades 0..3
 
 
 class RunningMeanStd:
