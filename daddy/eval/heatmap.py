@@ -18,12 +18,13 @@ import numpy as np
 
 from daddy.game.maps import GROUP_TITLES, GROUPS, map_group, map_name, map_sizes
 from daddy.io import atomic_write
+from daddy.run.paths import HEATMAP
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 CHECKPOINT_PART = "visits"  # payload key the trainer stores `state_dict()` under
-RUN_FILE = "heatmap.npz"  # optional standalone copy in the run folder
+RUN_FILE = HEATMAP  # optional standalone copy in the run folder (RunPaths.heatmap)
 _KEYS = ("map", "x", "y", "count")
 
 

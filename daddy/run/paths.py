@@ -19,6 +19,8 @@ COMPLETE = "COMPLETE"  # written last into a checkpoint folder: the folder is wh
 LATEST = "latest"  # text file naming the newest complete checkpoint, for people and scripts
 STEP_DIR = re.compile(r"^step_(\d+)$")
 EPISODES = "episodes.h5"
+HEATMAP = "heatmap.npz"  # the run's visit counts (daddy.eval.heatmap.RUN_FILE)
+STATE_INDEX = "index.json"  # the savestate index (daddy.swarm.state_index.INDEX_FILE)
 RUNS_ROOT = Path("runs")  # the defaults of every command's --runs-root / --states-root
 STATES_ROOT = Path("savestates")
 
@@ -124,7 +126,7 @@ class RunPaths:
 
     @property
     def heatmap(self) -> Path:
-        return self.dir / "heatmap.npz"
+        return self.dir / HEATMAP
 
     @property
     def eval_videos(self) -> Path:
@@ -176,7 +178,7 @@ class RunPaths:
 
     @property
     def state_index(self) -> Path:
-        return self.states / "index.json"
+        return self.states / STATE_INDEX
 
     @property
     def bootstrap_done(self) -> Path:

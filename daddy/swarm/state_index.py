@@ -29,12 +29,13 @@ import filelock
 
 from daddy.game.milestones import TIERS, Tier
 from daddy.io import atomic_write_bytes  # index.json: fsynced; tests patch it here
+from daddy.run.paths import STATE_INDEX
 
 log = logging.getLogger(__name__)
 
 INDEX_VERSION = 1
-INDEX_FILE = "index.json"
-LOCK_FILE = "index.json.lock"
+INDEX_FILE = STATE_INDEX  # named by daddy.run.paths (RunPaths.state_index)
+LOCK_FILE = f"{INDEX_FILE}.lock"
 STATE_SUFFIX = ".state"
 BOOTSTRAP_MILESTONE = "bootstrap"
 LOCK_TIMEOUT_S = 120.0
