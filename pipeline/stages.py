@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from daddy.io import atomic_write_text
-from daddy.run.config import ConfigError, RunConfig, load_run_config
-from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OneLineParser
+from daddy.run.config import ConfigError, RunConfig, load_run_config, report
+from daddy.run.exit_codes import EXIT_FAILED, EXIT_OK, OneLineParser
 from daddy.run.paths import RUNS_ROOT, STATES_ROOT, RunPaths
 
 STAGE_MODULES: dict[str, str] = {
@@ -326,8 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run = load_run_config(args.config)
     except ConfigError as e:
-        print(f"stages: {' '.join(str(e).split())}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return report("stages", e)
     paths = RunPaths(run.run_name, args.runs_root, args.states_root)
     return run_stage(args.stage, run, args.module, paths)
 

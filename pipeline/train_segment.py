@@ -48,7 +48,7 @@ import submitit
 from submitit.core.utils import FailedJobError, UncompletedJobError
 
 from daddy.io import atomic_write_text
-from daddy.run.config import ConfigError, RunConfig, load_run_config
+from daddy.run.config import ConfigError, RunConfig, load_run_config, report
 from daddy.run.exit_codes import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -507,9 +507,10 @@ def main(argv: list[str] | None = None) -> int:
         run = load_run_config(args.config)
         run.until_step(args.segment)
         paths = RunPaths(run.run_name, args.runs_root, args.states_root)
-    except (ConfigError, ValueError) as e:
-        print(f"train_segment: {' '.join(str(e).split())}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except ConfigError as e:
+        return report("train_segment", e)
+    except ValueError as e:  # --segment beyond the run's segments
+        return report("train_segment", ConfigError(str(args.config), [" ".join(str(e).split())]))
     try:
         return run_segment(
             run,

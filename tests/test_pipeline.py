@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from daddy.run.config import load_run_config
-from pipeline import stages
+from daddy.run.exit_codes import EXIT_BAD_INPUT
+from pipeline import stages, train_segment
 from pipeline.train_segment import (
     JobRecord,
     SegmentError,
@@ -201,6 +202,34 @@ def test_bad_run_config_stops_its_run_before_any_job(workdir: Path) -> None:
     assert proc.returncode != 0
     assert "runs/broken.yaml: train.num_envs must be >= 1, got 0" in proc.stdout + proc.stderr
     assert not (workdir / "savestates").exists() and calls(workdir, "broken") == []
+
+
+@pytest.mark.parametrize(
+    ("main", "args", "prefix"),
+    [
+        (stages.main, ["bootstrap"], "stages"),
+        (train_segment.main, ["--segment", "1"], "train_segment"),
+    ],
+)
+def test_bad_run_config_is_one_prefixed_line_and_exit_2(
+    workdir: Path, capsys: pytest.CaptureFixture[str], main, args: list[str], prefix: str
+) -> None:
+    """Two problems (not the multi-line ConfigError text): one `<prefix>: error:` line, exit 2."""
+    bad = workdir / "runs/broken.yaml"
+    bad.write_text("run_name: broken\ntrain: {num_envs: 0, batch_size: 0}\n")
+    assert main([*args, "--config", str(bad)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith(f"{prefix}: error: {bad}: ") and err.count("\n") == 1, err
+    assert "train.num_envs must be >= 1" in err and "train.batch_size" in err
+
+
+def test_segment_beyond_the_run_is_one_line_and_exit_2(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert train_segment.main(["--config", "runs/tiny.yaml", "--segment", "99"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith("train_segment: error: runs/tiny.yaml: run tiny has segments 1..")
+    assert err.count("\n") == 1, err
 
 
 def test_whole_dag_runs_end_to_end_with_stand_in_stages(workdir: Path) -> None:

@@ -48,6 +48,8 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
+from daddy.run.exit_codes import EXIT_BAD_INPUT
+
 PRACTICE_ROM = "practice"
 ROM_ENV = "DADDY_ROM"
 TOP_LEVEL_KEYS = ("run_name", "train", "pipeline", "curriculum", "intrinsic")
@@ -764,7 +766,7 @@ def _unknown_flags(extras: list[str], parser: argparse.ArgumentParser) -> list[s
 def report(command: str, error: ConfigError) -> int:
     """Print `<command>: error: <problems on one line>` to stderr; the exit code, 2."""
     print(f"{command}: error: {error.one_line()}", file=sys.stderr, flush=True)
-    return 2
+    return EXIT_BAD_INPUT
 
 
 def parse_train_args(
