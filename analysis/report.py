@@ -2,7 +2,7 @@
 
     python -m analysis.report --run NAME [--runs-root runs] [--out runs/NAME/report]
 
-Reads `runs/NAME/episodes.h5` through `daddy.episode_log.read` (SWMR, so it works while training
+Reads `runs/NAME/episodes.h5` through `daddy.run.episode_log.read` (SWMR, so it works while training
 still writes the log), the newest visit counts (the newest checkpoint's `visits` part, or
 `runs/NAME/heatmap.npz`) and the rollout videos in `runs/NAME/videos/`, and writes one PNG per plot
 plus `index.html` (every PNG embedded, so the page travels alone). Exit code 2, with one line

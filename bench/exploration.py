@@ -7,7 +7,7 @@ Runs the real trainer (`python -m daddy.train_big`, tiny network and replay) on 
 cartridge twice per seed in a temp folder: once with `--beta-rnd/--beta-novel` set, once with
 both 0; everything else (seed, ε schedule, curriculum, Bayesian shaping, r_env's own small
 new-cell bonus) is the same. After each run the newest checkpoint's `visits` part (every env
-step's (map, x, y), summed over the run, `daddy.heatmap.VisitCounts`) gives the distinct cells
+step's (map, x, y), summed over the run, `daddy.eval.heatmap.VisitCounts`) gives the distinct cells
 and maps visited. Arms run one after the other, so both get the same machine.
 
 Last stdout line: {"bench":"exploration","cells_with":…,"cells_without":…,"ratio":…, …}

@@ -1,4 +1,4 @@
-"""Env-only steps/s: one env in-process vs `daddy.vec.VecEnv` (1 and N workers) vs gymnasium's
+"""Env-only steps/s: one env in-process vs `daddy.swarm.vec.VecEnv` (1 and N workers) vs gymnasium's
 AsyncVectorEnv(shared_memory=True), plus worker start-up time per start method.
 
     python bench/vec_speed.py [--env practice|synthetic|ROM_PATH] [--num-envs 32] [--seconds 5]

@@ -1,7 +1,7 @@
 """Evaluation rollouts: checkpoint loading, the ε-greedy episode, videos, the CLI.
 
 Most tests drive `run_rollout` with a small gymnasium env that follows docs/CONTRACTS.md (the
-emulator is not what is under test); the end-to-end test needs `daddy.env` and skips without it.
+emulator is not what is under test); the end-to-end test needs `daddy.game.env` and skips without it.
 """
 
 from __future__ import annotations

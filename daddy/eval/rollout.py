@@ -6,7 +6,7 @@
 
 Loads only the parts it needs from the newest complete checkpoint (the Q-network, and the
 intrinsic-reward state when present, never the replay buffer), plays an episode in
-`daddy.env.make_env` from a savestate (default: the run's bootstrap state), and writes
+`daddy.game.env.make_env` from a savestate (default: the run's bootstrap state), and writes
 `DIR/rollout_<step>.mp4` and `.gif` (default DIR: runs/NAME/videos) with an overlay: map, step,
 reward sums, badges, milestone posterior. ROM and episode length default to `runs/NAME.yaml`.
 `run_rollout` is the episode alone; `start_evaluation` runs this command in a child process, so
@@ -257,7 +257,7 @@ def run_rollout(
     """Play one episode of at most `steps` steps with ε-greedy actions from `net`.
 
     `env` follows docs/CONTRACTS.md (obs dict; info["game"], info["r_env"], info["milestones"];
-    `env.unwrapped.screen_rgb()`). `intrinsic` (a `daddy.intrinsic.IntrinsicRewards` for one env)
+    `env.unwrapped.screen_rgb()`). `intrinsic` (a `daddy.intrinsic.rewards.IntrinsicRewards` for one env)
     adds the rnd/novelty/bayes parts and r_total from `IntrinsicRewards.step`, the call training
     makes, rules included (no curiosity in text boxes); without it those
     read "n/a" and total = env. `posterior` ((alpha, beta) per milestone) is shown when there is

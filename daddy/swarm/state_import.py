@@ -4,7 +4,7 @@
 
 Other Pokémon Red RL projects (pokemonred_puffer and friends) save plain PyBoy states; a run can
 spawn from them like from its own trigger states. Each file is loaded once in an emulator of the
-run's ROM and its RAM read (`daddy.ram`), so the index entry's map, badges, events, milestone mask
+run's ROM and its RAM read (`daddy.game.ram`), so the index entry's map, badges, events, milestone mask
 and tier come from the game itself, never from the file name. A file that cannot be a state of
 this ROM is refused with one line saying why: not readable, made by a newer PyBoy, truncated,
 bytes left over (a cartridge with other RAM, i.e. another ROM), a game not started yet, a map
