@@ -36,7 +36,7 @@ from typing import Any
 from daddy.io import atomic_write_text
 from daddy.run.config import ConfigError, RunConfig, load_run_config, report
 from daddy.run.exit_codes import EXIT_FAILED, EXIT_OK, OneLineParser
-from daddy.run.paths import RUNS_ROOT, STATES_ROOT, RunPaths
+from daddy.run.paths import RUNS_ROOT, STATES_ROOT, RunPaths, add_root_flags, root_flags
 
 STAGE_MODULES: dict[str, str] = {
     "bootstrap": "daddy.bootstrap",
@@ -104,23 +104,6 @@ def log_file(
     run: str, name: str, runs_root: Root = RUNS_ROOT, states_root: Root = STATES_ROOT
 ) -> str:
     return str(run_paths(run, runs_root, states_root).log(name))
-
-
-def root_flags(
-    runs_root: Root = RUNS_ROOT,
-    states_root: Root = STATES_ROOT,
-    *,
-    runs: bool = True,
-    states: bool = True,
-) -> list[str]:
-    """`--runs-root R` / `--states-root S` where they differ from the defaults (and the command
-    takes them: bootstrap touches savestates only, the report run outputs only)."""
-    flags = []
-    if runs and Path(runs_root) != RUNS_ROOT:
-        flags += ["--runs-root", str(runs_root)]
-    if states and Path(states_root) != STATES_ROOT:
-        flags += ["--states-root", str(states_root)]
-    return flags
 
 
 def root_flags_text(runs_root: Root = RUNS_ROOT, states_root: Root = STATES_ROOT) -> str:
@@ -313,15 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stage", choices=("bootstrap", "eval", "report"))
     parser.add_argument("--config", required=True, metavar="runs/NAME.yaml")
     parser.add_argument("--module", help="run this module instead of the stage's own")
-    parser.add_argument(
-        "--runs-root", type=Path, default=RUNS_ROOT, help="folder of run outputs (default: runs)"
-    )
-    parser.add_argument(
-        "--states-root",
-        type=Path,
-        default=STATES_ROOT,
-        help="folder of savestate indexes (default: savestates)",
-    )
+    add_root_flags(parser)
     args = parser.parse_args(argv)
     try:
         run = load_run_config(args.config)

@@ -56,7 +56,7 @@ from daddy.run.exit_codes import (
     EXIT_STOPPED,
     OneLineParser,
 )
-from daddy.run.paths import RUNS_ROOT, STATES_ROOT, RunPaths
+from daddy.run.paths import RunPaths, add_root_flags
 from pipeline import stages
 
 # sacct/squeue states of a job that may still run (submitit treats these as not done, too)
@@ -493,15 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--default-partition", help="partition when the run config has none")
     parser.add_argument("--default-account", help="account when the run config has none")
-    parser.add_argument(
-        "--runs-root", type=Path, default=RUNS_ROOT, help="folder of run outputs (default: runs)"
-    )
-    parser.add_argument(
-        "--states-root",
-        type=Path,
-        default=STATES_ROOT,
-        help="folder of savestate indexes (default: savestates)",
-    )
+    add_root_flags(parser)
     args = parser.parse_args(argv)
     try:
         run = load_run_config(args.config)

@@ -40,6 +40,7 @@ from daddy.run.paths import (
     RUNS_ROOT,
     STATES_ROOT,
     RunPaths,
+    add_root_flags,
     complete_steps,
     step_dir_name,
     step_of,
@@ -597,15 +598,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept a ROM whose SHA-1 is not Pokemon Red's",
     )
-    p.add_argument(
-        "--runs-root", type=Path, default=RUNS_ROOT, help="folder of run outputs (default: runs)"
-    )
-    p.add_argument(
-        "--states-root",
-        type=Path,
-        default=STATES_ROOT,
-        help="folder of savestate indexes (default: savestates)",
-    )
+    add_root_flags(p)
     p.add_argument(
         "--model-key",
         default=MODEL_KEY,

@@ -18,7 +18,7 @@ from daddy.game.env import PokemonEnv
 from daddy.game.milestones import reached_mask
 from daddy.game.rom import Rom, RomError, resolve_rom
 from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK, OneLineParser
-from daddy.run.paths import STATES_ROOT, RunPaths
+from daddy.run.paths import STATES_ROOT, RunPaths, add_root_flags
 from daddy.swarm.state_index import BOOTSTRAP_MILESTONE, StateIndex, StateIndexError, StateMeta
 
 STATE_NAME = "pallet_town_start"
@@ -103,14 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--rom", default=None, help="practice (default, or $DADDY_ROM) or a ROM path")
     p.add_argument("--run", required=True, help="run name: states go to STATES_ROOT/RUN/")
-    p.add_argument(
-        "--states-root",
-        "--savestates",
-        dest="states_root",
-        type=Path,
-        default=STATES_ROOT,
-        help="folder of savestate indexes (default: savestates; --savestates is the old name)",
-    )
+    add_root_flags(p, runs=False, old_states_name=True)
     p.add_argument("--max-frames", type=int, default=DEFAULT_MAX_FRAMES)
     p.add_argument("--allow-unknown-rom", action="store_true")
     args = p.parse_args(argv)

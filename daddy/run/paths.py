@@ -9,6 +9,7 @@ Snakefile use it without loading the learner's libraries.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from dataclasses import dataclass
@@ -42,6 +43,47 @@ def check_run_name(run: str) -> str:
     return run
 
 
+def root_flags(
+    runs_root: str | os.PathLike[str] = RUNS_ROOT,
+    states_root: str | os.PathLike[str] = STATES_ROOT,
+    *,
+    runs: bool = True,
+    states: bool = True,
+) -> list[str]:
+    """`--runs-root R` / `--states-root S` for a child command, each only where it differs from
+    the default (and the command takes it), so commands that predate the flags still run."""
+    flags = []
+    if runs and Path(runs_root) != RUNS_ROOT:
+        flags += ["--runs-root", str(runs_root)]
+    if states and Path(states_root) != STATES_ROOT:
+        flags += ["--states-root", str(states_root)]
+    return flags
+
+
+def add_root_flags(
+    parser: argparse.ArgumentParser,
+    *,
+    runs: bool = True,
+    states: bool = True,
+    old_states_name: bool = False,
+) -> None:
+    """Every command's `--runs-root` / `--states-root` options (`--savestates`: the old name)."""
+    if runs:
+        parser.add_argument(
+            "--runs-root", type=Path, default=RUNS_ROOT, help="folder of run outputs (default: runs)"
+        )
+    if states:
+        old = " (--savestates is the old name)" if old_states_name else ""
+        parser.add_argument(
+            "--states-root",
+            *(["--savestates"] if old_states_name else []),
+            dest="states_root",
+            type=Path,
+            default=STATES_ROOT,
+            help=f"folder of savestate indexes (default: savestates){old}",
+        )
+
+
 def complete_steps(checkpoints: Path) -> list[int]:
     """Steps of the `step_<N>` folders under `checkpoints` that carry the marker, oldest first."""
     if not checkpoints.is_dir():
@@ -73,14 +115,8 @@ class RunPaths:
         return cls(run_dir.name, run_dir.parent, Path(states_root))
 
     def root_flags(self) -> list[str]:
-        """`--runs-root R --states-root S` for a child command, each only where it is not the
-        default, so commands that predate the flags still run with the default layout."""
-        flags = []
-        if self.runs_root != RUNS_ROOT:
-            flags += ["--runs-root", str(self.runs_root)]
-        if self.states_root != STATES_ROOT:
-            flags += ["--states-root", str(self.states_root)]
-        return flags
+        """`--runs-root R --states-root S` for a child command (`root_flags`)."""
+        return root_flags(self.runs_root, self.states_root)
 
     # --- runs/<run>.yaml and runs/<run>/ ----------------------------------------------------
     @property

@@ -30,7 +30,7 @@ from daddy.game.env import PokemonEnv
 from daddy.game.milestones import DEFAULT_MILESTONES, TIERS, Milestone, Tier, reached_mask
 from daddy.game.rom import Rom, RomError, resolve_rom
 from daddy.run import exit_codes
-from daddy.run.paths import STATES_ROOT, RunPaths
+from daddy.run.paths import STATES_ROOT, RunPaths, add_root_flags
 from daddy.swarm.curriculum import CurriculumConfig
 from daddy.swarm.state_index import (
     STATE_SUFFIX,
@@ -298,14 +298,7 @@ def build_parser(prog: str = "python -m daddy.curriculum") -> argparse.ArgumentP
         "--rom", default=None, help="the run's ROM: practice (default, or $DADDY_ROM) or a ROM path"
     )
     imp.add_argument("--allow-unknown-rom", action="store_true")
-    imp.add_argument(
-        "--states-root",
-        "--savestates",
-        dest="states_root",
-        type=Path,
-        default=STATES_ROOT,
-        help="folder of savestate indexes (default: savestates; --savestates is the old name)",
-    )
+    add_root_flags(imp, runs=False, old_states_name=True)
     imp.add_argument(
         "sources",
         nargs="+",
