@@ -36,6 +36,7 @@ from daddy.agent.networks import ModelConfig, QNetwork
 from daddy.agent.replay import SequenceReplay
 from daddy.run.checkpoint import COMPLETE, TMP_PREFIX, CheckpointError, CheckpointManager
 from daddy.run.episode_log import read
+from daddy.run.exit_codes import EXIT_STOPPED
 from daddy.swarm.state_index import INDEX_FILE, StateIndex, StateIndexError, StateMeta
 
 SEED = int(os.environ.get("DADDY_FAULT_SEED", "8"))
@@ -345,15 +346,15 @@ def test_random_kills_and_preemptions_during_training_lose_and_duplicate_no_epis
         text = trainer.stdout
         if sig == signal.SIGKILL:
             assert rc in (0, -signal.SIGKILL), trainer.stderr[-3000:]
-        elif rc != 0:
+        elif rc not in (0, EXIT_STOPPED):
             # Only outside train(): still importing (nothing written), or the run was over and
             # the interpreter tearing down (CPython resets handlers to SIG_DFL on exit).
             assert rc == -sig and (text == "" or "[DONE]" in text), (
                 f"rc {rc} after {signal.Signals(sig).name}\n--- stdout:\n{text[-1500:]}\n"
                 f"--- stderr:\n{trainer.stderr[-3000:]}"
             )
-        else:
-            assert "[SIGNAL]" in text or "[DONE]" in text, text[-2000:]
+        else:  # 3: stopped by the signal after a checkpoint; 0: the run was already over
+            assert ("[SIGNAL]" if rc == EXIT_STOPPED else "[DONE]") in text, text[-2000:]
         assert_no_process_left(tmp_path)
         if (found := latest(tmp_path)) is not None:
             rows = found[1]["counters"]["logger_rows"]
@@ -415,7 +416,7 @@ def test_preemption_signal_to_every_process_restarts_no_worker(tmp_path: Path) -
             os.kill(pid, signal.SIGUSR2)
     assert trainer.wait_for("[STEP 400/")
     os.kill(trainer.proc.pid, signal.SIGUSR2)
-    assert trainer.wait() == 0
+    assert trainer.wait() == EXIT_STOPPED
     assert latest(tmp_path)[1]["counters"]["worker_restarts"] == 0
     assert "restarting" not in trainer.stderr
 
@@ -435,7 +436,7 @@ def test_signals_to_the_whole_process_group_restart_no_worker_and_cut_no_episode
 ) -> None:
     """SLURM's preemption and time limit, `timeout` and Ctrl-C signal the whole process group:
     the trainer AND its forkserver and emulator workers. Only the trainer may react (flag,
-    finish the step, checkpoint, close the pool, exit 0); a worker that dies of the signal is
+    finish the step, checkpoint, close the pool, exit 3); a worker that dies of the signal is
     "restarted" and its env's episode logged cut short. Many runs of one resumed training run,
     each stopped by SIGTERM, SIGUSR2 or SIGINT to the group at a random moment after training
     started (an update, an autoreset, a checkpoint...)."""
@@ -457,7 +458,7 @@ def test_signals_to_the_whole_process_group_restart_no_worker_and_cut_no_episode
         out, err = trainer.stdout, trainer.stderr
         name = signal.Signals(sig).name
         where = f"run {k + 1}, {name}:\n{out[-1500:]}\n--- stderr:\n{err[-3000:]}"
-        assert rc == 0 and f"[SIGNAL] {name}" in out, where
+        assert rc == EXIT_STOPPED and f"[SIGNAL] {name}" in out, where
         assert "restarting it" not in out + err, where
         assert_no_process_left(tmp_path)
         _, payload = latest(tmp_path)
@@ -664,7 +665,7 @@ def test_killed_emulator_workers_are_restarted_counted_and_the_run_goes_on(tmp_p
 # ---- 5. NaN / inf in the loss and the Q-values ------------------------------------------------
 NAN_BATCHES = textwrap.dedent("""
     import atexit, torch
-    from daddy.agent.actor import replay
+    from daddy.agent import replay
     _sample, _n = replay.SequenceReplay.sample, {"calls": 0, "bad": 0}
     def sample(self, *args, **kwargs):
         batch = _sample(self, *args, **kwargs)
@@ -717,7 +718,7 @@ def test_skipped_nonfinite_updates_are_reported_in_the_log(nan_run) -> None:
 
 POISON = textwrap.dedent("""
     import torch
-    from daddy import {module}
+    from {package} import {module}
     _orig, _n = {cls}.{method}, [0]
     def poisoned(self, *args, **kwargs):
         out = _orig(self, *args, **kwargs)
@@ -729,9 +730,9 @@ POISON = textwrap.dedent("""
     {cls}.{method} = poisoned
 """)
 POISONED = {
-    "q-network": POISON.format(module="learning", cls="learning.Learner", method="update",
+    "q-network": POISON.format(package="daddy.agent", module="learner", cls="learner.Learner", method="update",
                                params="self.net.parameters()"),
-    "rnd-predictor": POISON.format(module="intrinsic", cls="intrinsic.IntrinsicRewards",
+    "rnd-predictor": POISON.format(package="daddy.intrinsic", module="rewards", cls="rewards.IntrinsicRewards",
                                    method="train_step", params="self.rnd.predictor.parameters()"),
 }  # fmt: skip
 

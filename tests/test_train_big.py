@@ -13,6 +13,7 @@ import pytest
 
 from daddy.run.checkpoint import CheckpointManager
 from daddy.run.episode_log import read
+from daddy.run.exit_codes import EXIT_STOPPED
 
 TINY = [
     "--num-envs", "2", "--model-size", "slim", "--batch-size", "4", "--seq-len", "12",
@@ -78,7 +79,7 @@ def test_sigterm_checkpoints_and_a_restart_resumes(tmp_path):
             break
     rest, _ = proc.communicate(timeout=120)
     text = "".join(lines) + rest
-    assert proc.returncode == 0, text[-2000:]
+    assert proc.returncode == EXIT_STOPPED, text[-2000:]
     assert "[SIGNAL] SIGTERM" in text
     stopped = CheckpointManager(tmp_path / "runs" / "s").list_complete()[-1]
     assert 300 <= stopped < 100000

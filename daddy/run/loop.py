@@ -22,11 +22,12 @@ import numpy as np
 
 from daddy.eval.rollout import start_evaluation
 from daddy.game.milestones import DEFAULT_MILESTONES
+from daddy.io import atomic_write
 from daddy.run.builder import Components
 from daddy.run.checkpoint import CheckpointError
 from daddy.run.episode import EpisodeSums
 from daddy.run.episode_log import EpisodeLogger
-from daddy.run.exit_codes import EXIT_OK
+from daddy.run.exit_codes import EXIT_OK, EXIT_STOPPED
 from daddy.run.state import TrainState, nonfinite_tensors
 from daddy.run.stop import Stop
 from daddy.run.terminal import IntervalStats, Terminal
@@ -77,17 +78,6 @@ class Interval:
 
     def restart(self, step: int) -> None:
         self.step, self.t, self.sums, self.n = step, time.monotonic(), np.zeros(4), 0
-
-
-@dataclass
-class StepRewards:
-    """One vector step's rewards per env (the intrinsic facade's result)."""
-
-    r_env: np.ndarray
-    r_rnd: np.ndarray
-    r_novel: np.ndarray
-    r_bayes: np.ndarray
-    r_total: np.ndarray
 
 
 def env_epsilons(eps: float, num_envs: int, explore_envs: float) -> np.ndarray:
@@ -143,7 +133,7 @@ class TrainLoop:
 
             # --- rewards: milestones (and their savestates), visits, intrinsic rewards
             newly = [self.observe(i, g, bool(dones[i])) for i, g in enumerate(games)]
-            rewards = self.rewards(obs, games, newly, r_env)
+            rewards = c.intrinsic.step(obs, games, newly, r_env)  # text-box rule inside
 
             # --- store: the step into the replay (a truncation shows as the next `firsts`)
             c.replay.add(prev_obs, actions, rewards.r_total, terminated, firsts, states)
@@ -164,7 +154,7 @@ class TrainLoop:
 
             # --- periodic work: interval line, checkpoint, video, stop signal
             if self.periodic(eps):
-                return EXIT_OK  # exit-code contract: see daddy.run.exit_codes
+                return EXIT_STOPPED
         self.save(s.counters.step)
         sps = (s.counters.step - loop_start_step) / max(time.monotonic() - loop_start, 1e-9)
         print(f"[DONE] {cfg.run_name}: step {s.counters.step} (stop at {self.stop_step}), "
@@ -196,15 +186,6 @@ class TrainLoop:
         visits.add_cell(*game.cell)
         return w.new_mask(i) & ~before
 
-    def rewards(self, obs: Any, games: list[Any], newly: list[int], r_env: np.ndarray) -> StepRewards:
-        intr = self.c.intrinsic
-        parts = intr.compute(obs, games, newly)
-        # No curiosity for text boxes and menus: their screens are always "new", and an
-        # agent paid for them learns to open the START menu forever.
-        parts["r_rnd"][[g.text_box and not g.in_battle for g in games]] = 0.0
-        return StepRewards(r_env=r_env, r_rnd=parts["r_rnd"], r_novel=parts["r_novel"],
-                           r_bayes=parts["r_bayes"], r_total=intr.total(r_env, parts))  # fmt: skip
-
     def learned(self, batch: Any, metrics: dict[str, float]) -> None:
         if metrics["losses/nonfinite"]:
             print(f"[ALARM] step {self.s.counters.step}: NaN/inf in the loss or Q-values, update "
@@ -226,7 +207,7 @@ class TrainLoop:
         alarm = c.intrinsic.on_episode_end(i, eligible, w.new_mask(i))
         record = self.sums.record(
             i, episode=n.episodes, step=n.step, ep=ep, game=fin["game"],
-            reached=int(fin.get("milestones", 0)), alarm=alarm,
+            reached=w.new_mask(i), alarm=alarm,  # the mask the posteriors just learned from
             cells=int(fin.get("cells_visited", 0)), epsilon=eps,
             sps=self.interval.sps(n.step), posteriors=c.intrinsic.posteriors,
         )  # fmt: skip
@@ -292,6 +273,7 @@ class TrainLoop:
                 f"{bad[0]}); {kept}: resume from it, with a lower --lr if this repeats"
             )
         path = c.checkpoints.save(step, payload, config=c.cfg.to_dict())
+        atomic_write(c.paths.checkpointed, lambda tmp: tmp.write_text(f"{step}\n"), fsync=True)
         print(f"[CKPT] step={step} path={path}", flush=True)
         return path
 
@@ -302,7 +284,9 @@ class TrainLoop:
         if cfg.allow_unknown_rom:
             extra.append("--allow-unknown-rom")
         print(f"[VIDEO] recording {checkpoint.name} in the background -> {out}", flush=True)
-        return start_evaluation(cfg.run_name, out, checkpoint=checkpoint, extra_args=extra)
+        return start_evaluation(cfg.run_name, out, checkpoint=checkpoint, extra_args=extra,
+                                runs_root=self.c.paths.runs_root,
+                                states_root=self.c.paths.states_root)  # fmt: skip
 
     def interval_stats(self, eps: float) -> IntervalStats:
         c, n, iv = self.c, self.s.counters, self.interval

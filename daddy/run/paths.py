@@ -145,6 +145,12 @@ class RunPaths:
         return self.checkpoints / LATEST
 
     @property
+    def checkpointed(self) -> Path:
+        """The step of the newest checkpoint ever written: tells "checkpoints deleted" from
+        "never checkpointed" when `checkpoints/` is empty but `episodes.h5` has rows."""
+        return self.dir / "checkpointed"
+
+    @property
     def lock(self) -> Path:
         return self.dir / "run.lock"
 

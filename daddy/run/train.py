@@ -18,7 +18,7 @@ from daddy.game.rom import RomError, resolve_rom
 from daddy.run.builder import Components, build, make_envs
 from daddy.run.checkpoint import CheckpointError
 from daddy.run.config import TrainConfig, parse_train_args
-from daddy.run.episode_log import EpisodeLogError, EpisodeLogger
+from daddy.run.episode_log import EpisodeLogError, open_episode_log
 from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK
 from daddy.run.lock import RunLock, RunLockedError
 from daddy.run.loop import TrainLoop, env_epsilons  # noqa: F401  (env_epsilons: tests, benches)
@@ -32,9 +32,10 @@ PROG = "daddy.train_big"
 MILESTONE_NAMES = [m.name for m in DEFAULT_MILESTONES]
 
 
-def train(cfg: TrainConfig, runs_root: Path = Path("runs"), states_root: Path = Path("savestates")) -> int:
+def train(cfg: TrainConfig, runs_root: Path | None = None, states_root: Path | None = None) -> int:
+    """Run (or resume) `cfg`'s run; the roots default to `--runs-root` / `--states-root`."""
     stop = Stop()
-    paths = RunPaths(cfg.run_name, runs_root, states_root)
+    paths = RunPaths(cfg.run_name, Path(runs_root or cfg.runs_root), Path(states_root or cfg.states_root))
     rom = resolve_rom(cfg.rom, allow_unknown=cfg.allow_unknown_rom)  # before any folder exists
     with RunLock(paths.lock, cfg.run_name):
         c = build(cfg, paths, rom)
@@ -49,6 +50,11 @@ def _train(c: Components, stop: Stop) -> int:
     # ---------------------------------------------------------------- resume
     state = TrainState(c)
     c.checkpoints.clean_leftovers()
+    have = c.checkpoints.list_complete()
+    if cfg.start_over and have:
+        raise ValueError(f"--start-over starts from step 0, but {c.paths.checkpoints} still holds "
+                         f"step_{have[-1]}: drop --start-over to resume from it, or move the "
+                         "checkpoints folder aside first")  # fmt: skip
     loaded = c.checkpoints.load_latest(expected=must_match(cfg), map_location=str(c.device))
     if loaded is not None:
         state.load_state_dict(loaded[1])
@@ -59,8 +65,16 @@ def _train(c: Components, stop: Stop) -> int:
     if step >= stop_step:
         print(f"[DONE] {cfg.run_name}: already at step {step} >= {stop_step}", flush=True)
         return EXIT_OK
-    logger = EpisodeLogger(c.paths.episodes, cfg.run_name, MILESTONE_NAMES,
-                           resume_rows=0 if loaded is None else state.counters.logger_rows)  # fmt: skip
+    # No checkpoint ever written (killed before the first): no row is covered, start afresh
+    # (the old log is moved aside, not replaced). Checkpoints deleted: refuse (--start-over).
+    never_checkpointed = loaded is None and not c.paths.checkpointed.exists()
+    logger = open_episode_log(c.paths.episodes, cfg.run_name, MILESTONE_NAMES,
+                              resume_rows=None if loaded is None else state.counters.logger_rows,
+                              start_over=cfg.start_over or never_checkpointed)  # fmt: skip
+    if logger.note:
+        print(f"[LOG] {logger.note}", flush=True)
+    for warning in small_run_warnings(cfg, step, stop_step):
+        print(f"[WARN] {warning}", flush=True)
 
     # ---------------------------------------------------------------- envs and loop
     vec = make_envs(c)
@@ -76,6 +90,20 @@ def _train(c: Components, stop: Stop) -> int:
         vec.close()
         logger.close()
         loop.close()
+
+
+def small_run_warnings(cfg: TrainConfig, step: int, stop_step: int) -> list[str]:
+    """What a run this short will not do: learn, or finish an episode (says so up front)."""
+    out = []
+    if step < cfg.learning_starts and cfg.learning_starts >= stop_step:
+        out.append(f"learning starts at step {cfg.learning_starts} but this run stops at "
+                   f"{stop_step}: the network will not be trained (lower --learning-starts)")
+    per_env = (stop_step - step) // cfg.num_envs  # episodes restart on every start
+    if per_env < cfg.max_episode_steps:
+        out.append(f"no episode can finish: each of the {cfg.num_envs} envs gets {per_env} steps "
+                   f"before step {stop_step} and an episode lasts {cfg.max_episode_steps} (lower "
+                   "--max-episode-steps or raise --total-steps); episodes.h5 gets no rows")
+    return out
 
 
 def completed_step(run_dir: Path) -> int:
