@@ -151,3 +151,17 @@ def test_event_flags_reused_only_while_in_control(game):
     for _ in range(16):
         press(game, "b")
     assert game.state.event_count >= 9  # ...is still seen by the periodic full read
+
+
+def test_bag_items_read_from_ram_and_reused_while_in_control():
+    """wBagItems holds (id, quantity) pairs; GameState keeps the ids so key items can be
+    milestones, and reuses them while the player stays in control (items change only in text)."""
+    from daddy.game import ram
+
+    mem = bytearray(0x10000)
+    mem[ram.W_NUM_BAG_ITEMS] = 2
+    mem[ram.W_BAG_ITEMS : ram.W_BAG_ITEMS + 5] = bytes([0x46, 1, 0x04, 5, 0xFF])  # parcel, balls
+    s = ram.read_game_state(mem)
+    assert s.bag == bytes([0x46, 0x04]) and s.has_item(0x46) and not s.has_item(0x09)
+    mem[ram.W_NUM_BAG_ITEMS] = 0
+    assert ram.read_game_state(mem).bag == b""

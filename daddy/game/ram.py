@@ -32,6 +32,8 @@ W_POKEDEX_OWNED = 0xD2F7
 W_POKEDEX_SEEN = 0xD30A
 POKEDEX_LEN = 19
 W_NUM_BAG_ITEMS = 0xD31D
+W_BAG_ITEMS = 0xD31E  # (item id, quantity) pairs, 0xFF-terminated
+BAG_CAPACITY = 20
 W_WALK_BIKE_SURF = 0xD700
 W_STATUS_FLAGS5 = 0xD730
 W_STATUS_FLAGS6 = 0xD732
@@ -92,6 +94,7 @@ class GameState:
     bag_count: int
     in_control: bool  # the DESIGN.md §4 "player in control" conditions
     text_box: bool
+    bag: bytes = b""  # item ids in the bag, in bag order (quantities dropped)
 
     @property
     def badge_count(self) -> int:
@@ -108,6 +111,10 @@ class GameState:
     @property
     def cell(self) -> tuple[int, int, int]:
         return (self.map_id, self.x, self.y)
+
+    def has_item(self, item_id: int) -> bool:
+        """True if the bag holds the item (key items, HMs: the story's proofs of progress)."""
+        return item_id in self.bag
 
     def event(self, flag: tuple[int, int]) -> bool:
         """True if the event flag (byte address, bit) is set."""
@@ -146,7 +153,7 @@ def read_game_state(mem: Memory, previous: GameState | None = None) -> GameState
     cost about 30 ns a byte, so only the event flags and Pokédex are read as slices.
 
     With `previous` (the state one step earlier), those slices are reused when the player was
-    in control both then and now: the game sets event flags and Pokédex bits only inside text,
+    in control both then and now: the game sets event flags, Pokédex bits and bag items only inside text,
     battles and scripts, which all take control away, so nothing can have changed. That halves
     the env's per-step overhead; callers re-read in full now and then as a safety net."""
     party_count = min(mem[W_PARTY_COUNT], 6)
@@ -157,11 +164,13 @@ def read_game_state(mem: Memory, previous: GameState | None = None) -> GameState
     if previous is not None and control and previous.in_control:
         events, event_count = previous.events, previous.event_count
         owned, seen = previous.dex_owned, previous.dex_seen
+        bag = previous.bag
     else:
         events = bytes(mem[W_EVENT_FLAGS : W_EVENT_FLAGS + EVENT_FLAGS_LEN])
         event_count = bit_count(events)
         owned = bit_count(bytes(mem[W_POKEDEX_OWNED : W_POKEDEX_OWNED + POKEDEX_LEN]))
         seen = bit_count(bytes(mem[W_POKEDEX_SEEN : W_POKEDEX_SEEN + POKEDEX_LEN]))
+        bag = read_bag(mem)
     return GameState(
         map_id=mem[W_CUR_MAP],
         x=mem[W_X_COORD],
@@ -180,7 +189,15 @@ def read_game_state(mem: Memory, previous: GameState | None = None) -> GameState
         bag_count=mem[W_NUM_BAG_ITEMS],
         in_control=control,
         text_box=bool(font & 1) or wy == 0x00,
+        bag=bag,
     )
+
+
+def read_bag(mem: Memory) -> bytes:
+    """The item ids of the bag (wBagItems holds id/quantity pairs; the count says how many)."""
+    n = min(mem[W_NUM_BAG_ITEMS], BAG_CAPACITY)
+    raw = mem[W_BAG_ITEMS : W_BAG_ITEMS + 2 * n] if n else []
+    return bytes(raw[0::2])
 
 
 def read_tile_text(mem: Memory) -> list[str]:
