@@ -115,6 +115,7 @@ class RND:
         self.obs_rms = RunningMeanStd((1, SCREEN_H, SCREEN_W), self.device)
         self.err_rms = RunningMeanStd((), self.device)
         self.last_embedding: torch.Tensor | None = None  # of the latest `observe` batch
+        self._observed = 0  # `observe` calls; checkpointed so resumes fold in the same steps
 
     # -- inputs --
     def _screens(self, obs: Mapping[str, Any] | np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -153,7 +154,7 @@ class RND:
         x = self._screens(obs)
         # Per-pixel screen statistics settle within a few thousand steps and cost as much as a
         # forward pass to update, so they are folded in on every 4th call only.
-        self._observed = getattr(self, "_observed", 0) + 1
+        self._observed += 1
         if self._observed % 4 == 1:
             self.obs_rms.update(x)
         err, emb = self._errors(x)
@@ -195,6 +196,7 @@ class RND:
             "optimizer": self.optimizer.state_dict(),
             "obs_rms": self.obs_rms.state_dict(),
             "err_rms": self.err_rms.state_dict(),
+            "observed": self._observed,
         }
 
     def load_state_dict(self, d: Mapping[str, Any]) -> None:
@@ -203,3 +205,4 @@ class RND:
         self.optimizer.load_state_dict(d["optimizer"])
         self.obs_rms.load_state_dict(d["obs_rms"])
         self.err_rms.load_state_dict(d["err_rms"])
+        self._observed = int(d.get("observed", 0))  # checkpoints before 2026-12 lack it

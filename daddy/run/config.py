@@ -293,10 +293,13 @@ class TrainConfig(_Settings):
         return CurriculumConfig.from_dict({**self.curriculum, **self._shared(CurriculumConfig)})
 
     def intrinsic_config(self) -> Any:
-        """daddy.intrinsic.rewards.IntrinsicConfig: the `intrinsic:` block plus the betas."""
+        """daddy.intrinsic.rewards.IntrinsicConfig: the `intrinsic:` block plus the betas; RND's
+        random target follows `--seed` unless the block names its own `rnd_seed`, so seeds
+        differ in their curiosity as well as in their policy."""
         from daddy.intrinsic.rewards import IntrinsicConfig  # lazy: imports torch
 
-        return IntrinsicConfig.from_dict({**self.intrinsic, **self._shared(IntrinsicConfig)})
+        block = {"rnd_seed": self.seed, **self.intrinsic}
+        return IntrinsicConfig.from_dict({**block, **self._shared(IntrinsicConfig)})
 
 
 def _check_block(name: str, block: dict[str, Any], cls: type) -> dict[str, Any]:
