@@ -25,11 +25,13 @@ from daddy.game.milestones import DEFAULT_MILESTONES
 from daddy.io import atomic_write
 from daddy.run.builder import Components
 from daddy.run.checkpoint import CheckpointError
-from daddy.run.episode import EpisodeSums
+from daddy.run.episode import EpisodeRecord, EpisodeSums
 from daddy.run.episode_log import EpisodeLogger
 from daddy.run.exit_codes import EXIT_OK, EXIT_STOPPED
 from daddy.run.state import TrainState, nonfinite_tensors
 from daddy.run.stop import Stop
+from daddy.run.system_use import SystemUse
+from daddy.run.tensorboard import ScalarLog, episode_scalars, interval_scalars, posterior_scalars
 from daddy.run.terminal import IntervalStats, Terminal
 from daddy.swarm.state_index import StateIndexError
 from daddy.swarm.trigger import Trigger, entry_name
@@ -67,6 +69,8 @@ class Interval:
     n: int = 0
     loss: float | None = None
     q: float | None = None
+    learn_sums: dict[str, float] = field(default_factory=dict)  # losses/* over the interval
+    learn_n: int = 0
 
     def add(self, r: Any) -> None:
         self.sums += [r.r_env.mean(), r.r_rnd.mean(), r.r_novel.mean(), r.r_bayes.mean()]
@@ -76,8 +80,23 @@ class Interval:
         dt = time.monotonic() - self.t
         return (step - self.step) / dt if dt > 0 else 0.0
 
+    def learned(self, metrics: dict[str, float]) -> None:
+        self.loss, self.q = metrics["losses/td_loss"], metrics["losses/q_mean"]
+        for k, v in metrics.items():
+            if k.startswith("losses/") and k != "losses/nonfinite" and np.isfinite(v):
+                self.learn_sums[k] = self.learn_sums.get(k, 0.0) + v
+        self.learn_n += 1
+
+    def learn_means(self) -> dict[str, float]:
+        """Learner metrics averaged over the interval's updates (`q_mean` as `q_values`)."""
+        means = {k: v / self.learn_n for k, v in self.learn_sums.items()}
+        if "losses/q_mean" in means:
+            means["losses/q_values"] = means.pop("losses/q_mean")
+        return means
+
     def restart(self, step: int) -> None:
         self.step, self.t, self.sums, self.n = step, time.monotonic(), np.zeros(4), 0
+        self.learn_sums, self.learn_n = {}, 0
 
 
 def env_epsilons(eps: float, num_envs: int, explore_envs: float) -> np.ndarray:
@@ -98,8 +117,11 @@ class TrainLoop:
     """Runs a built, resumed run until its stop step or a stop signal."""
 
     def __init__(self, c: Components, s: TrainState, vec: VecEnv, logger: EpisodeLogger,
-                 terminal: Terminal, stop: Stop, stop_step: int) -> None:  # fmt: skip
+                 terminal: Terminal, stop: Stop, stop_step: int,
+                 scalars: ScalarLog | None = None) -> None:  # fmt: skip
         self.c, self.s, self.vec, self.logger = c, s, vec, logger
+        self.scalars = scalars or ScalarLog(None)  # TensorBoard / wandb curves
+        self.system = SystemUse()
         self.terminal, self.stop, self.stop_step = terminal, stop, stop_step
         cfg, step = c.cfg, s.counters.step
         self.sums = EpisodeSums(cfg.num_envs)
@@ -110,6 +132,7 @@ class TrainLoop:
         self.videos: list[subprocess.Popen] = []
         self.saved_step = -1
         self.alarms = c.intrinsic.posteriors.alarm_count
+        self.updates_at_interval = c.learner.updates
 
     def run(self) -> int:
         c, s, cfg, vec = self.c, self.s, self.c.cfg, self.vec
@@ -148,9 +171,11 @@ class TrainLoop:
                 self.learned(batch, metrics)
 
             # --- finished episodes: log, posteriors, curriculum; the next one has started
+            finished = []
             for i in np.flatnonzero(dones):
-                self.finish_episode(int(i), infos[i], eps)
+                finished.append(self.finish_episode(int(i), infos[i], eps))
                 self.start_episode(int(i), infos[i])
+            self.scalars.log(episode_scalars(finished), s.counters.step)
 
             # --- periodic work: interval line, checkpoint, video, stop signal
             if self.periodic(eps):
@@ -192,14 +217,14 @@ class TrainLoop:
                   f"skipped (non-finite updates so far: {self.c.learner.nonfinite_updates})",
                   flush=True)  # fmt: skip
         self.c.intrinsic.train_step(batch.obs["screen"][-1])
-        self.interval.loss, self.interval.q = metrics["losses/td_loss"], metrics["losses/q_mean"]
+        self.interval.learned(metrics)
 
     def start_episode(self, i: int, info: dict[str, Any]) -> None:
         spawn = self.c.curriculum.spawned_from(i)
         self.sums.start(i, spawn)
         self.c.watcher.start_episode(i, info["game"], spawn.milestones if spawn else 0)
 
-    def finish_episode(self, i: int, info: dict[str, Any], eps: float) -> None:
+    def finish_episode(self, i: int, info: dict[str, Any], eps: float) -> EpisodeRecord:
         c, n, w = self.c, self.s.counters, self.c.watcher
         n.episodes += 1
         fin, ep = info["final_info"], info["episode"]
@@ -220,13 +245,16 @@ class TrainLoop:
         c.curriculum.update(i, record.savestate_tag, new_cells=int(self.sums.new_cells[i]),
                             milestones_mask=w.episode_mask(i),
                             episode_return=float(ep["return"]))  # fmt: skip
+        return record
 
     def periodic(self, eps: float) -> bool:
         """Interval line, checkpoint, video; True when a stop signal asks to end the run."""
         step = self.s.counters.step
         if self.log_every.due(step):
             self.c.curriculum.set_milestone_pressure(self.c.intrinsic.posteriors.pressure())
-            self.terminal.interval(self.interval_stats(eps))
+            stats = self.interval_stats(eps)
+            self.terminal.interval(stats)
+            self.scalars.log(self.interval_scalars(stats), step)
             self.interval.restart(step)
         if self.save_every.due(step):
             self.save(step)
@@ -274,6 +302,7 @@ class TrainLoop:
             )
         path = c.checkpoints.save(step, payload, config=c.cfg.to_dict())
         atomic_write(c.paths.checkpointed, lambda tmp: tmp.write_text(f"{step}\n"), fsync=True)
+        self.scalars.flush()  # the points this checkpoint covers are on disk with it
         print(f"[CKPT] step={step} path={path}", flush=True)
         return path
 
@@ -303,6 +332,23 @@ class TrainLoop:
             posteriors=c.intrinsic.posteriors.summary(), alarm_count=self.alarms,
             worker_restarts=n.worker_restarts + self.vec.restarts, loss=iv.loss, q_mean=iv.q,
         )  # fmt: skip
+
+    def interval_scalars(self, stats: IntervalStats) -> dict[str, float]:
+        """The interval's tags: the terminal's numbers plus learner, replay, curriculum, system."""
+        c, iv = self.c, self.interval
+        dt = max(time.monotonic() - iv.t, 1e-9)
+        updates = c.learner.updates
+        out = {**interval_scalars(stats), **iv.learn_means(),
+               **posterior_scalars(dict(zip(c.intrinsic.posteriors.names,
+                                            c.intrinsic.posteriors.mean_array().tolist()))),
+               **{f"curriculum/{k}": v for k, v in c.curriculum.summary_dict().items()},
+               "replay/fill": c.replay.size / max(c.replay.capacity, 1),
+               "replay/size": c.replay.size, "replay/sequences": c.replay.num_sequences,
+               "learner/updates": updates, "learner/nonfinite_updates": c.learner.nonfinite_updates,
+               "learner/updates_per_s": (updates - self.updates_at_interval) / dt,
+               **self.system.sample()}  # fmt: skip
+        self.updates_at_interval = updates
+        return out
 
     def close(self) -> None:
         for proc in self.videos:

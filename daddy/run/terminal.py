@@ -247,7 +247,9 @@ class Terminal:
         plain_interval_s: float = 30.0,
         start_step: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        log: Callable[[str], None] | None = None,
     ) -> None:
+        """`log`: a sink (the run log, daddy.run.run_log) for every plain line, dashboard or not."""
         if total_steps <= 0:
             raise ValueError(f"total_steps must be > 0, got {total_steps}")
         if num_envs <= 0:
@@ -266,6 +268,7 @@ class Terminal:
         self.plain_interval_s = float(plain_interval_s)
         self.start_step = int(start_step)
         self._clock = clock
+        self._log = log
         self._t0 = clock()
         self._step = self.start_step
         self._last_step_line = self._t0  # last plain progress/interval line
@@ -276,6 +279,7 @@ class Terminal:
         self._alarms_seen = 0
         if self.is_tty:
             self._start_dashboard()
+            self._to_log(self._progress_line())
         else:  # marks where this (possibly resumed) segment starts in the job log
             self._write_step_line(self._progress_line())
 
@@ -294,6 +298,7 @@ class Terminal:
         line = format_episode_line(ep)
         if self.is_tty:
             self._episodes.append(line)
+            self._to_log(line)
             self._refresh()
         else:
             self._write(line)
@@ -307,7 +312,10 @@ class Terminal:
         )
         if self.is_tty:
             self._progress_bar.update(self._task, completed=min(self._step, self.total_steps))
-            self._print_above(line, style=None)
+            if self._log is None:
+                self._print_above(line, style=None)
+            else:  # the run log keeps the history; the panel shows the numbers
+                self._to_log(line)
             self._refresh(force=True)
         else:
             self._write_step_line(line)
@@ -318,6 +326,7 @@ class Terminal:
         line = format_alarm_line(name, step=self._step if step is None else step, detail=detail)
         if self.is_tty:
             self._print_above(line, style="bold red")
+            self._to_log(line)
             self._refresh(force=True)
         else:
             self._write(line)
@@ -330,6 +339,7 @@ class Terminal:
         if self.is_tty:
             self._refresh(force=True)
             self._live.stop()
+            self._to_log(self._progress_line())
         else:
             self._write(self._progress_line())
 
@@ -377,6 +387,12 @@ class Terminal:
             enc = getattr(self.stream, "encoding", None) or "ascii"
             self.stream.write(line.encode(enc, "replace").decode(enc) + "\n")
         self.stream.flush()
+        self._to_log(line)
+
+    def _to_log(self, line: str) -> None:
+        """Every plain line also goes to the run log, whether the screen shows it or the panel."""
+        if self._log is not None:
+            self._log(line)
 
     def _write_step_line(self, line: str) -> None:
         """A line that tells the step (progress, interval): restarts the progress-line wait.

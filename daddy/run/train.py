@@ -18,13 +18,15 @@ from daddy.game.rom import RomError, resolve_rom
 from daddy.run.builder import Components, build, make_envs
 from daddy.run.checkpoint import CheckpointError
 from daddy.run.config import TrainConfig, parse_train_args
-from daddy.run.episode_log import EpisodeLogError, open_episode_log
+from daddy.run.episode_log import EpisodeLogError, EpisodeLogger, open_episode_log
 from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK
 from daddy.run.lock import RunLock, RunLockedError
 from daddy.run.loop import TrainLoop, env_epsilons  # noqa: F401  (env_epsilons: tests, benches)
 from daddy.run.paths import RunPaths
+from daddy.run.run_log import RunLog, screen
 from daddy.run.state import TrainState, must_match
 from daddy.run.stop import Interrupted, Stop
+from daddy.run.tensorboard import ScalarLog, open_scalar_log, require_wandb
 from daddy.run.terminal import Terminal
 from daddy.swarm.state_index import StateIndexError
 
@@ -37,15 +39,17 @@ def train(cfg: TrainConfig, runs_root: Path | None = None, states_root: Path | N
     stop = Stop()
     paths = RunPaths(cfg.run_name, Path(runs_root or cfg.runs_root), Path(states_root or cfg.states_root))
     rom = resolve_rom(cfg.rom, allow_unknown=cfg.allow_unknown_rom)  # before any folder exists
-    with RunLock(paths.lock, cfg.run_name):
+    if cfg.wandb:
+        require_wandb()  # before the slow build: a missing package is one line at once
+    with RunLock(paths.lock, cfg.run_name), RunLog(paths.train_log) as run_log:
         c = build(cfg, paths, rom)
         try:
-            return _train(c, stop)
+            return _train(c, stop, run_log)
         finally:
             c.updates.close()
 
 
-def _train(c: Components, stop: Stop) -> int:
+def _train(c: Components, stop: Stop, run_log: RunLog) -> int:
     cfg = c.cfg
     # ---------------------------------------------------------------- resume
     state = TrainState(c)
@@ -77,12 +81,26 @@ def _train(c: Components, stop: Stop) -> int:
         print(f"[WARN] {warning}", flush=True)
 
     # ---------------------------------------------------------------- envs and loop
+    scalars = open_scalar_log(cfg, c.paths.tensorboard, c.paths.dir, start_step=step,
+                              settings=run_settings(c))  # fmt: skip
+    try:
+        return _run_loop(c, state, logger, scalars, stop, stop_step, run_log)
+    finally:
+        scalars.close()
+
+
+def _run_loop(c: Components, state: TrainState, logger: EpisodeLogger, scalars: ScalarLog,
+              stop: Stop, stop_step: int, run_log: RunLog) -> int:  # fmt: skip
+    cfg, step = c.cfg, state.counters.step
     vec = make_envs(c)
-    terminal = Terminal(cfg.total_steps, cfg.num_envs, start_step=step)
+    # the panel draws on the screen under the log's tee; its plain lines go to the log itself
+    terminal = Terminal(cfg.total_steps, cfg.num_envs, start_step=step, stream=screen(),
+                        log=run_log.write_line)  # fmt: skip
+    run_log.capture()  # a live panel swapped sys.stdout for its proxy: log what prints to it
     print(f"[START] run={cfg.run_name} rom={c.rom.name} device={c.device} model={cfg.model_size} "
           f"params={count_parameters(c.net)} envs={cfg.num_envs} replay_capacity={c.replay.capacity} "
           f"step={step}/{cfg.total_steps} stop_at={stop_step}", flush=True)  # fmt: skip
-    loop = TrainLoop(c, state, vec, logger, terminal, stop, stop_step)
+    loop = TrainLoop(c, state, vec, logger, terminal, stop, stop_step, scalars)
     try:
         return loop.run()
     finally:
@@ -90,6 +108,12 @@ def _train(c: Components, stop: Stop) -> int:
         vec.close()
         logger.close()
         loop.close()
+
+
+def run_settings(c: Components) -> dict[str, object]:
+    """The run's settings for the scalar log: the config plus what was built from it."""
+    return {**c.cfg.to_dict(), "rom_name": c.rom.name, "device_resolved": str(c.device),
+            "params": count_parameters(c.net), "replay_capacity": c.replay.capacity}  # fmt: skip
 
 
 def small_run_warnings(cfg: TrainConfig, step: int, stop_step: int) -> list[str]:
@@ -120,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_train_args(argv)
     if not cfg.run_name:
         return error("--run-name (or run_name in --config) is required")
+    with RunLog(RunPaths(cfg.run_name, Path(cfg.runs_root)).train_log):  # error lines too
+        return _main(cfg)
+
+
+def _main(cfg: TrainConfig) -> int:
     try:
         return train(cfg)
     except Interrupted:
