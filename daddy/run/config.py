@@ -190,6 +190,10 @@ class TrainConfig(_Settings):
     """target share of spawns from late-game savestates"""
     keep_checkpoints: Int = Field(3, ge=1)
     """complete checkpoints kept on disk; older ones are pruned"""
+    tensorboard: StrictBool = True
+    """write TensorBoard scalars to runs/<run>/tb (watch with `tensorboard --logdir runs`)"""
+    wandb: StrictBool = False
+    """also send the scalars to Weights & Biases (needs `pip install wandb`; offline unless WANDB_MODE=online)"""
     runs_root: str = "runs"
     """folder holding the run folders (runs/<run>/: checkpoints, episode log)"""
     states_root: str = "savestates"
@@ -206,10 +210,6 @@ class TrainConfig(_Settings):
     def _rom_is_a_file(cls, rom: str) -> str:
         if rom != PRACTICE_ROM and not Path(rom).is_file():
             raise ValueError(
-    tensorboard: StrictBool = True
-    """write TensorBoard scalars to runs/<run>/tb (watch with `tensorboard --logdir runs`)"""
-    wandb: StrictBool = False
-    """also send the scalars to Weights & Biases (needs `pip install wandb`; offline unless WANDB_MODE=online)"""
                 f"{rom!r} is not a file; give the path of your Pokemon Red ROM "
                 "(or 'practice' for the built-in cartridge)"
             )
