@@ -81,3 +81,15 @@ def practice_rom_path() -> Path:
     if not path.exists():
         atomic_write_bytes(path, build_rom())
     return path
+
+
+def practice_sha1() -> str:
+    """SHA-1 of the practice ROM this source builds: the practice cartridge's identity, so a
+    file `python -m daddy.cart build` wrote is recognised as the practice cartridge."""
+    key = (source_digest(), str(cache_dir()))
+    if key not in _SHA1:
+        _SHA1[key] = hashlib.sha1(practice_rom_path().read_bytes()).hexdigest()
+    return _SHA1[key]
+
+
+_SHA1: dict[tuple[str, str], str] = {}
