@@ -20,6 +20,7 @@ from daddy.run.config import (
     resolve,
     train_fields,
 )
+from tests.rom_util import fake_rom, practice_file
 
 REPO = Path(__file__).resolve().parents[1]
 MINIMAL = "run_name: exp\ntrain:\n  num_envs: 2\n"
@@ -31,11 +32,16 @@ def write(tmp_path: Path, text: str, name: str = "exp") -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def no_daddy_rom(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests set $DADDY_ROM themselves (through `environ` or monkeypatch)."""
+    monkeypatch.delenv("DADDY_ROM", raising=False)
+
+
 @pytest.fixture
 def rom_file(tmp_path: Path) -> Path:
-    rom = tmp_path / "red.gb"
-    rom.write_bytes(b"\0" * 16)
-    return rom
+    """A usable ROM file: the practice cartridge as `daddy.cart build` writes it."""
+    return practice_file(tmp_path / "red.gb")
 
 
 def test_defaults_are_the_seeds() -> None:
@@ -88,7 +94,7 @@ def test_demo_is_small_and_on_the_practice_cartridge() -> None:
         ("run_name: exp\ntrain: {burn_in: 60, seq_len: 60}\n", "train.burn_in (60) must be smaller than seq_len (60)"),
         ("run_name: exp\ntrain: {eps_start: 0.1, eps_end: 0.5}\n", "train.eps_end (0.5) must not exceed eps_start (0.1)"),
         ("run_name: exp\ntrain: {curriculum_early: 0, curriculum_mid: 0, curriculum_late: 0}\n", "are all 0"),
-        ("run_name: exp\ntrain: {rom: /no/such/red.gb}\n", "train.rom '/no/such/red.gb' is not a file"),
+        ("run_name: exp\ntrain: {rom: /no/such/red.gb}\n", "train.rom: ROM file /no/such/red.gb does not exist"),
         ("train: {}\n", "run_name is missing; add `run_name: exp` at the top"),
         ("run_name: other\n", "run_name 'other' must match the file name"),
         ("run_name: exp\npipeline: {resources: {trian: {}}}\n", "pipeline.resources.'trian' is not a known setting; did you mean 'train'?"),
@@ -166,7 +172,8 @@ def test_config_command_says_ok_or_one_line_and_exit_2(
 ) -> None:
     good = write(tmp_path, MINIMAL)
     bad = write(tmp_path, "run_name: bad\ntrain: {num_env: 4}\n", "bad")
-    assert main([str(good)]) == 0 and capsys.readouterr().out == f"{good}: ok\n"
+    assert main([str(good)]) == 0
+    assert capsys.readouterr().out == f"{good}: ok (the practice cartridge)\n"
     assert main([str(bad)]) == 2
     err = capsys.readouterr().err
     unknown = "train.'num_env' is not a known setting; did you mean 'num_envs'?"
@@ -188,7 +195,7 @@ def test_config_command_says_ok_or_one_line_and_exit_2(
         (["--lr", "fast"], "argument --lr: needs a number, got 'fast'"),
         (["--eps-schedule", "cosine"], "argument --eps-schedule: must be one of linear, exponential"),
         (["--device", "tpu"], "argument --device: must be one of auto, cpu, cuda, got 'tpu'"),
-        (["--rom", "/no/such.gb"], "argument --rom: '/no/such.gb' is not a file"),
+        (["--rom", "/no/such.gb"], "argument --rom: ROM file /no/such.gb does not exist"),
         (["--rom", "${NO_SUCH_VAR_X}"], "argument --rom: uses ${NO_SUCH_VAR_X}"),
         (["--num-envs"], "argument --num-envs: expected one argument"),
         (["--num-env", "4"], "unknown option --num-env; did you mean --num-envs?"),
@@ -342,3 +349,108 @@ def test_component_configs_share_the_options_names() -> None:
     cur = cfg.curriculum_config()
     assert cur.mixture == {"early": 0.45, "mid": 0.35, "late": 0.0} and cur.migration is False
     assert cfg.intrinsic_config().beta_rnd == 0.5
+
+
+# --- the ROM: one rule, checked before anything runs ------------------------------------------
+def test_daddy_rom_reaches_train_big_without_a_config(rom_file: Path) -> None:
+    """The issue's case: DADDY_ROM=... python -m daddy.train_big --run-name x ran the practice
+    cartridge; the variable is the ROM unless --rom says otherwise."""
+    env = {"DADDY_ROM": str(rom_file)}
+    assert parse_train_args(["--run-name", "x"], environ=env).rom == str(rom_file)
+    assert parse_train_args(["--run-name", "x", "--rom", "practice"], environ=env).rom == "practice"
+    assert parse_train_args(["--run-name", "x"], environ={}).rom == "practice"
+
+
+@pytest.mark.parametrize(
+    ("yaml_rom", "env", "flag", "want"),
+    [
+        ("practice", None, None, "practice"),
+        ("practice", "ENV", None, "ENV"),
+        ("practice", "ENV", "FLAG", "FLAG"),
+        (None, None, None, "practice"),
+        ("${DADDY_ROM}", "ENV", None, "ENV"),
+    ],
+    ids=["yaml", "env-beats-yaml", "flag-beats-env", "default", "yaml-names-the-variable"],
+)
+def test_flag_beats_daddy_rom_beats_the_yaml(
+    tmp_path: Path, yaml_rom: str | None, env: str | None, flag: str | None, want: str
+) -> None:
+    files = {"ENV": str(practice_file(tmp_path / "env.gb")),
+             "FLAG": str(practice_file(tmp_path / "flag.gb"))}  # fmt: skip
+    rom_line = f"  rom: '{yaml_rom}'\n" if yaml_rom else ""
+    path = write(tmp_path, f"run_name: exp\ntrain:\n  num_envs: 2\n{rom_line}")
+    environ = {"DADDY_ROM": files[env]} if env else {}
+    argv = ["--config", str(path), *(["--rom", files[flag]] if flag else [])]
+    assert parse_train_args(argv, environ=environ).rom == files.get(want, want)
+    assert load_run_config(path, environ=environ).train.rom == files.get(env, yaml_rom or "practice")
+
+
+def put(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (lambda d: d / "none.gb", "does not exist"),
+        (lambda d: put(d / "empty.gb", b""), "is empty (0 bytes)"),
+        (lambda d: fake_rom(d / "red.gb"), "--allow-unknown-rom"),
+        (lambda d: put(d / "cut.gb", b"\x00" * 20_000), "not a Game Boy ROM"),
+        (lambda d: put(d / "x.gb", b"\x01" * 0x8000), "header checksum"),
+    ],
+    ids=["missing", "empty", "wrong-hash", "truncated", "not-a-rom"],
+)  # fmt: skip
+def test_daddy_config_checks_the_rom_of_big_run_01(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, make,
+    needle: str,
+) -> None:  # fmt: skip
+    rom = make(tmp_path)
+    monkeypatch.setenv("DADDY_ROM", str(rom))
+    assert main([str(REPO / "runs/big_run_01.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("daddy.config: error: ")
+    assert "big_run_01.yaml: $DADDY_ROM: " in err and needle in err and str(rom) in err
+
+
+def test_daddy_config_says_which_rom_a_good_config_runs(
+    rom_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DADDY_ROM", str(rom_file))
+    assert main([str(REPO / "runs/big_run_01.yaml")]) == 0
+    assert capsys.readouterr().out.endswith("big_run_01.yaml: ok (the practice cartridge)\n")
+
+
+def test_a_checkpoint_rom_is_the_fallback_and_another_rom_is_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    red = fake_rom(tmp_path / "red.gb")
+    saved = TrainConfig(run_name="exp", rom=str(red), allow_unknown_rom=True).to_dict()
+    fake_checkpoint(tmp_path / "runs", "exp", 100, saved)
+    base = ["--run-name", "exp", "--runs-root", str(tmp_path / "runs")]
+    assert parse_train_args(base, environ={}).rom == str(red)  # nothing set: the checkpoint's
+    with pytest.raises(SystemExit) as e:
+        parse_train_args([*base, "--rom", "practice"], environ={})
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1
+    assert f"the run's checkpoint was trained on the ROM at {red}" in err
+    assert "the ROM set now is the practice cartridge" in err and f"pass --rom {red}" in err
+    assert "delete" not in err
+
+
+def test_savestates_of_another_rom_stop_train_big_with_both_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's message was 'the running ROM is 69e4…; … delete savestates/<run>'."""
+    from daddy.game.rom import POKEMON_RED_SHA1
+    from daddy.swarm.state_index import StateIndex
+
+    StateIndex.create(tmp_path / "savestates" / "x", "x", POKEMON_RED_SHA1)
+    argv = ["--run-name", "x", "--states-root", str(tmp_path / "savestates")]
+    with pytest.raises(SystemExit) as e:
+        parse_train_args(argv, environ={})
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1
+    assert (f"{tmp_path / 'savestates' / 'x'} was made with Pokémon Red (UE), but the ROM set "
+            "now is the practice cartridge; pass --rom /path/to/pokemon_red.gb") in err  # fmt: skip
+    assert "delete" not in err and "69e4" not in err

@@ -48,6 +48,20 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
+from daddy.game.rom import (
+    FROM_CHECKPOINT,
+    FROM_CONFIG,
+    FROM_DEFAULT,
+    FROM_ENV,
+    FROM_FLAG,
+    Rom,
+    RomChoice,
+    RomError,
+    check_rom,
+    check_same_rom,
+    check_same_setting,
+    rom_choice,
+)
 from daddy.run.exit_codes import EXIT_BAD_INPUT
 
 PRACTICE_ROM = "practice"
@@ -135,7 +149,7 @@ class TrainConfig(_Settings):
     video_interval: Int = Field(0, ge=0)
     """env steps between MP4/GIF eval rollouts; 0 turns them off"""
     rom: str = PRACTICE_ROM
-    """'practice' (built-in cartridge) or a Pokemon Red ROM path; ${VAR} is expanded (e.g. ${DADDY_ROM})"""
+    """'practice' (the practice cartridge) or a Pokemon Red ROM path; --rom > $DADDY_ROM > train.rom > the run's checkpoint > practice"""
     allow_unknown_rom: StrictBool = False
     """accept a ROM whose SHA-1 is not Pokemon Red's"""
     seed: Int = Field(0, ge=0)
@@ -204,16 +218,6 @@ class TrainConfig(_Settings):
     """extra CurriculumConfig settings (YAML `curriculum:` block)"""
     intrinsic: dict[str, Any] = Field(default_factory=dict, json_schema_extra={"cli": False})
     """extra IntrinsicConfig settings (YAML `intrinsic:` block)"""
-
-    @field_validator("rom")
-    @classmethod
-    def _rom_is_a_file(cls, rom: str) -> str:
-        if rom != PRACTICE_ROM and not Path(rom).is_file():
-            raise ValueError(
-                f"{rom!r} is not a file; give the path of your Pokemon Red ROM "
-                "(or 'practice' for the built-in cartridge)"
-            )
-        return rom
 
     @field_validator("run_name")
     @classmethod
@@ -610,10 +614,16 @@ def load_run_config(
             "keep only the top-level run_name"
         )
     train.update(run_name=run_name, **(overrides or {}))
+    yaml_rom = (
+        (doc.get("train") or {}).get("rom") if isinstance(doc.get("train"), Mapping) else None
+    )
+    choice = choose_rom(overrides or {}, yaml_rom, base or {}, environ)
+    train["rom"] = choice.spec
     for block in BLOCKS:
         train[block] = {**train.get(block, {}), **_section(doc, block, problems)}
     raw = {"run_name": run_name, "train": train, "pipeline": _section(doc, "pipeline", problems)}
     raw = _expand(raw, os.environ if environ is None else environ, "", problems)
+    problems.extend(rom_problems(raw.get("train", {}), choice))
     try:
         run = RunConfig.model_validate({**raw, "path": path})
     except ValidationError as e:
@@ -628,10 +638,15 @@ def make_train_config(
     source: str = "options",
     environ: Mapping[str, str] | None = None,
     where: Callable[[tuple[Any, ...]], str] | None = None,
+    base: Mapping[str, Any] | None = None,
 ) -> TrainConfig:
-    """TrainConfig from defaults <- `values`, with the same checks as a run config."""
+    """TrainConfig from defaults <- `base` (a checkpoint's saved config) <- `values`, with the
+    same checks as a run config; `values["rom"]` counts as --rom (`choose_rom`)."""
     problems: list[str] = []
-    values = _expand(dict(values), os.environ if environ is None else environ, "", problems)
+    choice = choose_rom(values, None, base or {}, environ)
+    values = {**(base or {}), **values, "rom": choice.spec}
+    values = _expand(values, os.environ if environ is None else environ, "", problems)
+    problems.extend(rom_problems(values, choice))
     try:
         train = TrainConfig.model_validate(values)
     except ValidationError as e:
@@ -662,6 +677,110 @@ def checkpoint_settings(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(str(run_dir), [str(e).splitlines()[0]]) from None
     known = set(TrainConfig.model_fields) - NOT_INHERITED
     return {k: v for k, v in saved.items() if k in known}
+
+
+# --- the ROM -------------------------------------------------------------------------------
+_ROM_PLACE = {FROM_FLAG: "argument --rom: ", FROM_ENV: f"${ROM_ENV}: ", FROM_CONFIG: "train.rom: ",
+              FROM_CHECKPOINT: "rom of the run's checkpoint: ", FROM_DEFAULT: ""}  # fmt: skip
+
+
+def choose_rom(
+    flags: Mapping[str, Any],
+    yaml_rom: Any,
+    base: Mapping[str, Any],
+    environ: Mapping[str, str] | None,
+) -> RomChoice:
+    """daddy.game.rom's rule applied to a config's layers: flags, $DADDY_ROM, YAML, checkpoint."""
+
+    def text(v: Any) -> str | None:
+        return None if v is None else str(v)
+
+    return rom_choice(text(flags.get("rom")), config=text(yaml_rom),
+                      checkpoint=text(base.get("rom")), environ=environ)  # fmt: skip
+
+
+def rom_problems(train: Mapping[str, Any], choice: RomChoice) -> list[str]:
+    """The chosen ROM checked (exists, size, header checksum, SHA-1) before anything runs;
+    one line naming where the setting came from."""
+    spec = train.get("rom")
+    if not isinstance(spec, str):  # unset ${VAR}: reported by _expand
+        return []
+    try:
+        check_rom(spec, allow_unknown=train.get("allow_unknown_rom") is True)
+    except RomError as e:
+        return [_ROM_PLACE[choice.source] + str(e)]
+    return []
+
+
+def check_run_rom(train: TrainConfig, checkpoint_rom: str | None = None) -> Rom:
+    """A run that has a checkpoint or savestates goes on only with the ROM they were made
+    with: one line naming both ROMs in words and the --rom to pass (ConfigError). Returns the
+    checked ROM."""
+    try:
+        rom = check_rom(train.rom, allow_unknown=train.allow_unknown_rom)
+        check_same_setting(rom, checkpoint_rom)
+        index = Path(train.states_root) / str(train.run_name) / "index.json"
+        recorded = _index_rom_sha1(index)
+        if recorded:
+            check_same_rom(rom, recorded, f"{index.parent}", hint=checkpoint_rom)
+    except RomError as e:
+        raise ConfigError("", [str(e)]) from None
+    return rom
+
+
+def run_rom(
+    run: str,
+    flag: str | None = None,
+    *,
+    allow_unknown: bool = False,
+    runs_root: str | os.PathLike[str] = "runs",
+    states_root: str | os.PathLike[str] = "savestates",
+    environ: Mapping[str, str] | None = None,
+    checkpoint: Mapping[str, Any] | None = None,
+) -> Rom:
+    """The ROM of `run` for commands that take `--run` (bootstrap, state import, evaluate):
+    `--rom` > $DADDY_ROM > runs/<run>.yaml's train.rom > the run's checkpoint > practice,
+    checked, and the same as the run's checkpoint and savestates. `checkpoint`: the saved
+    config of the checkpoint in use (default: the newest complete one's). Raises ConfigError."""
+    if checkpoint is None:
+        base = checkpoint_settings(Path(runs_root) / run)
+    else:
+        known = set(TrainConfig.model_fields) - NOT_INHERITED
+        base = {k: v for k, v in checkpoint.items() if k in known}
+    over: dict[str, Any] = {"runs_root": str(runs_root), "states_root": str(states_root)}
+    if flag:
+        over["rom"] = str(flag)
+    if allow_unknown:
+        over["allow_unknown_rom"] = True
+    yaml_path = next((p for p in (Path(runs_root) / f"{run}.yaml", Path("runs") / f"{run}.yaml")
+                      if p.is_file()), None)  # fmt: skip
+    if yaml_path is not None:
+        train = load_run_config(yaml_path, overrides=over, environ=environ, base=base).train
+    else:
+        choice = choose_rom(over, None, base, environ)
+        values = {
+            **over,
+            "rom": choice.spec,
+            "allow_unknown_rom": allow_unknown or base.get("allow_unknown_rom") is True,
+        }
+        problems = rom_problems(values, choice)
+        if problems:
+            raise ConfigError("", problems)
+        train = TrainConfig.model_construct(run_name=run, **values)
+    return check_run_rom(train, base.get("rom"))
+
+
+def _index_rom_sha1(path: Path) -> str | None:
+    """The ROM hash a savestate index records; None when there is no readable index (a
+    damaged one is the trainer's to report)."""
+    if not path.is_file():
+        return None
+    from daddy.swarm.state_index import StateIndex, StateIndexError
+
+    try:
+        return StateIndex.load(path.parent).rom_sha1
+    except StateIndexError:
+        return None
 
 
 # --- command line --------------------------------------------------------------------------
@@ -752,8 +871,11 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     runs_root = flags.get("runs_root") or yaml_train.get("runs_root") or "runs"
     base = checkpoint_settings(Path(str(runs_root)) / run_name) if run_name else {}
     if config:
-        return load_run_config(config, overrides=flags, environ=environ, base=base).train
-    return make_train_config({**base, **flags}, "", environ, where=_flag_place(flags))
+        train = load_run_config(config, overrides=flags, environ=environ, base=base).train
+    else:
+        train = make_train_config(flags, "", environ, where=_flag_place(flags), base=base)
+    check_run_rom(train, base.get("rom"))
+    return train
 
 
 def _unknown_flags(extras: list[str], parser: argparse.ArgumentParser) -> list[str]:
@@ -792,15 +914,19 @@ def parse_train_args(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m daddy.config runs/x.yaml ...`: validate run configs; '<path>: ok' each, or one
-    'daddy.config: error: ...' line and exit 2."""
+    """`python -m daddy.config runs/x.yaml ...`: validate run configs, the ROM each one runs
+    (by the ROM rule; the file checked) and that it is the ROM of the run's checkpoint and
+    savestates; '<path>: ok (<the ROM>)' each, or one 'daddy.config: error: ...' line, exit 2."""
     paths = sys.argv[1:] if argv is None else argv
     if not paths:
         return report("daddy.config", ConfigError("", ["give run configs: runs/NAME.yaml ..."]))
     for p in paths:
         try:
-            load_run_config(p)
+            train = load_run_config(p).train
+            base = checkpoint_settings(Path(train.runs_root) / str(train.run_name))
+            rom = check_run_rom(train, base.get("rom"))
         except ConfigError as e:
+            e.source = e.source or str(p)
             return report("daddy.config", e)
-        print(f"{p}: ok")
+        print(f"{p}: ok ({rom.describe()})")
     return 0
