@@ -32,6 +32,7 @@ from daddy.run.checkpoint import CheckpointManager
 from daddy.run.config import parse_train_args
 from daddy.run.state import must_match
 from daddy.swarm.state_index import INDEX_FILE
+from tests.rom_util import fake_rom
 
 RUN = "f"
 TINY = [
@@ -51,6 +52,12 @@ def files(root: Path) -> dict[str, bytes]:
 def error_lines(stderr: str) -> list[str]:
     """The lines that say what is wrong (argparse's usage lines are not errors)."""
     return [ln for ln in stderr.splitlines() if "error" in ln.lower()]
+
+
+@pytest.fixture(autouse=True)
+def no_daddy_rom(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run here picks its ROM by flag (the ROM rule reads $DADDY_ROM first)."""
+    monkeypatch.delenv("DADDY_ROM", raising=False)
 
 
 @pytest.fixture
@@ -90,8 +97,13 @@ def rom_missing(tmp: Path, practice: Rom) -> Path:
 
 
 def rom_other_game(tmp: Path, practice: Rom) -> Path:
-    """A real, valid Game Boy ROM that is not Pokémon Red (the practice cartridge)."""
-    return Path(shutil.copy(practice.path, tmp / "red.gb"))
+    """A valid Game Boy ROM that is neither Pokémon Red nor the practice cartridge."""
+    return fake_rom(tmp / "red.gb")
+
+
+def rom_empty(tmp: Path, practice: Rom) -> Path:
+    (tmp / "red.gb").write_bytes(b"")
+    return tmp / "red.gb"
 
 
 def rom_truncated(tmp: Path, practice: Rom) -> Path:
@@ -112,13 +124,14 @@ def rom_folder(tmp: Path, practice: Rom) -> Path:
 @pytest.mark.parametrize(
     ("make", "needle"),
     [
-        (rom_missing, "is not a file"),
+        (rom_missing, "does not exist"),
+        (rom_empty, "is empty (0 bytes)"),
         (rom_other_game, "--allow-unknown-rom"),
         (rom_truncated, "truncated"),
         (rom_not_a_rom, "header checksum"),
-        (rom_folder, "is not a file"),
+        (rom_folder, "is a folder"),
     ],
-    ids=["missing", "wrong-hash", "truncated", "not-a-rom", "folder"],
+    ids=["missing", "empty", "wrong-hash", "truncated", "not-a-rom", "folder"],
 )
 def test_bad_rom_is_one_line_and_writes_nothing(
     cwd: Path, practice_rom: Rom, capsys, make: Callable[[Path, Rom], Path], needle: str
@@ -126,9 +139,21 @@ def test_bad_rom_is_one_line_and_writes_nothing(
     rom = make(cwd, practice_rom)
     before = files(cwd)
     code, err = run_main([*TINY, "--rom", str(rom)], capsys)
-    assert_one_line_error(code, err, needle)
+    assert_one_line_error(code, err, needle, "argument --rom: ")
     assert files(cwd) == before and not (cwd / "runs").exists()
     assert not (cwd / "savestates").exists()
+
+
+def test_a_bad_daddy_rom_is_named_as_the_source_and_writes_nothing(
+    cwd: Path, practice_rom: Rom, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DADDY_ROM=... python -m daddy.train_big --run-name f: the variable is the ROM (it was
+    ignored, and the practice cartridge trained), so a bad one stops the run."""
+    monkeypatch.setenv("DADDY_ROM", str(rom_empty(cwd, practice_rom)))
+    before = files(cwd)
+    code, err = run_main(TINY, capsys)
+    assert_one_line_error(code, err, "$DADDY_ROM: ROM file", "is empty")
+    assert files(cwd) == before and not (cwd / "runs").exists()
 
 
 # ---- the savestate index --------------------------------------------------------------------------
@@ -182,7 +207,8 @@ def remove_state(folder: Path) -> None:
         (duplicate_entry, "repeats the name"),
         (set_entry(path="../../runs/f/x.state"), "leaves its folder"),
         (set_entry(path="/etc/passwd"), "leaves its folder"),
-        (other_rom, "ROM sha1"),
+        (other_rom, ("was made with Pokémon Red (UE), but the ROM set now is the practice "
+                     "cartridge; pass --rom /path/to/pokemon_red.gb")),
         (remove_state, "no usable savestates"),
         (set_entry(sha256="0" * 64), "no usable savestates"),
         (set_entry(pyboy="9.0.0"), "no usable savestates"),
