@@ -22,6 +22,8 @@ STEP_DIR = re.compile(r"^step_(\d+)$")
 EPISODES = "episodes.h5"
 HEATMAP = "heatmap.npz"  # the run's visit counts (daddy.eval.heatmap.RUN_FILE)
 STATE_INDEX = "index.json"  # the savestate index (daddy.swarm.state_index.INDEX_FILE)
+TRAIN_LOG = "train.log"  # every line the trainer printed, all processes (daddy.run.run_log)
+TENSORBOARD = "tb"  # TensorBoard event files (daddy.run.tensorboard)
 RUNS_ROOT = Path("runs")  # the defaults of every command's --runs-root / --states-root
 STATES_ROOT = Path("savestates")
 
@@ -156,11 +158,13 @@ class RunPaths:
 
     @property
     def train_log(self) -> Path:
-        return self.dir / "train.log"
+        """The run log: `tail -f` it to follow the whole run, resumes and segments included."""
+        return self.dir / TRAIN_LOG
 
     @property
     def tensorboard(self) -> Path:
-        return self.dir / "tb"
+        """TensorBoard's folder for the run (`tensorboard --logdir runs` shows every run)."""
+        return self.dir / TENSORBOARD
 
     @property
     def videos(self) -> Path:
