@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from daddy.cart.asm import finalize_header
 from daddy.game import ram
 from daddy.game.env import PokemonEnv
 from daddy.game.milestones import DEFAULT_MILESTONES, by_name
 from daddy.game.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
-from daddy.game.rom import Rom
+from daddy.game.rom import Rom, check_rom
 from daddy.swarm.curriculum import CurriculumConfig, CurriculumManager
 from daddy.swarm.state_import import (
     EXIT_BAD_INPUT,
@@ -58,19 +59,21 @@ def states(practice_rom: Rom, boot_state: bytes) -> dict[str, bytes]:
     return out
 
 
-def foreign_cartridge_state(practice_rom: Rom, folder: Path) -> bytes:
-    """A state of another ROM: the practice cartridge relabelled MBC1 + 32 KiB RAM (like
-    Pokémon Red, whose cartridge has RAM banks where the practice cartridge has none)."""
-    from pyboy import PyBoy
-
+def other_cartridge(practice_rom: Rom, folder: Path) -> Path:
+    """Another ROM with a cartridge like Pokémon Red's: the practice game relabelled
+    'OTHER GAME', MBC1 + 32 KiB RAM (Pokémon Red has RAM banks; the practice cartridge none)."""
     rom = bytearray(practice_rom.path.read_bytes())
-    rom[0x147], rom[0x149] = 0x03, 0x03
-    check = 0
-    for b in rom[0x134:0x14D]:
-        check = (check - b - 1) & 0xFF
-    rom[0x14D] = check
+    finalize_header(rom, "OTHER GAME", cart_type=0x03, rom_size_code=0x00, ram_size_code=0x03)
     path = folder / "other.gb"
     path.write_bytes(rom)
+    return path
+
+
+def foreign_cartridge_state(practice_rom: Rom, folder: Path) -> bytes:
+    """A state of `other_cartridge`, 32 KiB longer than the practice cartridge's."""
+    from pyboy import PyBoy
+
+    path = other_cartridge(practice_rom, folder)
     pb = PyBoy(str(path), window="null", sound_emulated=False, log_level="ERROR")
     try:
         pb.tick(60, False)
@@ -134,7 +137,9 @@ def test_practice_states_are_classified_from_their_ram(
         (lambda s, rom, tmp: s["boot"][: len(s["boot"]) // 3], "truncated"),
         (lambda s, rom, tmp: s["power_on"], "has not started"),
         (lambda s, rom, tmp: s["foreign_map"], "map 0xF0"),
-        (lambda s, rom, tmp: foreign_cartridge_state(rom, tmp), "left over"),
+        (lambda s, rom, tmp: foreign_cartridge_state(rom, tmp),
+         ("made for another ROM (a cartridge with 32 KiB of RAM, like Pokémon Red), but this "
+         "run's ROM is the practice cartridge, with 0 KiB")),
     ],
     ids=[
         "empty",
@@ -251,3 +256,35 @@ def test_python_m_daddy_curriculum_import_runs_the_tool(
     assert "imported as import_badge (tier mid, map 0x36, badges 1" in out.stdout
     names = [e.name for e in StateIndex.load(tmp_path / "ss" / "r").entries]
     assert names == ["pallet_town_start", "import_badge"]
+
+
+def test_a_practice_state_offered_to_a_real_game_run_is_from_another_rom_not_truncated(
+    states: dict[str, bytes], practice_rom: Rom, tmp_path: Path
+) -> None:
+    """The issue's case: a whole practice-cartridge state was refused as 'truncated … copy it
+    again' by a run of Pokémon Red (a cartridge with RAM; here a stand-in with the same)."""
+    other = check_rom(other_cartridge(practice_rom, tmp_path), allow_unknown=True)
+    assert not other.practice and other.ram_kib == 32
+    path = write(tmp_path / "in", {"boot": states["boot"]}) / "boot.state"
+    index = empty_index(other, tmp_path)
+    (outcome,) = import_states(index, [path], other)
+    assert outcome.status == "refused", outcome
+    assert outcome.reason.startswith("made for another ROM (the practice cartridge), but this "
+                                     f"run's ROM is the ROM at {other.path}")  # fmt: skip
+    assert "--rom practice" in outcome.reason and "truncated" not in outcome.reason
+    assert index.reload() == []
+
+
+def test_the_importer_takes_its_rom_by_the_rule(
+    states: dict[str, bytes], tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No --rom: $DADDY_ROM names the run's ROM, checked before anything is written."""
+    good = write(tmp_path / "good", {"starter": states["starter"]})
+    (tmp_path / "empty.gb").write_bytes(b"")
+    monkeypatch.setenv("DADDY_ROM", str(tmp_path / "empty.gb"))
+    root = ["--states-root", str(tmp_path / "savestates")]
+    assert main(["import", "--run", "r", *root, str(good)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "$DADDY_ROM: ROM file" in err and "is empty" in err
+    assert not (tmp_path / "savestates").exists()
+    assert main(["import", "--run", "r", *root, "--rom", "practice", str(good)]) == EXIT_OK

@@ -201,7 +201,7 @@ def describe_sha1(sha1: str) -> str:
         return POKEMON_RED
     if sha1 == practice_sha1():
         return PRACTICE_WORDS
-    return f"another ROM (SHA-1 {sha1[:12]}…; an older practice cartridge or another dump)"
+    return f"another ROM (SHA-1 {sha1}: an older practice cartridge or another dump)"
 
 
 def check_same_rom(rom: Rom, recorded_sha1: str, what: str, hint: str | None = None) -> None:

@@ -6,9 +6,11 @@ Other Pokémon Red RL projects (pokemonred_puffer and friends) save plain PyBoy 
 spawn from them like from its own trigger states. Each file is loaded once in an emulator of the
 run's ROM and its RAM read (`daddy.game.ram`), so the index entry's map, badges, events, milestone mask
 and tier come from the game itself, never from the file name. A file that cannot be a state of
-this ROM is refused with one line saying why: not readable, made by a newer PyBoy, truncated,
-bytes left over (a cartridge with other RAM, i.e. another ROM), a game not started yet, a map
-this ROM does not have. Accepted states are re-saved by the running PyBoy right after loading
+this ROM is refused with one line saying why: not readable, made by a newer PyBoy, made for
+another ROM (its size differs from this ROM's states by whole 8 KiB cartridge-RAM banks: PyBoy
+saves the cartridge's RAM in every state, one bank on the practice cartridge, four on Pokémon
+Red; a state that loads in the practice cartridge is named as its), truncated, a game not
+started yet, a map this ROM does not have. Accepted states are re-saved by the running PyBoy right after loading
 (the same machine state in the running format, so `pyboy` in the index is true for the file)
 and added with `StateIndex.add` under the milestone `import_<file stem>`.
 """
@@ -28,8 +30,9 @@ from daddy.game import ram
 from daddy.game.bootstrap import BootstrapError, bootstrap
 from daddy.game.env import PokemonEnv
 from daddy.game.milestones import DEFAULT_MILESTONES, TIERS, Milestone, Tier, reached_mask
-from daddy.game.rom import Rom, RomError, resolve_rom
+from daddy.game.rom import PRACTICE, PRACTICE_WORDS, Rom, RomError, practice_sha1
 from daddy.run import exit_codes
+from daddy.run.config import run_rom
 from daddy.run.paths import STATES_ROOT, RunPaths, add_root_flags
 from daddy.swarm.curriculum import CurriculumConfig
 from daddy.swarm.state_index import (
@@ -50,6 +53,9 @@ CHECK_FRAMES = 60
 # PyBoy's state format grows by one every few releases: a first byte far above the running
 # format is no format at all (text, another emulator's file), not a state from the future.
 _FORMAT_SLACK = 16
+# PyBoy saves cartridge RAM in 8 KiB banks: states of two ROMs differ in size by whole banks.
+RAM_BANK = 8 * 1024
+_MBC_SLACK = 64  # bytes a memory controller adds to a state (MBC1: 2, MBC5: 1, RTC: 33)
 # Late-game maps: the curriculum's default (Cerulean Gym, Vermilion … Saffron), one source.
 DEFAULT_LATE_MAPS: tuple[int, ...] = CurriculumConfig().late_maps
 
@@ -133,14 +139,58 @@ def _load_problem(err: BaseException, data: bytes, sample_size: int) -> str:
     return f"the emulator could not load it ({text}); it is not a PyBoy savestate of this ROM"
 
 
+def other_rom_reason(data: bytes, sample_size: int, rom: Rom | None = None) -> str | None:
+    """'made for another ROM (…)' when `data` differs in size from this ROM's states
+    (`sample_size`) by whole cartridge-RAM banks (give or take a memory controller's few
+    bytes), naming the other ROM when it can be told: the practice cartridge if the state
+    loads in it, else by its cartridge RAM."""
+    diff = len(data) - sample_size
+    banks = round(diff / RAM_BANK)
+    if banks == 0 or abs(diff - banks * RAM_BANK) > _MBC_SLACK:
+        return None
+    if rom is None:
+        more = "more" if banks > 0 else "less"
+        return (f"made for another ROM (its cartridge has {abs(banks) * 8} KiB {more} RAM "
+                "than this ROM's); import it into a run of that ROM (--rom)")  # fmt: skip
+    theirs = max(1, rom.ram_kib // 8) + banks  # PyBoy saves at least one bank
+    if theirs == 1 and rom.sha1 != practice_sha1() and _loads_in_practice_cartridge(data):
+        return (f"made for another ROM ({PRACTICE_WORDS}), but this run's ROM is "
+                f"{rom.describe()}; import it into a run of the practice cartridge "
+                f"(--rom {PRACTICE})")  # fmt: skip
+    ram = "at most 8 KiB" if theirs == 1 else f"{theirs * 8} KiB"
+    like = ", like Pokémon Red" if theirs == 4 else ""
+    return (f"made for another ROM (a cartridge with {ram} of RAM{like}), but this run's ROM "
+            f"is {rom.describe()}, with {rom.ram_kib} KiB; import it into a run of that ROM "
+            "(--rom PATH)")  # fmt: skip
+
+
+def _loads_in_practice_cartridge(data: bytes) -> bool:
+    """Whether `data` loads whole into the practice cartridge (one emulator, only when a
+    refused state might be the practice cartridge's)."""
+    from pyboy import PyBoy
+
+    from daddy.cart.build import practice_rom_path
+
+    pb = PyBoy(str(practice_rom_path()), window="null", sound_emulated=False, log_level="ERROR")
+    try:
+        buf = io.BytesIO(data)
+        pb.load_state(buf)
+        return buf.tell() == len(data)
+    except Exception:  # noqa: BLE001 -- any failure means "not the practice cartridge's"
+        return False
+    finally:
+        pb.stop(save=False)
+
+
 def inspect_state(
     pyboy: Any, data: bytes, *, format_version: int, sample_size: int,
-    maps: frozenset[int] | None = None,
+    maps: frozenset[int] | None = None, rom: Rom | None = None,
 ) -> Inspection:  # fmt: skip
     """Load `data` into `pyboy`, check it is a playable state of its ROM, read its RAM.
 
     `format_version`/`sample_size`: first byte and length of a state the running PyBoy saves
-    for this ROM (what a good state looks like). Raises `StateRefused` with the reason.
+    for this ROM (what a good state looks like); `rom`, when given, lets a state of another
+    ROM be named as such. Raises `StateRefused` with the reason.
     """
     if not data:
         raise StateRefused("the file is empty, not a savestate")
@@ -154,6 +204,9 @@ def inspect_state(
             f"made by a newer PyBoy (state format {data[0]}; the running PyBoy writes "
             f"{format_version}); upgrade PyBoy to the version that made it"
         )
+    other = other_rom_reason(data, sample_size, rom) if data[0] == format_version else None
+    if other:
+        raise StateRefused(other)
     buf = io.BytesIO(data)
     try:
         pyboy.load_state(buf)
@@ -162,9 +215,8 @@ def inspect_state(
     left = len(data) - buf.tell()
     if left:
         raise StateRefused(
-            f"{left} bytes left over after the emulator state: it was made with a cartridge "
-            f"that has other RAM banks (another ROM, e.g. Pokémon Red's state on the practice "
-            f"cartridge); import it into a run of that ROM (--rom)"
+            f"{left} bytes left over after the emulator state: it is not a state of this ROM "
+            "(made for another ROM or another emulator); import it into a run of its ROM (--rom)"
         )
     mem = pyboy.memory
     if not mem[ram.W_STATUS_FLAGS6] & 1:
@@ -261,7 +313,7 @@ def _import_one(
         return Outcome(path, "refused", reason=f"cannot read it ({err.strerror or err})")
     try:
         got = inspect_state(env.pyboy, data, format_version=sample[0], sample_size=len(sample),
-                            maps=maps)  # fmt: skip
+                            maps=maps, rom=env.rom)  # fmt: skip
     except StateRefused as err:
         return Outcome(path, "refused", reason=str(err))
     digest = sha256_bytes(got.state)
@@ -295,8 +347,10 @@ def build_parser(prog: str = "python -m daddy.curriculum") -> argparse.ArgumentP
                          description=__doc__.split("\n")[0])  # fmt: skip
     imp.add_argument("--run", required=True, help="run name: states go to STATES_ROOT/RUN/")
     imp.add_argument(
-        "--rom", default=None, help="the run's ROM: practice (default, or $DADDY_ROM) or a ROM path"
-    )
+        "--rom", default=None,
+        help="the run's ROM, 'practice' or a path (default: $DADDY_ROM, else runs/RUN.yaml's "
+             "train.rom, else the run's checkpoint's, else the practice cartridge)",
+    )  # fmt: skip
     imp.add_argument("--allow-unknown-rom", action="store_true")
     add_root_flags(imp, runs=False, old_states_name=True)
     imp.add_argument(
@@ -316,7 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = "daddy.curriculum import"
     try:
         files = find_state_files(args.sources)
-        rom = resolve_rom(args.rom, allow_unknown=args.allow_unknown_rom)
+        rom = run_rom(args.run, args.rom, allow_unknown=args.allow_unknown_rom,
+                      states_root=args.states_root)  # fmt: skip
         index = open_index(rom, args.run, args.states_root)
         outcomes = import_states(index, files, rom)
     except (OSError, RomError, StateIndexError, BootstrapError, ValueError) as err:
