@@ -115,3 +115,22 @@ def get_starter(env: PokemonEnv) -> None:
     face(env, "up")
     press(env, "a")
     settle(env)
+
+
+def parcel_errand(env: PokemonEnv) -> None:
+    """The real game's errand (with the starter): Viridian Mart's clerk gives OAK's PARCEL on
+    entry, Oak takes it and gives the POKeDEX, and the old man north of Viridian lets you by."""
+    walk_to(env, world.VIRIDIAN_MART, 4, 7)
+    settle(env)
+    walk_to(env, world.OAKS_LAB, 2, 5)  # below Oak
+    face(env, "up")
+    press(env, "a")
+    settle(env)
+
+
+def skip_parcel_errand(env: PokemonEnv) -> None:
+    """A test shortcut: the errand's flags written to RAM (parcel fetched and delivered, POKeDEX
+    received), so the old man's gate is open the next time Viridian City loads."""
+    mem = env.unwrapped.pyboy.memory
+    for flag in (world.FLAG_GOT_OAKS_PARCEL, world.FLAG_OAK_GOT_PARCEL, world.FLAG_GOT_POKEDEX):
+        mem[ram.W_EVENT_FLAGS + flag // 8] |= 1 << (flag % 8)

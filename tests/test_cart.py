@@ -10,7 +10,17 @@ import pytest
 from daddy.cart import build, world
 from daddy.cart.asm import finalize_header
 from daddy.game import ram
-from tests.cart_util import face, get_starter, make_strong, press, settle, walk_to
+from tests.cart_util import (
+    face,
+    flag_set,
+    get_starter,
+    make_strong,
+    parcel_errand,
+    press,
+    settle,
+    skip_parcel_errand,
+    walk_to,
+)
 
 PALLET, ROUTE_1, PEWTER_GYM, REDS_2F, REDS_1F = 0x00, 0x0C, 0x36, 0x26, 0x25
 
@@ -159,6 +169,7 @@ def test_losing_a_battle_returns_to_the_healing_spot(game):
 def test_gym_leader_gives_badge_and_event(game):
     get_starter(game)
     make_strong(game)
+    skip_parcel_errand(game)
     walk_to(game, PEWTER_GYM, 4, 2)
     face(game, "up")
     press(game, "a")  # Brock's text, then the battle
@@ -176,8 +187,10 @@ def test_gym_leader_gives_badge_and_event(game):
 
 def test_first_badge_needs_no_grinding(game):
     """The learning benchmark's first goal is reachable by walking there and fighting: the
-    starter survives the wild battles on the way and beats Brock without extra levels."""
+    starter survives the rival, the parcel errand and the wild battles on the way and beats
+    Brock without extra levels."""
     get_starter(game)
+    parcel_errand(game)
     walk_to(game, PEWTER_GYM, 4, 2)  # fights whatever appears on the way
     s = game.state
     assert s.levels[0] < 10 and s.party_count == 1  # no shortcut was taken
@@ -188,3 +201,102 @@ def test_first_badge_needs_no_grinding(game):
             break
         press(game, "a")
     assert game.state.badges & 1
+
+
+# --- the real game's first obstacles after the starter (pokered OaksLab/ViridianMart/ViridianCity)
+OAKS_LAB, VIRIDIAN, VIRIDIAN_MART, ROUTE_2 = 0x28, 0x01, 0x2A, 0x0D
+
+
+def flag(game, index: int) -> bool:
+    return flag_set(game.pyboy.memory, index)
+
+
+def walk_down_until_battle(game, limit: int = 10) -> None:
+    """Step down (closing text with B) until a battle starts."""
+    for _ in range(limit):
+        if game.state.in_battle:
+            return
+        press(game, "down" if game.state.in_control else "b")
+    raise AssertionError("no battle started")
+
+
+def test_no_rival_before_the_starter(game):
+    walk_to(game, OAKS_LAB, 4, 5)
+    walk_to(game, OAKS_LAB, 4, world.RIVAL_TRIGGER_Y)  # the rival's row, without a starter
+    press(game, "down")
+    assert game.state.in_control and not game.state.in_battle
+    assert not flag(game, world.FLAG_BATTLED_RIVAL)
+
+
+@pytest.mark.parametrize("lose", [False, True])
+def test_rival_battles_on_leaving_the_lab_won_or_lost(game, lose):
+    """pokered OaksLab.asm: the rival stops the player with the starter at row 6; the flag is
+    set whether the battle is won or lost, there is no blackout, and the party is healed."""
+    get_starter(game)
+    walk_down_until_battle(game)
+    s = game.state
+    assert (s.map_id, s.y) == (OAKS_LAB, world.RIVAL_TRIGGER_Y) and s.in_battle == 2
+    if lose:
+        mem = game.pyboy.memory
+        mem[ram.W_PARTY_MON1_HP + 1] = 1
+    money = game.state.money
+    for _ in range(200):
+        if game.state.in_control:
+            break
+        press(game, "a")
+    s = game.state
+    assert flag(game, world.FLAG_BATTLED_RIVAL)
+    assert s.map_id == OAKS_LAB and s.hp == s.max_hp  # healed in the lab, not at Mom's
+    assert (s.money > money) != lose  # only a win pays
+    press(game, "down")
+    assert not game.state.in_battle  # once only
+
+
+def test_old_man_blocks_the_way_north_until_the_pokedex(game):
+    get_starter(game)
+    make_strong(game)
+    walk_to(game, VIRIDIAN, 4, 1)
+    assert flag(game, world.FLAG_BATTLED_RIVAL)  # met on the way out of the lab
+    press(game, "up")
+    assert game.state.map_id == VIRIDIAN  # the old man's gate
+    settle(game)
+    with pytest.raises(AssertionError, match="no path"):
+        walk_to(game, ROUTE_2, 4, 8)
+
+
+def test_parcel_errand_fills_and_empties_the_bag_and_opens_the_way(game):
+    """Viridian Mart's clerk puts OAK's PARCEL in the bag on entry (EVENT_GOT_OAKS_PARCEL);
+    Oak takes it (EVENT_OAK_GOT_PARCEL) and gives the POKeDEX (EVENT_GOT_POKEDEX); then the
+    road north of Viridian City is open."""
+    get_starter(game)
+    make_strong(game)
+    walk_to(game, VIRIDIAN_MART, 4, 7)
+    settle(game)
+    mem = game.pyboy.memory
+    assert flag(game, world.FLAG_GOT_OAKS_PARCEL) and not flag(game, world.FLAG_OAK_GOT_PARCEL)
+    assert game.state.has_item(world.ITEM_OAKS_PARCEL)
+    n = mem[ram.W_NUM_BAG_ITEMS]
+    assert mem[ram.W_BAG_ITEMS + 2 * n] == 0xFF  # the list stays terminated
+    walk_to(game, VIRIDIAN_MART, 4, 6)
+    walk_to(game, VIRIDIAN_MART, 4, 7)  # a second visit gives nothing
+    assert game.state.in_control and mem[ram.W_NUM_BAG_ITEMS] == n
+    walk_to(game, OAKS_LAB, 2, 5)
+    face(game, "up")
+    press(game, "a")
+    settle(game)
+    assert flag(game, world.FLAG_GOT_POKEDEX) and flag(game, world.FLAG_OAK_GOT_PARCEL)
+    assert not game.state.has_item(world.ITEM_OAKS_PARCEL)
+    assert mem[ram.W_NUM_BAG_ITEMS] == n - 1 and mem[ram.W_BAG_ITEMS + 2 * (n - 1)] == 0xFF
+    walk_to(game, ROUTE_2, 4, 8)
+
+
+def test_items_go_into_the_bag_with_their_ids(game):
+    get_starter(game)
+    make_strong(game)
+    walk_to(game, ROUTE_1, 2, 5)
+    face(game, "up")
+    press(game, "a")  # the POTION
+    settle(game)
+    mem = game.pyboy.memory
+    assert mem[ram.W_NUM_BAG_ITEMS] == 1
+    assert list(mem[ram.W_BAG_ITEMS : ram.W_BAG_ITEMS + 3]) == [world.POTION, 1, 0xFF]

@@ -26,7 +26,7 @@ from daddy.swarm.state_import import (
     open_index,
 )
 from daddy.swarm.state_index import StateIndex
-from tests.cart_util import face, get_starter, make_strong, press, walk_to
+from tests.cart_util import face, get_starter, make_strong, press, skip_parcel_errand, walk_to
 
 
 def bits(*names: str) -> int:
@@ -43,6 +43,7 @@ def states(practice_rom: Rom, boot_state: bytes) -> dict[str, bytes]:
         get_starter(env)
         out["starter"] = env.save_state()
         make_strong(env)
+        skip_parcel_errand(env)  # the old man north of Viridian lets the player by
         walk_to(env, 0x36, 4, 2)  # in front of Brock
         face(env, "up")
         for _ in range(200):

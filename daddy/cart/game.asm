@@ -41,6 +41,7 @@ wPartyMon1MaxHP  EQU $D18D
 wPokedexOwned    EQU $D2F7
 wPokedexSeen     EQU $D30A
 wNumBagItems     EQU $D31D
+wBagItems        EQU $D31E       ; (item id, quantity) pairs, $FF after the last
 wPlayerMoney     EQU $D347
 wRivalName       EQU $D34A
 wObtainedBadges  EQU $D356
@@ -112,6 +113,7 @@ MOVE_COOL  EQU 12             ; frames per step: one 8-frame press moves exactly
 KIND_WILD    EQU 1
 KIND_TRAINER EQU 2
 KIND_LEADER  EQU 3
+KIND_RIVAL   EQU 4             ; Oak's Lab: no blackout, the flag is set won or lost
 MAX_LEVEL    EQU 100
 
 OBJ_FLAG    EQU 2
@@ -971,6 +973,8 @@ StartGame:
     ld [wPlayerMoney+2], a
     ld a, $30
     ld [wPlayerMoney+1], a
+    ld a, $FF
+    ld [wBagItems], a
     ld a, HEAL_START_MAP
     ld [wHealMap], a
     ld a, HEAL_START_X
@@ -1296,6 +1300,8 @@ Overworld:
     ld [wMoveCool], a
     jr .loop
 .ready:
+    call MapScript
+    jr c, .loop
     ld a, [wJoyPressed]
     bit BIT_START, a
     jr nz, .start
@@ -1502,14 +1508,43 @@ Interact:
     ret
 
 DoSign:
+    ld a, [wCurMap]
+    cp MAP_OAKS_LAB
+    jr z, DoOak
+    call ObjText
+    jp ShowText
+
+; OAK (the lab's sign cell) ends the parcel errand: as in pokered's OaksLab.asm he takes OAK's
+; PARCEL from the bag and gives the POKeDEX (EVENT_OAK_GOT_PARCEL, EVENT_GOT_POKEDEX).
+DoOak:
+    ld bc, FLAG_GOT_POKEDEX
+    call CheckFlag
+    ld hl, TextOakAfterDex
+    jp nz, ShowText
+    ld a, ITEM_OAKS_PARCEL
+    call FindBagItem
+    jr c, .noparcel
+    call RemoveBagItem
+    ld bc, FLAG_OAK_GOT_PARCEL
+    call SetFlag
+    ld bc, FLAG_GOT_POKEDEX
+    call SetFlag
+    ld hl, TextOakGotParcel
+    jp ShowText
+.noparcel:
+    ld bc, FLAG_GOT_STARTER
+    call CheckFlag
+    ld hl, TextOakErrand
+    jp nz, ShowText
     call ObjText
     jp ShowText
 
 DoItem:
     call ObjFlag
     call SetFlag
-    ld hl, wNumBagItems
-    inc [hl]
+    ld a, OBJ_SPECIES               ; an item's id sits in the species slot
+    call ObjField
+    call AddBagItem
     call FacingTarget
     call CellAddr
     ld [hl], CELL_FLOOR
@@ -1603,6 +1638,137 @@ DoStarter:
 .empty:
     ld hl, TextEmptyBall
     jp ShowText
+
+; ================================================================= story
+; The current map's story script, run each overworld frame before input (pokered runs its map
+; scripts from the overworld loop). Carry set: a script ran, the frame's input is spent.
+MapScript:
+    ld a, [wCurMap]
+    cp MAP_OAKS_LAB
+    jr z, OaksLabScript
+    cp MAP_VIRIDIAN_MART
+    jr z, ViridianMartScript
+    and a
+    ret
+
+; pokered OaksLab.asm (OaksLabScript10-12): with the starter and before the rival battle, the
+; rival stops the player at row RIVAL_TRIGGER_Y; EVENT_BATTLED_RIVAL_IN_OAKS_LAB is set won or
+; lost, and the party is healed.
+OaksLabScript:
+    ld a, [wYCoord]
+    cp RIVAL_TRIGGER_Y
+    jr nz, .none
+    ld bc, FLAG_GOT_STARTER
+    call CheckFlag
+    jr z, .none
+    ld bc, FLAG_BATTLED_RIVAL
+    call CheckFlag
+    jr nz, .none
+    ld hl, RivalRecord
+    ld a, l
+    ld [wObjPtr], a
+    ld a, h
+    ld [wObjPtr+1], a
+    call ObjText
+    call ShowText
+    ld a, RIVAL_LEVEL
+    ld [wEnemyLevel], a
+    ld a, RIVAL_SPECIES
+    ld [wEnemySpecies], a
+    ld a, KIND_RIVAL
+    ld [wBattleKind], a
+    call Battle
+    scf
+    ret
+.none:
+    and a
+    ret
+
+; pokered ViridianMart.asm (ViridianMartScript0/1): on entering, the clerk gives OAK's PARCEL
+; (GiveItem OAKS_PARCEL, EVENT_GOT_OAKS_PARCEL), once.
+ViridianMartScript:
+    ld bc, FLAG_GOT_OAKS_PARCEL
+    call CheckFlag
+    jr nz, OaksLabScript.none
+    call SetFlag
+    ld a, ITEM_OAKS_PARCEL
+    call AddBagItem
+    ld hl, TextClerkParcel
+    call ShowText
+    scf
+    ret
+
+; The rival as an object record (x, y, flag, level, money, badge, text, species) for Battle.
+RivalRecord:
+    db 0, 0, FLAG_BATTLED_RIVAL & $FF, FLAG_BATTLED_RIVAL >> 8, RIVAL_LEVEL, $01, 0
+    db TextRival & $FF, TextRival >> 8, RIVAL_SPECIES
+
+; ================================================================= bag
+; a = item id -> hl = its pair in wBagItems, carry clear; carry set (hl = the end) when absent.
+FindBagItem:
+    ld b, a
+    ld hl, wBagItems
+    ld a, [wNumBagItems]
+    ld c, a
+.loop:
+    ld a, c
+    and a
+    jr z, .none
+    ld a, [hl]
+    cp b
+    ret z
+    inc hl
+    inc hl
+    dec c
+    jr .loop
+.none:
+    scf
+    ret
+
+; a = item id: one more in the bag (a new pair at the end, $FF after it; up to 99 of one kind);
+; a bag with BAG_CAPACITY kinds keeps what it has.
+AddBagItem:
+    push af
+    call FindBagItem
+    jr c, .new
+    pop af
+    inc hl
+    ld a, [hl]
+    cp 99
+    ret nc
+    inc [hl]
+    ret
+.new:
+    ld a, [wNumBagItems]
+    cp BAG_CAPACITY
+    jr nc, .full
+    pop af
+    ld [hl+], a
+    ld a, 1
+    ld [hl+], a
+    ld [hl], $FF
+    ld hl, wNumBagItems
+    inc [hl]
+    ret
+.full:
+    pop af
+    ret
+
+; hl = a pair FindBagItem found: remove it, moving the later pairs and the $FF down.
+RemoveBagItem:
+    ld d, h
+    ld e, l
+    inc hl
+    inc hl
+.loop:
+    ld a, [hl+]
+    ld [de], a
+    inc de
+    cp $FF
+    jr nz, .loop
+    ld hl, wNumBagItems
+    dec [hl]
+    ret
 
 ; a = money in BCD hundreds, added to the 3-byte BCD wPlayerMoney.
 AddMoney:
@@ -1767,6 +1933,8 @@ Battle:
     call ObjField
     call AddMoney
     ld a, [wBattleKind]
+    cp KIND_RIVAL
+    jr z, .rivalend
     cp KIND_LEADER
     jr nz, EndBattle
     ld a, OBJ_BADGE
@@ -1777,7 +1945,20 @@ Battle:
     ld hl, TextGotBadge
     call ShowText
     jr EndBattle
+.rivalwins:
+    ld hl, TextRivalWins
+    call BattleMsg
+    ld c, 60
+    call DelayFrames
+    call ObjFlag
+    call SetFlag
+.rivalend:
+    call HealParty
+    jr EndBattle
 .lose:
+    ld a, [wBattleKind]
+    cp KIND_RIVAL
+    jr z, .rivalwins
     ld hl, TextBlackedOut
     call BattleMsg
     ld c, 60
@@ -1922,3 +2103,9 @@ TextEnemyFainted:  db "The foe fainted!@"
 TextLevelUp:     db "Your POKeMON grew|a level!@"
 TextBlackedOut:  db "You blacked out!@"
 TextGotBadge:    db "You received|a BADGE!@"
+TextRival:       db "RIVAL: Wait! Let's|check our POKeMON!@"
+TextRivalWins:   db "RIVAL: Am I great|or what?@"
+TextClerkParcel: db "CLERK: Take this|PARCEL to OAK!@"
+TextOakErrand:   db "OAK: Make your|POKeMON fight!@"
+TextOakGotParcel: db "OAK: My PARCEL!|Take this POKeDEX!@"
+TextOakAfterDex: db "OAK: Fill the|POKeDEX for me!@"

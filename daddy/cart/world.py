@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from daddy.game import ram
+from daddy.game import events, ram
 
 WIDTH, HEIGHT = 10, 9
 
@@ -47,6 +47,20 @@ FLAG_BEAT_MISTY = flag_index(ram.EVENT_BEAT_MISTY)
 FLAG_BEAT_LT_SURGE = flag_index(ram.EVENT_BEAT_LT_SURGE)
 FIRST_FREE_FLAG = 1000  # items and trainers get flags from here on (unused by Red's scripts)
 
+# The first obstacles after the starter, with pokered's flags and item id (daddy.game.events;
+# docs/REAL_GAME.md "The first obstacles"): the rival battle on leaving the lab, the parcel errand.
+FLAG_BATTLED_RIVAL = flag_index(events.EVENT_BATTLED_RIVAL_IN_OAKS_LAB)  # scripts/OaksLab.asm
+FLAG_GOT_POKEDEX = flag_index(events.EVENT_GOT_POKEDEX)  # the old man lets you pass north
+FLAG_OAK_GOT_PARCEL = flag_index(events.EVENT_OAK_GOT_PARCEL)  # set with EVENT_GOT_POKEDEX
+FLAG_GOT_OAKS_PARCEL = flag_index(events.EVENT_GOT_OAKS_PARCEL)  # scripts/ViridianMart.asm
+ITEM_OAKS_PARCEL = events.OAKS_PARCEL
+OAKS_LAB, VIRIDIAN_MART = 0x28, 0x2A
+RIVAL_TRIGGER_Y = 6  # OaksLab.asm: the rival stops a player with the starter at row 6
+RIVAL_LEVEL, RIVAL_SPECIES = 5, 2
+# item ids (constants/item_constants.asm), kept in the object's species slot
+POKE_BALL, MOON_STONE, ANTIDOTE, POTION, REPEL, RARE_CANDY, NUGGET, ETHER, TM04 = (
+    0x04, 0x0A, 0x0B, 0x14, 0x1E, 0x28, 0x31, 0x50, 0xCC)
+
 STARTER_SPECIES = 1
 START = (0x26, 3, 6)  # REDS_HOUSE_2F, where the real game starts
 HEAL_START = (0x25, 3, 5)  # in front of Mom
@@ -63,7 +77,7 @@ class Obj:
     level: int = 0
     money: int = 0  # BCD hundreds, e.g. 0x10 = 1000
     badge: int = 0  # badge bit mask for gym leaders
-    species: int = 0
+    species: int = 0  # trainers: the foe's species; items: the item id put in the bag
 
 
 @dataclass(frozen=True)
@@ -188,12 +202,12 @@ MAPS: tuple[MapDef, ...] = (
          "T,,,..,,,T",
          "TTTT..TTTT"),
         conn={"S": 0x00, "N": 0x01},
-        objects=(Obj(2, 4, "Found a POTION!@"),),
+        objects=(Obj(2, 4, "Found a POTION!@", species=POTION),),
         encounters=Encounters(20, 2, 1, 16),
     ),
     MapDef(
         0x01, "VIRIDIAN_CITY", "TOWN",
-        ("TTTT..TTTT",
+        ("TTTT==TTTT",
          "T........T",
          "TRRR..RRRT",
          "T#D#..#D#T",
@@ -204,7 +218,11 @@ MAPS: tuple[MapDef, ...] = (
          "TTTT..TTTT"),
         conn={"S": 0x0C, "N": 0x0D},
         warps=((2, 3, 0x29, 4, 7), (7, 3, 0x2A, 4, 7)),
-        objects=(Obj(2, 5, "VIRIDIAN CITY|The eternal green@"),),
+        objects=(
+            Obj(2, 5, "VIRIDIAN CITY|The eternal green@"),
+            # pokered's old man lies in the road north until EVENT_GOT_POKEDEX
+            *_town_gates((4, 5), 0, FLAG_GOT_POKEDEX, "OLD MAN: You can't|go through here!@"),
+        ),
     ),
     _center(0x29, "VIRIDIAN_POKECENTER", 0x01, (2, 3)),
     MapDef(
@@ -215,14 +233,13 @@ MAPS: tuple[MapDef, ...] = (
          "#........#",
          "#.CC..CC.#",
          "#........#",
-         "#...i....#",
+         "#........#",
          "#........#",
          "####D#####"),
         warps=((4, 8, 0x01, 7, 4),),
-        objects=(
-            Obj(1, 2, "Found an ANTIDOTE!@"),
-            Obj(8, 2, "Found a POKe BALL!@"),
-            Obj(4, 6, "Found OAK's PARCEL!@", flag=flag_index(ram.EVENT_OAK_GOT_PARCEL)),
+        objects=(  # the clerk hands over OAK's PARCEL on entry (game.asm ViridianMartScript)
+            Obj(1, 2, "Found an ANTIDOTE!@", species=ANTIDOTE),
+            Obj(8, 2, "Found a POKe BALL!@", species=POKE_BALL),
         ),
     ),
     MapDef(
@@ -239,7 +256,7 @@ MAPS: tuple[MapDef, ...] = (
         conn={"S": 0x01, "N": 0x33},
         objects=(
             Obj(7, 2, "BUG CATCHER: Let's|battle!@", level=6, money=0x02, species=18),
-            Obj(2, 6, "Found a REPEL!@"),
+            Obj(2, 6, "Found a REPEL!@", species=REPEL),
         ),
         encounters=Encounters(20, 3, 3, 18),
     ),
@@ -256,7 +273,7 @@ MAPS: tuple[MapDef, ...] = (
          "TTTT..TTTT"),
         conn={"S": 0x0D, "N": 0x02},
         objects=(
-            Obj(8, 1, "Found an ETHER!@"),
+            Obj(8, 1, "Found an ETHER!@", species=ETHER),
             Obj(3, 3, "BUG CATCHER: The|forest is mine!@", level=7, money=0x03, species=10),
         ),
         encounters=Encounters(15, 4, 3, 10),
@@ -330,7 +347,7 @@ MAPS: tuple[MapDef, ...] = (
          "#,,,,,,,,#",
          "#D########"),
         warps=((1, 8, 0x0E, 7, 5), (8, 0, 0x0F, 2, 2)),
-        objects=(Obj(3, 5, "Found a MOON STONE!@"),),
+        objects=(Obj(3, 5, "Found a MOON STONE!@", species=MOON_STONE),),
         encounters=Encounters(20, 8, 3, 20),
     ),
     MapDef(
@@ -348,7 +365,7 @@ MAPS: tuple[MapDef, ...] = (
         warps=((2, 1, 0x3B, 8, 1),),
         objects=(
             Obj(3, 4, "HIKER: Mountains|make you strong!@", level=12, money=0x05, species=24),
-            Obj(5, 6, "Found a TM!@"),
+            Obj(5, 6, "Found a TM!@", species=TM04),
         ),
         encounters=Encounters(20, 10, 3, 23),
     ),
@@ -404,7 +421,7 @@ MAPS: tuple[MapDef, ...] = (
         conn={"N": 0x03, "S": 0x11},
         objects=(
             Obj(2, 2, "JR TRAINER: Ready|or not!@", level=15, money=0x05, species=27),
-            Obj(8, 3, "Found a NUGGET!@"),
+            Obj(8, 3, "Found a NUGGET!@", species=NUGGET),
             Obj(7, 5, "BIKER: Outta|my way!@", level=16, money=0x06, species=28),
         ),
         encounters=Encounters(20, 12, 3, 27),
@@ -424,7 +441,7 @@ MAPS: tuple[MapDef, ...] = (
         objects=(
             Obj(7, 2, "CAMPER: Almost at|VERMILION!@", level=17, money=0x06, species=29),
             Obj(2, 5, "LASS: My POKeMON|are cute!@", level=18, money=0x06, species=16),
-            Obj(7, 5, "Found a RARE CANDY!@"),
+            Obj(7, 5, "Found a RARE CANDY!@", species=RARE_CANDY),
         ),
         encounters=Encounters(20, 14, 3, 29),
     ),
@@ -525,6 +542,8 @@ def validate() -> None:
                 raise WorldError(f"{where}: leader at ({x},{y}) needs badge, flag and level")
             if OBJECT_CHARS[c] in ("trainer", "leader") and not 1 <= o.species <= 151:
                 raise WorldError(f"{where}: trainer at ({x},{y}) needs a species")
+            if OBJECT_CHARS[c] == "item" and not 1 <= o.species <= 0xFE:
+                raise WorldError(f"{where}: item at ({x},{y}) needs an item id")
             if OBJECT_CHARS[c] == "gate" and o.flag < 0:
                 raise WorldError(f"{where}: gate at ({x},{y}) needs the flag that opens it")
         warp_cells = {(w[0], w[1]) for w in m.warps}
@@ -652,5 +671,16 @@ def constants_asm() -> str:
         f"HEAL_START_Y EQU {HEAL_START[2]}",
         f"FLAG_GOT_STARTER EQU {FLAG_GOT_STARTER}",
         f"STARTER_SPECIES EQU {STARTER_SPECIES}",
+        f"FLAG_BATTLED_RIVAL EQU {FLAG_BATTLED_RIVAL}",
+        f"FLAG_GOT_POKEDEX EQU {FLAG_GOT_POKEDEX}",
+        f"FLAG_OAK_GOT_PARCEL EQU {FLAG_OAK_GOT_PARCEL}",
+        f"FLAG_GOT_OAKS_PARCEL EQU {FLAG_GOT_OAKS_PARCEL}",
+        f"ITEM_OAKS_PARCEL EQU ${ITEM_OAKS_PARCEL:02X}",
+        f"MAP_OAKS_LAB EQU ${OAKS_LAB:02X}",
+        f"MAP_VIRIDIAN_MART EQU ${VIRIDIAN_MART:02X}",
+        f"RIVAL_TRIGGER_Y EQU {RIVAL_TRIGGER_Y}",
+        f"RIVAL_LEVEL EQU {RIVAL_LEVEL}",
+        f"RIVAL_SPECIES EQU {RIVAL_SPECIES}",
+        f"BAG_CAPACITY EQU {ram.BAG_CAPACITY}",
     ]
     return "\n".join(out) + "\n"
