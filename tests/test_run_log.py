@@ -40,6 +40,7 @@ def test_log_holds_both_runs_lines_in_order_and_error_lines(tmp_path: Path) -> N
     assert any(line.startswith("[RESUME] r: checkpoint step_200") for line in log)
     assert [line for line in log if line.startswith("[STEP")][-1].startswith("[STEP 400/400")
     assert log[-1] == refused.stderr.strip() and "--start-over" in log[-1]
+    assert not any("Traceback" in line for line in log)  # a refusal is its one line
 
 
 def stats(step: int) -> IntervalStats:

@@ -78,7 +78,10 @@ def test_status_names_segments_step_checkpoint_episodes_and_job(local_run: Path)
     job = json.loads(RunPaths("tiny", local_run / "runs").job_record(1).read_text())["job_id"]
     assert got["segments"] == f"1/2 done; segment 1: local job {job} ended"
     assert got["step"].startswith("200 / 400 (50.0%) last logged")
-    assert got["checkpoint"].startswith("step_200, ") and "runs/tiny/checkpoints/step_200" in got["checkpoint"]
+    assert (
+        got["checkpoint"].startswith("step_200, ")
+        and "runs/tiny/checkpoints/step_200" in got["checkpoint"]
+    )
     assert got["episodes"].startswith("2 logged")
     assert got["best"] == "no milestone reached yet"
     assert got["trainer"] == "not running"

@@ -34,8 +34,11 @@ def plain(text: str) -> str:
 class RunLog:
     """Appends lines to the run log; opens the file at the first line (append, never truncate)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, tracebacks: bool = False) -> None:
+        """`tracebacks`: log the traceback of an exception leaving the `with` block (for the
+        outermost one, where only crashes arrive: inner ones see refusals meant as one line)."""
         self.path = Path(path)
+        self.tracebacks = tracebacks
         self._file: IO[str] | None = None
         self._saved: list[tuple[str, Any, LogTee]] = []  # (sys attribute, stream found, our tee)
 
@@ -86,7 +89,11 @@ class RunLog:
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:  # fmt: skip
-        if exc is not None and not isinstance(exc, (SystemExit, KeyboardInterrupt)):
+        if (
+            self.tracebacks
+            and exc is not None
+            and not isinstance(exc, (SystemExit, KeyboardInterrupt))
+        ):
             # Python prints the traceback after the streams are restored: keep it here too
             self.write_line("".join(traceback.format_exception(exc_type, exc, tb)).rstrip("\n"))
         self.close()

@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_train_args(argv)
     if not cfg.run_name:
         return error("--run-name (or run_name in --config) is required")
-    with RunLog(RunPaths(cfg.run_name, Path(cfg.runs_root)).train_log):  # error lines too
+    # error lines and crashes' tracebacks go to the run log too
+    with RunLog(RunPaths(cfg.run_name, Path(cfg.runs_root)).train_log, tracebacks=True):
         return _main(cfg)
 
 
