@@ -14,7 +14,13 @@ from daddy.game.env import PokemonEnv
 from daddy.game.milestones import DEFAULT_MILESTONES, by_name
 from daddy.game.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
 from daddy.intrinsic.rewards import MilestonePosteriors
-from daddy.swarm.curriculum import CurriculumConfig, CurriculumManager, make_watcher, next_milestone
+from daddy.swarm.curriculum import (
+    CurriculumConfig,
+    CurriculumManager,
+    make_watcher,
+    next_milestone,
+    story_rank,
+)
 from daddy.swarm.state_index import StateEntry, StateIndex, StateIndexError, StateMeta
 from daddy.swarm.trigger import Trigger, entry_name
 from tests.cart_util import face, get_starter, make_strong, press, skip_parcel_errand, walk_to
@@ -47,6 +53,8 @@ def make_index(folder: Path, tiers: dict[str, int]) -> StateIndex:
 
 def manager(index: StateIndex, num_envs: int = 8, seed: int = 0,
             **cfg: object) -> CurriculumManager:
+    """A manager; the tier-mixture tests draw without the frontier unless they ask for it."""
+    cfg.setdefault("curriculum_frontier", 0.0)
     config = CurriculumConfig(**cfg)  # type: ignore[arg-type]
     return CurriculumManager(index, config, num_envs, seed=seed)
 
@@ -95,6 +103,92 @@ def test_tier_shares_are_renormalised_over_tiers_with_states(
     cur = manager(make_index(tmp_path, tiers), **shares(mixture))
     assert tier_probs(cur) == pytest.approx(expected)
     assert {cur.sample(0).tier for _ in range(50)} == set(expected)
+
+
+# --- frontier ---------------------------------------------------------------------------------
+STORY = [  # name, tier, milestone, mask: one state per step of the early story, in story order
+    ("boot", "early", "bootstrap", ()), ("house", "early", "map_0x25_0", ()),
+    ("starter", "early", "got_starter", ("got_starter",)),
+    ("route", "early", "route_1", ("got_starter", "route_1")),
+    ("viridian", "early", "viridian_city", ("got_starter", "route_1", "viridian_city")),
+    ("pewter", "mid", "pewter_city",
+     ("got_starter", "route_1", "viridian_city", "viridian_forest", "pewter_city")),
+]
+
+
+def story_index(folder: Path, tiers: dict[str, str] | None = None) -> StateIndex:
+    index = StateIndex.create(folder, "run", ROM, "2.8.1")
+    for name, tier, milestone, mask in STORY:
+        add(index, name, (tiers or {}).get(name, tier), milestones=bits(*mask),
+            milestone=milestone)
+    return index
+
+
+def test_the_frontier_is_the_furthest_milestones_in_story_order(tmp_path: Path) -> None:
+    cur = manager(story_index(tmp_path), curriculum_frontier=0.65)
+    assert cur.frontier() == {"viridian", "pewter"}  # frontier_ranks=2
+    assert manager(story_index(tmp_path / "b"), frontier_ranks=1).frontier() == {"pewter"}
+    later = add(cur.index, "brock", "mid", milestone="beat_brock",
+                milestones=bits("got_starter", "pewter_city"))
+    cur.notify_new_state(later)
+    assert cur.frontier() == {"brock", "pewter"}  # the newest milestone moves the frontier
+    assert story_rank("map_0x2a_3") == -1 and story_rank("beat_brock") > story_rank("route_1")
+
+
+def test_without_milestone_states_there_is_no_frontier(index: StateIndex) -> None:
+    cur = manager(index, curriculum_frontier=0.65)
+    assert cur.frontier() == set()
+    assert tier_probs(cur) == {"early": 0.45, "mid": 0.35, "late": 0.2}
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.65, 0.9])
+def test_measured_frontier_share_matches_the_setting(tmp_path: Path, share: float) -> None:
+    """Frontier states sit in a tier the mixture leaves out, so only the frontier draw reaches
+    them: the measured share of frontier spawns is the setting itself."""
+    index = story_index(tmp_path, tiers={"viridian": "late", "pewter": "late"})
+    cur = manager(index, curriculum_frontier=share, summary_window=20_000,
+                  **shares({"early": 0.6, "mid": 0.4}))
+    n = 20_000
+    picks = Counter(cur.sample(i % 8).name for i in range(n))
+    measured = (picks["viridian"] + picks["pewter"]) / n
+    assert measured == pytest.approx(share, abs=0.015)
+    assert cur.summary_dict()["spawn_frontier"] == pytest.approx(measured)
+    assert sum(cur.probabilities().get(k, 0.0) for k in ("viridian", "pewter")) == pytest.approx(share)
+    assert sum(cur.probabilities().values()) == pytest.approx(1.0)
+    assert ("frontier" in cur.summary()) == (share > 0)
+
+
+# Drawn by the curriculum before the frontier existed (commit 819f25d), seed 3, over STORY's
+# index with the default mixture, updating each spawn with new_cells = i % 7.
+OLD_SEQUENCE = [
+    "house", "pewter", "starter", "boot", "pewter", "route", "route", "pewter", "route",
+    "pewter", "viridian", "house", "pewter", "viridian", "route", "boot", "pewter", "starter",
+    "route", "pewter", "pewter", "pewter", "route", "pewter", "pewter", "boot", "pewter",
+    "pewter", "house", "pewter", "route", "pewter", "pewter", "pewter", "pewter", "pewter",
+    "pewter", "house", "boot", "viridian",
+]
+
+
+def test_frontier_zero_reproduces_the_old_draw_sequence(tmp_path: Path) -> None:
+    cur = CurriculumManager(story_index(tmp_path), CurriculumConfig(curriculum_frontier=0.0),
+                            8, seed=3)
+    seq = []
+    for i in range(len(OLD_SEQUENCE)):
+        name = cur.sample(i % 8).name
+        cur.update(i % 8, name, new_cells=i % 7, milestones_mask=0)
+        seq.append(name)
+    assert seq == OLD_SEQUENCE
+    assert cur.summary_dict()["spawn_frontier"] > 0  # frontier states drawn by the mixture
+
+
+def test_recent_frontier_spawns_survive_a_checkpoint(tmp_path: Path) -> None:
+    a = manager(story_index(tmp_path / "a"), curriculum_frontier=0.65)
+    for i in range(50):
+        a.sample(i % 8)
+    b = manager(story_index(tmp_path / "b"), curriculum_frontier=0.65)
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+    assert b.summary_dict()["spawn_frontier"] == a.summary_dict()["spawn_frontier"]
+    assert [b.sample(i % 8).name for i in range(20)] == [a.sample(i % 8).name for i in range(20)]
 
 
 # --- Go-Explore weights ------------------------------------------------------------------------
@@ -293,6 +387,8 @@ def test_refresh_picks_up_states_other_writers_added(index: StateIndex) -> None:
      ({"curriculum_early": -1.0}, "non-negative"),
      ({"curriculum_late": float("nan")}, "non-negative"),
      ({"migration_fraction": 1.5}, "migration_fraction"),
+     ({"curriculum_frontier": 1.5}, "curriculum_frontier"),
+     ({"frontier_ranks": 0}, "frontier_ranks"),
      ({"max_bytes": 0}, "max_bytes"),
      ({"novelty_alpha": 0.0}, "novelty_alpha"),
      ({"required_events": ["D755"]}, "byte address.bit"),

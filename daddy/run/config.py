@@ -202,6 +202,8 @@ class TrainConfig(_Settings):
     """target share of spawns from mid-game savestates"""
     curriculum_late: Float = Field(0.20, ge=0)
     """target share of spawns from late-game savestates"""
+    curriculum_frontier: Float = Field(0.65, ge=0, le=1)
+    """share of spawns from the frontier (the states of the furthest milestones reached, in story order); the rest follow the early/mid/late mixture; 0 = the mixture alone"""
     keep_checkpoints: Int = Field(3, ge=1)
     """complete checkpoints kept on disk; older ones are pruned"""
     tensorboard: StrictBool = True

@@ -1,9 +1,12 @@
 """CurriculumManager: which savestate each env spawns from at reset.
 
-Swarming over the story: envs start from a mixture of early, mid and late savestates (a target
-mixture, renormalised over the tiers that have states). Within a tier the choice is Go-Explore
-style: states chosen seldom, and states whose episodes still find new cells or milestones, are
-favoured. When an env reaches a milestone no env had before, a fraction of envs migrate to the
+Swarming over the story: a share `curriculum_frontier` of spawns comes from the frontier, the
+states of the furthest milestones reached so far in story order (Go-Explore returns to the
+newest cells; the peer pokemonred_puffer migrates its envs to the newest state), so most
+episodes start where the next obstacle is. The rest rediscover: envs start from a mixture of
+early, mid and late savestates (a target mixture, renormalised over the tiers that have states).
+Within the frontier and within a tier the choice is Go-Explore style: states chosen seldom, and
+states whose episodes still find new cells or milestones, are favoured. When an env reaches a milestone no env had before, a fraction of envs migrate to the
 new state at their next reset. Milestone posteriors steer it through `set_milestone_pressure`.
 All state is plain JSON-able data, so checkpoints never unpickle.
 
@@ -15,6 +18,7 @@ save_state()>, watcher.state_meta(i, t, game, step))`; at each episode end `cur.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections import deque
@@ -24,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from daddy.game import milestones as _milestones
 from daddy.game.milestones import DEFAULT_MILESTONES, TIERS, Tier
 from daddy.swarm.state_index import StateEntry, StateIndex, StateIndexError, StateMeta, is_weak
 from daddy.swarm.trigger import (
@@ -49,6 +54,11 @@ class CurriculumConfig:
     that have states."""
     curriculum_late: float = 0.20
     """Target share of spawns from late-game states."""
+    curriculum_frontier: float = 0.65
+    """Share of spawns from the frontier: the states of the `frontier_ranks` furthest milestones
+    reached, in story order; the rest follow the tier mixture. 0: the tier mixture alone."""
+    frontier_ranks: int = 2
+    """How many of the furthest milestones (distinct story ranks) make up the frontier."""
     count_exponent: float = 0.5
     """Go-Explore count bonus: weight ∝ (1 + times chosen) ** -count_exponent."""
     novelty_init: float = 1.0
@@ -89,6 +99,11 @@ class CurriculumConfig:
         ):
             raise ValueError(f"curriculum mixture {self.mixture} needs non-negative shares, "
                              f"at least one positive")
+        if not (math.isfinite(self.curriculum_frontier) and 0.0 <= self.curriculum_frontier <= 1.0):
+            raise ValueError(f"curriculum_frontier must be in [0, 1], got "
+                             f"{self.curriculum_frontier}")
+        if self.frontier_ranks < 1:
+            raise ValueError(f"frontier_ranks must be at least 1, got {self.frontier_ranks}")
         if not 0.0 <= self.migration_fraction <= 1.0:
             raise ValueError(f"migration_fraction must be in [0, 1], got "
                              f"{self.migration_fraction}")
@@ -148,6 +163,7 @@ class CurriculumManager:
         self._pending: dict[int, str] = {}  # env id → state to migrate to at its next sample
         self._pressure: dict[str, float] = {}
         self._recent: deque[Tier] = deque(maxlen=cfg.summary_window)
+        self._recent_frontier: deque[bool] = deque(maxlen=cfg.summary_window)
         self._bytes: dict[str, bytes] = {}  # sha256 → state bytes, for resets without disk I/O
         self._spawned: list[StateEntry | None] = [None] * num_envs  # by `reset_state`
         self._load_entries()
@@ -204,6 +220,7 @@ class CurriculumManager:
         if name is None or name not in self._usable:
             name = self._draw()
         entry = self._usable[name]
+        self._recent_frontier.append(name in self.frontier())
         self._stats[name].chosen += 1
         self._recent.append(entry.tier)
         return entry
@@ -241,17 +258,39 @@ class CurriculumManager:
     def probabilities(self) -> dict[str, float]:
         """The spawn distribution of an env with no pending migration (sums to 1)."""
         out: dict[str, float] = {}
+        f = self._frontier_share()
         for tier, p_tier in self._tier_probs().items():
-            names, w = self._tier_weights(tier)
+            names, w = self._weights([n for n, e in self._usable.items() if e.tier == tier])
             for name, wi in zip(names, w / w.sum()):
-                out[name] = p_tier * float(wi)
+                out[name] = (1.0 - f) * p_tier * float(wi)
+        if f > 0:
+            names, w = self._weights(sorted(self.frontier()))
+            for name, wi in zip(names, w / w.sum()):
+                out[name] = out.get(name, 0.0) + f * float(wi)
         return out
+
+    def frontier(self) -> set[str]:
+        """Names of the usable states at the `frontier_ranks` furthest story ranks reached
+        (empty when no state has reached a milestone: then the tier mixture alone draws)."""
+        ranks = {n: entry_rank(e) for n, e in self._usable.items()}
+        top = sorted({r for r in ranks.values() if r >= 0}, reverse=True)[: self.cfg.frontier_ranks]
+        return {n for n, r in ranks.items() if r in top}
+
+    def _frontier_share(self) -> float:
+        """`curriculum_frontier`, or 0 when there is no frontier or spawning is bootstrap-only."""
+        if self.cfg.curriculum_frontier <= 0 or self.cfg.spawn == "bootstrap":
+            return 0.0
+        return self.cfg.curriculum_frontier if self.frontier() else 0.0
 
     def _draw(self) -> str:
         if self.cfg.spawn == "bootstrap":
             boot = [n for n, e in self._usable.items() if e.is_bootstrap]
             if boot:
                 return boot[0]
+        f = self._frontier_share()
+        if f > 0 and self.rng.random() < f:  # no draw at all when f is 0: the old sequence
+            names, w = self._weights(sorted(self.frontier()))
+            return names[self.rng.choice(len(names), p=w / w.sum())]
         probs = self._tier_probs()
         tiers = list(probs)
         tier = tiers[self.rng.choice(len(tiers), p=np.array([probs[t] for t in tiers]))]
@@ -267,7 +306,10 @@ class CurriculumManager:
         return {t: s / total for t, s in shares.items() if s > 0}
 
     def _tier_weights(self, tier: Tier) -> tuple[list[str], np.ndarray]:
-        names = [n for n, e in self._usable.items() if e.tier == tier]
+        return self._weights([n for n, e in self._usable.items() if e.tier == tier])
+
+    def _weights(self, names: list[str]) -> tuple[list[str], np.ndarray]:
+        """Go-Explore weights of `names` (uniform when they are unusable)."""
         w = np.array([self._weight(n) for n in names], dtype=np.float64)
         if not np.isfinite(w).all() or w.sum() <= 0:
             w = np.ones(len(names))
@@ -370,12 +412,17 @@ class CurriculumManager:
         if not self._recent:
             return "no spawns yet"
         frac = self._recent_fractions()
-        return " | ".join(f"{t} {round(100 * frac[t])}%" for t in TIERS)
+        out = " | ".join(f"{t} {round(100 * frac[t])}%" for t in TIERS)
+        if self.cfg.curriculum_frontier > 0:
+            out += f" | frontier {round(100 * self._frontier_fraction())}%"
+        return out
 
     def summary_dict(self) -> dict[str, float | int]:
         """Flat numbers for logs: recent spawn shares, states per tier, skipped, pending."""
         frac = self._recent_fractions()
         out: dict[str, float | int] = {f"spawn_{t}": frac[t] for t in TIERS}
+        out["spawn_frontier"] = self._frontier_fraction()
+        out["states_frontier"] = len(self.frontier())
         for t in TIERS:
             out[f"states_{t}"] = sum(e.tier == t for e in self._usable.values())
         out["states_skipped"] = len(self._skipped)
@@ -394,6 +441,11 @@ class CurriculumManager:
             for name, e in self._usable.items()
         }
 
+    def _frontier_fraction(self) -> float:
+        """Share of recent spawns drawn from a state that was at the frontier when drawn."""
+        n = len(self._recent_frontier)
+        return sum(self._recent_frontier) / n if n else 0.0
+
     def _recent_fractions(self) -> dict[str, float]:
         n = len(self._recent)
         return {t: (sum(r == t for r in self._recent) / n if n else 0.0) for t in TIERS}
@@ -408,6 +460,7 @@ class CurriculumManager:
             "pending": {str(k): v for k, v in self._pending.items()},
             "pressure": dict(self._pressure),
             "recent": list(self._recent),
+            "recent_frontier": [int(b) for b in self._recent_frontier],
             "rng": {"bit_generator": rng["bit_generator"],
                     "state": str(rng["state"]["state"]), "inc": str(rng["state"]["inc"]),
                     "has_uint32": int(rng["has_uint32"]), "uinteger": int(rng["uinteger"])},
@@ -427,6 +480,7 @@ class CurriculumManager:
                          "state": {"state": int(r["state"]), "inc": int(r["inc"])},
                          "has_uint32": int(r["has_uint32"]), "uinteger": int(r["uinteger"])}
             recent = [str(t) for t in d["recent"]]
+            recent_frontier = [bool(b) for b in d.get("recent_frontier", [])]
             pressure = {str(k): float(v) for k, v in d["pressure"].items()}
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"curriculum state in the checkpoint is malformed ({err!r}); "
@@ -438,11 +492,40 @@ class CurriculumManager:
                          if 0 <= k < self.num_envs and v in self._usable}
         self.rng.bit_generator.state = rng_state
         self._recent = deque((t for t in recent if t in TIERS), maxlen=self.cfg.summary_window)
+        self._recent_frontier = deque(recent_frontier, maxlen=self.cfg.summary_window)
         self._pressure = pressure
 
     def _check_env(self, env_id: int) -> None:
         if not 0 <= env_id < self.num_envs:
             raise IndexError(f"env_id {env_id} out of range 0..{self.num_envs - 1}")
+
+
+def story_rank(name: str) -> int:
+    """Position of milestone `name` in story order (-1: not a milestone, e.g. 'map_0x2a').
+
+    daddy.game.milestones.story_rank when that module has it; else DEFAULT_MILESTONES order.
+    """
+    ranker = getattr(_milestones, "story_rank", None)
+    if ranker is not None:
+        try:
+            rank = ranker(name)
+        except (KeyError, ValueError):
+            return -1
+        return -1 if rank is None else int(rank)
+    return _LIST_RANK.get(name, -1)
+
+
+_LIST_RANK = {m.name: i for i, m in enumerate(DEFAULT_MILESTONES)}
+
+
+@functools.lru_cache(maxsize=4096)
+def entry_rank(entry: StateEntry) -> int:
+    """How far into the story a state is: the furthest story rank of its own milestone and of
+    the milestones its mask holds (-1: none, e.g. the bootstrap state)."""
+    ranks = [story_rank(entry.milestone)]
+    ranks += [story_rank(m.name) for i, m in enumerate(DEFAULT_MILESTONES)
+              if entry.milestones >> i & 1]
+    return max(ranks)
 
 
 def next_milestone(entry: StateEntry) -> str | None:
