@@ -300,3 +300,42 @@ def test_items_go_into_the_bag_with_their_ids(game):
     mem = game.pyboy.memory
     assert mem[ram.W_NUM_BAG_ITEMS] == 1
     assert list(mem[ram.W_BAG_ITEMS : ram.W_BAG_ITEMS + 3]) == [world.POTION, 1, 0xFF]
+
+
+# ---------------------------------------------------------------- warps (docs/REAL_GAME.md)
+
+
+def _destination(map_id: int, x: int, y: int) -> tuple[int, int, int]:
+    """Where the warp at (map_id, x, y) of the world data leads."""
+    warp = next(w for w in world.BY_ID[map_id].warps if (w[0], w[1]) == (x, y))
+    return warp[2], warp[3], warp[4]
+
+
+@pytest.mark.parametrize(
+    ("start", "button", "warp"),
+    [((REDS_2F, 7, 2), "up", (REDS_2F, 7, 1)), ((REDS_1F, 4, 7), "down", (REDS_1F, 4, 8))],
+    ids=["stairs", "front door"],
+)
+def test_a_warp_writes_the_map_first_and_the_position_after_a_fade(game, start, button, warp):
+    """The real game's order: for a while wCurMap names the new map while wXCoord/wYCoord still
+    hold the warp's cell on the old map and rBGP fades to black. The joypad rule alone reads
+    "in control" there; `in_control` waits until the new map is loaded and shown."""
+    walk_to(game, *start)
+    dest = _destination(*warp)
+    pb, mem = game.pyboy, game.pyboy.memory
+    pb.button_press(button)
+    frames = []
+    for f in range(150):
+        pb.tick(1, False)
+        if f == 7:
+            pb.button_release(button)
+        cell = (mem[ram.W_CUR_MAP], mem[ram.W_X_COORD], mem[ram.W_Y_COORD])
+        frames.append((cell, mem[ram.R_BGP], ram.joypad_free(mem), ram.in_control(mem)))
+    mid = [f for f in frames if f[0] == (dest[0], warp[1], warp[2])]  # new map, old position
+    assert len(mid) >= 24
+    assert all(free and not control for _, _, free, control in mid)
+    palettes = [bgp for _, bgp, _, _ in mid]
+    assert palettes == sorted(palettes) and {0xE4, 0xF9, 0xFE, 0xFF} <= set(palettes)
+    in_control = [cell for cell, _, _, control in frames if control]
+    assert in_control[-1] == dest and set(in_control) <= {start, dest}
+    assert all(bgp == 0xE4 for _, bgp, _, control in frames if control)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
+from daddy.cart import world
 from daddy.game import ram, spec
 from daddy.game.env import ACTIONS, EpsilonEnv, PokemonEnv, RewardConfig, StateError, make_env
 from daddy.game.milestones import DEFAULT_MILESTONES
-from tests.cart_util import get_starter, press, walk_to
+from tests.cart_util import get_starter, passable, press, walk_to
 
 
 @pytest.fixture
@@ -165,3 +167,45 @@ def test_bag_items_read_from_ram_and_reused_while_in_control():
     assert s.bag == bytes([0x46, 0x04]) and s.has_item(0x46) and not s.has_item(0x09)
     mem[ram.W_NUM_BAG_ITEMS] = 0
     assert ram.read_game_state(mem).bag == b""
+
+
+class _Recorder(gym.Wrapper):
+    """Keeps every GameState a step hands out: what rewards, novelty and visit counts read."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.states: list[ram.GameState] = []
+
+    def step(self, action: int):
+        out = super().step(action)
+        self.states.append(out[4]["game"])
+        return out
+
+
+def _standable(mem: ram.Memory, map_id: int, x: int, y: int) -> bool:
+    """A cell of the practice world the player can stand on once a warp has settled (a warp
+    lands beside its door or stairs, never on them)."""
+    m = world.BY_ID.get(map_id)
+    return (
+        m is not None and 0 <= x < world.WIDTH and 0 <= y < world.HEIGHT
+        and passable(mem, m, x, y) and m.char(x, y) not in "D>"
+    )
+
+
+def test_a_walk_through_warps_counts_only_cells_the_player_can_stand_on(practice_rom, boot_state):
+    """Between the new wCurMap and the new position the RAM names a cell that does not exist
+    (docs/REAL_GAME.md): no step may hand it out, and no reward may count it."""
+    env = _Recorder(make_env(practice_rom, state=boot_state, max_episode_steps=10**6))
+    env.reset()
+    rng = np.random.default_rng(0)
+    try:
+        for goal in ((0x25, 4, 7), (0x00, 4, 5), (0x28, 4, 6), (0x00, 3, 4), (0x26, 3, 6)):
+            walk_to(env, *goal)
+            for _ in range(12):  # a random stroll: down, left, right, up
+                env.step(int(rng.integers(0, 4)))
+        mem = env.unwrapped.pyboy.memory
+        assert {0x26, 0x25, 0x00, 0x28} <= env.env.maps
+        assert [c for c in env.env.cells if not _standable(mem, *c)] == []
+        assert [s.cell for s in env.states if not _standable(mem, *s.cell)] == []
+    finally:
+        env.close()

@@ -241,3 +241,50 @@ def test_a_map_counts_again_at_each_story_stage() -> None:
                  ) == ["beat_brock", "badge_boulder"]
     assert names(w.observe(0, game(REDS_HOUSE, badges=0b1,
                                    events=(*STARTER, ram.EVENT_BEAT_BROCK)))) == ["map_0x25_s3"]
+
+
+def test_map_trigger_states_load_settled_with_the_new_map_on_screen(practice_rom, boot_state):
+    """A trigger savestate taken on first entry into a map, loaded into a fresh emulator, is
+    in control on that map at a cell inside it, with the normal palette, and its screen is the
+    settled one: idle frames change nothing (a state from inside a warp would still fade and
+    load the map)."""
+    from daddy.cart import world
+    from daddy.game.env import PokemonEnv
+    from tests.cart_util import walk_to
+
+    env = PokemonEnv(practice_rom, initial_state=boot_state, max_episode_steps=10**6)
+    env.reset()
+    watcher = MilestoneWatcher(1)
+    watcher.start_episode(0, env.state)
+    saved: dict[str, tuple[bytes, tuple[int, int, int]]] = {}
+    step = env.step
+
+    def step_and_watch(action: int):
+        out = step(action)
+        for t in watcher.observe(0, env.state):
+            saved[t.name] = (env.save_state(), env.state.cell)
+        return out
+
+    env.step = step_and_watch  # type: ignore[method-assign]
+    try:
+        walk_to(env, 0x28, 4, 6)  # Red's room, the stairs, the front door, Oak's Lab
+    finally:
+        env.close()
+    assert {cell[0] for _, cell in saved.values()} >= {0x25, PALLET, 0x28}
+    fresh = PokemonEnv(practice_rom)
+    try:
+        for name, (state, cell) in saved.items():
+            fresh.load_state(state)
+            mem = fresh.pyboy.memory
+            s = fresh.state
+            m = world.BY_ID[s.map_id]
+            assert s.in_control and s.cell == cell, name
+            assert 0 <= s.x < world.WIDTH and 0 <= s.y < world.HEIGHT and m.char(s.x, s.y) in ".,"
+            assert mem[ram.R_BGP] == 0xE4, name
+            fresh.pyboy.tick(1, True)
+            tiles, screen = list(mem[ram.W_TILE_MAP : ram.W_TILE_MAP + 360]), fresh.screen_rgb()
+            fresh.pyboy.tick(120, True)
+            assert list(mem[ram.W_TILE_MAP : ram.W_TILE_MAP + 360]) == tiles, name
+            assert (fresh.screen_rgb() == screen).all(), name
+    finally:
+        fresh.close()

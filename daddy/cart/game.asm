@@ -48,6 +48,10 @@ wObtainedBadges  EQU $D356
 wCurMap          EQU $D35E
 wYCoord          EQU $D361
 wXCoord          EQU $D362
+wMapPalOffset    EQU $D35D       ; 0: LoadGBPal's normal palette (only Rock Tunnel darkens it)
+wNumberOfWarps   EQU $D3AE
+wWarpEntries     EQU $D3AF       ; 4 bytes a warp: y, x, destination warp id, destination map
+wMovementFlags   EQU $D736       ; pokered's wd736; bit 2: standing on a warp
 wWalkBikeSurf    EQU $D700
 wStatusFlags5    EQU $D730
 wStatusFlags6    EQU $D732
@@ -86,6 +90,7 @@ wWildMin      EQU $C024
 wWildMask     EQU $C025
 wWildSpecies  EQU $C026
 wLineStart    EQU $C028       ; 2 bytes
+wIgnoreInput  EQU $C03E       ; frames until wStatusFlags5 bit 5 clears (wIgnoreInputCounter)
 wCellMap      EQU $C040       ; 90 bytes, 10x9 cell types
 wOAM          EQU $C100       ; 16 bytes, the player's four sprites
 
@@ -355,6 +360,7 @@ DelayFrame:
     inc [hl]
     call ReadJoypad
     call NextRandom
+    call CountDownIgnoreInput
     pop hl
     pop de
     pop bc
@@ -1017,6 +1023,7 @@ LoadMap:
     ld bc, 90
     call CopyBytes
     call ApplyObjectFlags
+    call LoadWarpEntries
     ld d, 0
     ld b, 9
     call DrawCellRows
@@ -1042,6 +1049,79 @@ LoadMap:
     ld bc, 16
     call CopyBytes
     jp LcdOn
+
+; The current map's warps where the real game keeps them (LoadMapHeader copies each map's warp
+; table to wNumberOfWarps/wWarpEntries), so the settled-warp rule of daddy/game/ram.py reads
+; one layout on both ROMs. The cartridge lands on a cell, not a warp id: the id is 0.
+LoadWarpEntries:
+    ld a, [wWarpsPtr]
+    ld l, a
+    ld a, [wWarpsPtr+1]
+    ld h, a
+    ld de, wWarpEntries
+    ld c, 0
+.loop:
+    ld a, [hl+]
+    cp $FF
+    jr z, .done
+    ld b, a
+    ld a, [hl+]
+    ld [de], a
+    inc de
+    ld a, b
+    ld [de], a
+    inc de
+    xor a
+    ld [de], a
+    inc de
+    ld a, [hl+]
+    ld [de], a
+    inc de
+    inc hl
+    inc hl
+    inc c
+    jr .loop
+.done:
+    ld a, c
+    ld [wNumberOfWarps], a
+    ret
+
+; The real game's fades (home/fade.asm GBFadeOutToBlack, GBFadeInFromBlack): rBGP (and the
+; sprite palette) step through four palettes, 8 frames each.
+FadeOutToBlack:
+    ld hl, FadeOutPals
+    jr FadeSteps
+FadeInFromBlack:
+    ld hl, FadeInPals
+FadeSteps:
+    ld b, 4
+.step:
+    ld a, [hl+]
+    ldh [rBGP], a
+    ldh [rOBP0], a
+    ld c, 8
+    call DelayFrames
+    dec b
+    jr nz, .step
+    ret
+
+FadeOutPals:
+    db $E4, $F9, $FE, $FF
+FadeInPals:
+    db $FF, $FE, $F9, $E4
+
+; The real game's CountDownIgnoreInputBitReset (engine/play_time.asm, every V-blank): when the
+; counter runs out, the joypad is read again.
+CountDownIgnoreInput:
+    ld hl, wIgnoreInput
+    ld a, [hl]
+    and a
+    ret z
+    dec [hl]
+    ret nz
+    ld hl, wStatusFlags5
+    res 5, [hl]
+    ret
 
 ; Items already taken and gates already opened become floor.
 ApplyObjectFlags:
@@ -1381,6 +1461,8 @@ TryMove:
     ret
 .walk:
     ld b, a
+    ld hl, wMovementFlags
+    res 2, [hl]
     ld a, e
     ld [wXCoord], a
     ld a, d
@@ -1397,17 +1479,30 @@ TryMove:
     jp z, TryEncounter
     ret
 .warp:
+    ld hl, wMovementFlags
+    set 2, [hl]
     call FindWarp
     ret c
     inc hl
     inc hl
+    ; The real game's order (home/overworld.asm WarpFound2, then EnterMap): the new map id
+    ; first, a fade with the old position, then the new position, the load and the fade in.
     ld a, [hl+]
     ld [wCurMap], a
+    push hl
+    call FadeOutToBlack
+    pop hl
     ld a, [hl+]
     ld [wXCoord], a
     ld a, [hl]
     ld [wYCoord], a
-    jp LoadMap
+    ld hl, wStatusFlags5            ; IgnoreInputForHalfSecond: the joypad is ignored until
+    set 5, [hl]                     ; 30 frames after the fade in (map scripts run first)
+    call LoadMap
+    call FadeInFromBlack
+    ld a, 30
+    ld [wIgnoreInput], a
+    ret
 .edge:
     ld a, [wFacing]
     ld c, a

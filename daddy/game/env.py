@@ -35,6 +35,10 @@ from daddy.game.spec import (
 )
 
 FULL_READ_EVERY = 16  # steps between full reads of the event flags (see read_game_state)
+# A step that ends inside a warp runs on, SETTLE_FRAMES at a time, until the warp has settled
+# (the game ignores the joypad meanwhile); at most MAX_SETTLE_FRAMES more frames.
+SETTLE_FRAMES = 4
+MAX_SETTLE_FRAMES = 120
 # Shade i is rendered as RGB (i, i, i): the red channel is the shade index.
 _SHADE_PALETTE = (0x000000, 0x010101, 0x020202, 0x030303)
 # For people (videos, screenshots): the classic grey ramp.
@@ -134,6 +138,7 @@ class PokemonEnv(gym.Env):
         else:
             self.load_state(self._initial if self._initial is not None else self._power_on)
         self.pyboy.tick(1, True)
+        self._settle_warp()
         self.steps = 0
         self.state = ram.read_game_state(self.pyboy.memory)
         return self._obs(), {"game": self.state}
@@ -152,6 +157,7 @@ class PokemonEnv(gym.Env):
         pb.tick(self.press_frames, False)
         pb.button_release(button)
         pb.tick(self.action_freq - self.press_frames, True)
+        self._settle_warp()
         self.steps += 1
         # Event flags are re-read in full every FULL_READ_EVERY steps, whatever happened.
         prev = self.state if self.steps % FULL_READ_EVERY else None
@@ -191,6 +197,17 @@ class PokemonEnv(gym.Env):
 
     # ---- helpers
 
+    def _settle_warp(self) -> None:
+        """Tick on while a warp is under way: between the new wCurMap and the new position
+        the RAM names a cell that does not exist (docs/REAL_GAME.md "Warps and fades"), and no
+        consumer of `GameState.cell` (rewards, novelty, visit counts, trigger savestates) should
+        ever see it. Two single-byte reads a step when no warp is under way."""
+        pb, mem = self.pyboy, self.pyboy.memory
+        extra = 0
+        while extra < MAX_SETTLE_FRAMES and not ram.warp_settled(mem):
+            pb.tick(SETTLE_FRAMES, True)
+            extra += SETTLE_FRAMES
+
     def _obs(self) -> dict[str, np.ndarray]:
         return {
             "screen": self._screen[::2, ::2, 0].copy(),
@@ -213,7 +230,7 @@ class PokemonEnv(gym.Env):
 class RewardConfig:
     """Weights of the extrinsic reward r_env (one place, so runs can be compared)."""
 
-    explore: float = 0.02  # each new (map, x, y) cell this episode
+    explore: float = 0.02  # each new (map, x, y) cell this episode, counted while in control
     new_map: float = 0.5  # each map entered for the first time this episode
     badge: float = 10.0  # each new badge
     event: float = 1.0  # each new event flag (items, trainers, gym leaders, story)
@@ -252,7 +269,7 @@ class EpsilonEnv(gym.Wrapper):
         return obs, r, terminated, truncated, info
 
     def _start(self, s: ram.GameState) -> None:
-        self.cells = {s.cell}
+        self.cells = {s.cell} if s.in_control else set()
         self.maps = {s.map_id}
         self.best_badges = s.badge_count
         self.best_events = s.event_count
@@ -265,7 +282,7 @@ class EpsilonEnv(gym.Wrapper):
     def _reward(self, s: ram.GameState) -> float:
         w = self.reward_cfg
         r = 0.0
-        if s.cell not in self.cells:
+        if s.in_control and s.cell not in self.cells:  # one rule: settled, player acting
             self.cells.add(s.cell)
             r += w.explore
             if s.map_id not in self.maps:

@@ -41,6 +41,14 @@ W_JOY_IGNORE = 0xCD6B
 W_FONT_LOADED = 0xCFC4
 H_WY = 0xFFB0
 W_TILE_MAP = 0xC3A0
+# warps and fades (docs/REAL_GAME.md "Warps and fades")
+R_BGP = 0xFF47  # background palette register
+W_MAP_PAL_OFFSET = 0xD35D  # LoadGBPal's offset: 0, or 6 in a dark cave
+W_LAST_MAP = 0xD365  # the outside map a LAST_MAP ($FF) warp returns to
+W_NUMBER_OF_WARPS = 0xD3AE
+W_WARP_ENTRIES = 0xD3AF  # 4 bytes a warp: y, x, destination warp id, destination map
+W_MOVEMENT_FLAGS = 0xD736  # pokered's wd736; bit 2: standing on a warp
+LAST_MAP = 0xFF
 TILE_MAP_W, TILE_MAP_H = 20, 18
 W_CURRENT_MENU_ITEM = 0xCC26
 
@@ -131,8 +139,9 @@ class GameState:
 _GAME_STATE_FIELDS = attrgetter(*(f.name for f in fields(GameState)))
 
 
-def in_control(mem: Memory) -> bool:
-    """DESIGN.md §4: a game has started and nothing (text, battle, script) holds the joypad."""
+def joypad_free(mem: Memory) -> bool:
+    """DESIGN.md §4: a game has started and nothing (text, battle, script) holds the joypad.
+    Alone it reads true in the middle of a warp: see `warp_settled`."""
     return (
         mem[W_STATUS_FLAGS6] & 1 == 1
         and mem[W_JOY_IGNORE] == 0
@@ -141,6 +150,43 @@ def in_control(mem: Memory) -> bool:
         and mem[W_IS_IN_BATTLE] == 0
         and mem[H_WY] == 0x90
     )
+
+
+# rBGP as LoadGBPal sets it every overworld frame, by wMapPalOffset (home/fade.asm: FadePal4,
+# or FadePal2 in a dark cave); anything else is a fade in progress.
+_SETTLED_BGP = {0: 0xE4, 6: 0xFE}
+
+
+def warp_settled(mem: Memory) -> bool:
+    """False from the moment a warp writes the new wCurMap until the new map is loaded at its
+    new position and its palette is back. The real game writes wCurMap, then fades out for 32
+    frames with the old wXCoord/wYCoord and the old map's warp table (the first 8 frames with
+    the normal palette), then loads the map (docs/REAL_GAME.md "Warps and fades"). Two
+    single-byte reads unless a fade is on or the player stands on a warp."""
+    bgp = mem[R_BGP]
+    if bgp != 0xE4 and bgp != _SETTLED_BGP.get(mem[W_MAP_PAL_OFFSET]):
+        return False
+    return not (mem[W_MOVEMENT_FLAGS] & 0x04 and _leaving_by_warp(mem))
+
+
+def _leaving_by_warp(mem: Memory) -> bool:
+    """The player stands on a warp of the loaded table that leads to wCurMap: the table and
+    the position are still the old map's (a warp into its own map counts too, until the player
+    steps off it)."""
+    y, x, cur = mem[W_Y_COORD], mem[W_X_COORD], mem[W_CUR_MAP]
+    n = min(mem[W_NUMBER_OF_WARPS], 32)
+    table = mem[W_WARP_ENTRIES : W_WARP_ENTRIES + 4 * n] if n else []
+    for i in range(0, 4 * n, 4):
+        if table[i] == y and table[i + 1] == x:
+            dest = table[i + 3]
+            return dest == cur or (dest == LAST_MAP and cur == mem[W_LAST_MAP])
+    return False
+
+
+def in_control(mem: Memory) -> bool:
+    """The player can act and the screen shows where the RAM says: `joypad_free` and
+    `warp_settled`. Cells, trigger savestates and the bootstrap rely on it."""
+    return joypad_free(mem) and warp_settled(mem)
 
 
 def bit_count(data: bytes) -> int:

@@ -205,14 +205,21 @@ class MilestoneWatcher:
 
     def observe(self, env_id: int, state: GameState) -> list[Trigger]:
         """Milestones that `state` reaches for the first time in the run (usually none), or
-        reaches healthy while the run's saved copy is weak (`state_index.WEAK_HEALTH`)."""
+        reaches healthy while the run's saved copy is weak (`state_index.WEAK_HEALTH`). Only
+        states in control fire (`ram.in_control`: warp settled, no text, battle or script), so
+        every trigger savestate starts where the player can act; the episode mask still
+        records what a state reaches."""
         ep = self._episode(env_id)
         key = (state.map_id, state.badges, state.events)
         if key == ep.key:
             return []  # nothing that milestones look at has changed since the last step
-        ep.key = key
         now = reached_mask(state, self.milestones)
         ep.mask |= now
+        if not state.in_control:
+            # A state saved now would start mid-warp (the old map on a dimmed screen), in a
+            # text box or a battle: the key is not kept, so the next settled step fires it.
+            return []
+        ep.key = key
         weak = is_weak(state.hp, state.max_hp)
         fired = [
             t for t in self._candidates(state, now)
