@@ -10,6 +10,7 @@ from pipeline import stages
 ROOTS = (config.get("runs_root", "runs"), config.get("states_root", "savestates"))
 ROOT_FLAGS = stages.root_flags_text(*ROOTS)
 RUNS = stages.RunTable("runs", *ROOTS)
+RUNS.exit_on_error = True  # a bad run config or ROM: one line, exit 2, before any job
 MODULES = config.get("modules", {})
 EXECUTOR = config.get("executor", "")
 DEFAULT_TARGETS = [stages.report_html(run, *ROOTS) for run in config.get("runs", ["demo"])]
@@ -24,3 +25,4 @@ PROFILE_DEFAULTS = workflow.resource_settings.default_resources
 wildcard_constraints:
     run=stages.RUN_WILDCARD,
     k=stages.SEGMENT_WILDCARD,
+

@@ -34,8 +34,15 @@ from pathlib import Path
 from typing import Any
 
 from daddy.io import atomic_write_text
-from daddy.run.config import ConfigError, RunConfig, load_run_config, report
-from daddy.run.exit_codes import EXIT_FAILED, EXIT_OK, OneLineParser
+from daddy.run.config import (
+    ConfigError,
+    RunConfig,
+    check_run_rom,
+    checkpoint_settings,
+    load_run_config,
+    report,
+)
+from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OneLineParser
 from daddy.run.paths import RUNS_ROOT, STATES_ROOT, RunPaths, add_root_flags, root_flags
 
 STAGE_MODULES: dict[str, str] = {
@@ -170,11 +177,25 @@ class RunTable:
         self.folder = Path(folder)
         self.runs_root, self.states_root = Path(runs_root), Path(states_root)
         self.entries: dict[str, RunConfig | ConfigError] = {}
+        # The Snakefile sets it: a bad config or ROM is one line and exit 2 at DAG construction
+        # (nothing submitted) instead of Snakemake's exception block. Raised otherwise.
+        self.exit_on_error = False
         for path in sorted(self.folder.glob("*.yaml")):
             try:
-                self.entries[path.stem] = load_run_config(path)
+                self.entries[path.stem] = self._load(path)
             except ConfigError as e:
+                e.source = e.source or str(path)
                 self.entries[path.stem] = e
+
+    def _load(self, path: Path) -> RunConfig:
+        """The run config, its ROM checked (exists, size, header checksum, SHA-1: done by
+        load_run_config) and the same as the ROM of the run's checkpoint and savestates under
+        these roots, so a bad ROM stops the run at DAG construction, before any job."""
+        run = load_run_config(path)
+        train = run.train.model_copy(update={"states_root": str(self.states_root)})
+        saved = checkpoint_settings(self.runs_root / run.run_name).get("rom")
+        check_run_rom(train, saved)
+        return run
 
     @property
     def names(self) -> list[str]:
@@ -187,6 +208,9 @@ class RunTable:
             have = ", ".join(self.names) or "none"
             raise ConfigError(config_path(run, self.folder), [f"no such run config (runs: {have})"])
         if isinstance(entry, ConfigError):
+            if self.exit_on_error:
+                print(f"snakemake: error: {entry.one_line()}", file=sys.stderr, flush=True)
+                raise SystemExit(EXIT_BAD_INPUT)
             raise entry
         return entry
 

@@ -30,6 +30,7 @@ from pipeline.train_segment import (
     newest_checkpoint_step,
     run_segment,
 )
+from tests.rom_util import fake_rom, practice_file
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
@@ -165,12 +166,75 @@ def test_dry_run_lists_every_stage_once_and_each_segment(
     for name in ("demo", "big_run_01"):
         shutil.copy(REPO / f"runs/{name}.yaml", workdir / "runs")
     (workdir / "runs/broken.yaml").write_text("run_name: broken\ntrain: {num_envs: 0}\n")
-    rom = tmp_path / "red.gb"
-    rom.write_bytes(b"\0")
+    rom = practice_file(tmp_path / "red.gb")  # a usable ROM; both runs take it ($DADDY_ROM)
     proc = snakemake("-n", run, cwd=workdir, env={**os.environ, "DADDY_ROM": str(rom)})
     assert proc.returncode == 0, proc.stderr  # a broken config beside does not matter
     expected = {"bootstrap": 1, "train_segment": segments, "evaluate": 1, "report": 1, run: 1}
     assert job_counts(proc.stdout) == expected
+
+
+def empty_file(path: Path) -> Path:
+    path.write_bytes(b"")
+    return path
+
+
+def dry_run_error(proc: subprocess.CompletedProcess[str]) -> str:
+    """The one error line of a refused dry run (Snakemake's own lines carry no 'error')."""
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "error" in ln.lower()]
+    assert len(lines) == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (lambda d: empty_file(d / "red.gb"), "is empty (0 bytes)"),
+        (lambda d: fake_rom(d / "red.gb"), "has SHA-1"),
+    ],
+    ids=["empty", "wrong-hash"],
+)  # fmt: skip
+def test_dry_run_checks_the_rom_before_any_job(
+    make, needle: str, workdir: Path, tmp_path: Path
+) -> None:
+    """`snakemake -n big_run_01` said OK for these; the first SLURM job failed."""
+    shutil.copy(REPO / "runs/big_run_01.yaml", workdir / "runs")
+    rom = make(tmp_path)
+    proc = snakemake("-n", "big_run_01", cwd=workdir, env={**os.environ, "DADDY_ROM": str(rom)})
+    assert proc.returncode == EXIT_BAD_INPUT, proc.stdout + proc.stderr
+    line = dry_run_error(proc)
+    assert line.startswith("snakemake: error: runs/big_run_01.yaml: $DADDY_ROM: ")
+    assert needle in line and str(rom) in line
+    assert "Job stats" not in proc.stdout and not (workdir / "savestates").exists()
+
+
+def test_dry_run_refuses_a_run_whose_savestates_are_of_another_rom(workdir: Path) -> None:
+    from daddy.game.rom import POKEMON_RED_SHA1
+    from daddy.swarm.state_index import StateIndex
+
+    StateIndex.create(workdir / "savestates" / "tiny", "tiny", POKEMON_RED_SHA1)
+    env = {k: v for k, v in os.environ.items() if k != "DADDY_ROM"}
+    proc = snakemake("-n", "tiny", cwd=workdir, env=env)
+    assert proc.returncode == EXIT_BAD_INPUT, proc.stdout + proc.stderr
+    line = dry_run_error(proc)
+    assert ("savestates/tiny was made with Pokémon Red (UE), but the ROM set now is the "
+            "practice cartridge; pass --rom /path/to/pokemon_red.gb") in line  # fmt: skip
+    assert "delete" not in line
+
+
+def test_run_table_keeps_a_bad_rom_as_that_runs_error(
+    workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without Snakemake: the table the Snakefile builds holds the ROM problem for big_run_01
+    only; tiny (the practice cartridge by its YAML's default) is unaffected."""
+    shutil.copy(REPO / "runs/big_run_01.yaml", workdir / "runs")
+    monkeypatch.delenv("DADDY_ROM", raising=False)
+    monkeypatch.setenv("DADDY_ROM", str(fake_rom(tmp_path / "red.gb")))
+    table = stages.RunTable("runs")
+    with pytest.raises(stages.ConfigError, match=r"\$DADDY_ROM: .*red.gb has SHA-1"):
+        table.get("big_run_01")
+    monkeypatch.setenv("DADDY_ROM", str(practice_file(tmp_path / "p.gb")))
+    assert stages.RunTable("runs").get("big_run_01").train.rom == str(tmp_path / "p.gb")
 
 
 def test_run_config_resources_override_the_profile_and_null_keeps_its_default(
@@ -394,8 +458,7 @@ def test_newest_checkpoint_step_agrees_with_the_checkpoint_manager(tmp_path: Pat
 def test_executor_takes_resources_and_timeout_budget_from_the_config(
     cluster: str, workdir: Path, tmp_path: Path
 ) -> None:
-    rom = tmp_path / "red.gb"
-    rom.write_bytes(b"\0")
+    rom = practice_file(tmp_path / "red.gb")
     shutil.copy(REPO / "runs/big_run_01.yaml", workdir / "runs")
     run = load_run_config("runs/big_run_01.yaml", environ={"DADDY_ROM": str(rom)})
     ex = make_executor(run, 3, cluster)
