@@ -223,7 +223,7 @@ def test_drop_in_success_rate_raises_alarm():
     assert run_episodes(post, [0.3] * 100, rng) == 1
     assert post.alarm_count == 1 and post.alarmed_mask() == 0b1
     assert "Starter" in post.describe_alarm(0b1)
-    assert post.summary().endswith("!")
+    assert post.summary().startswith("Starter: ") and post.summary().split(" | ")[0].endswith("!")
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.2, 0.5, 0.8, 1.0])
@@ -259,10 +259,35 @@ def test_pressure_is_high_for_low_and_alarmed_milestones_and_low_for_reliable_on
     assert p[names[0]] < 0.2
 
 
-def test_summary_shows_furthest_reached_milestones():
+def mask_of(*names: str) -> int:
+    return sum(1 << [m.name for m in DEFAULT_MILESTONES].index(n) for n in names)
+
+
+def test_summary_shows_the_furthest_reached_and_the_next_in_story_order():
     post = MilestonePosteriors()
-    post.update(ALL, 0b1111)
-    assert post.summary(top=2) == "Viridian: 0.67, Forest: 0.67"
+    assert post.summary(k=2) == "next: Pallet: 0.50, Starter: 0.50"  # nothing reached yet
+    # bit order: got_starter 0, route_1 1, viridian_city 2, ..., battled_rival_lab 15,
+    # got_oaks_parcel 16; the story goes starter, rival battle, Route 1, Viridian, parcel
+    post.update(ALL, mask_of("got_starter", "battled_rival_lab", "route_1"))
+    assert post.summary(k=3) == "Route1: 0.67 | next: Viridian: 0.33, Parcel: 0.33, OakParcel: 0.33"
+    post.update(ALL, ALL)
+    assert post.summary() == "Champion: 0.50 | all reached"
+
+
+def test_a_checkpoint_of_the_first_14_milestones_loads_and_the_rest_start_at_the_prior():
+    cfg = IntrinsicConfig()
+    old = MilestonePosteriors(DEFAULT_MILESTONES[:14], cfg)
+    for k in range(60):
+        old.update((1 << 14) - 1, 0b111 if k % 2 else 0b1)
+    saved = weights_only_round_trip({"posteriors": old.state_dict()})["posteriors"]
+    new = MilestonePosteriors(DEFAULT_MILESTONES, cfg)
+    new.load_state_dict(saved)
+    np.testing.assert_array_equal(new.alpha[:14], old.alpha)
+    np.testing.assert_array_equal(new.beta[:14], old.beta)
+    np.testing.assert_array_equal(new.reference[:14], old.reference)
+    assert (new.alpha[14:] == cfg.prior_alpha).all() and (new.beta[14:] == cfg.prior_beta).all()
+    assert np.isnan(new.reference[14:]).all() and not new.alarmed[14:].any()
+    assert new.episodes == old.episodes == 60
 
 
 def test_posterior_masks_outside_the_milestones_are_rejected():

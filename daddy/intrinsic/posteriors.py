@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from daddy.game.milestones import DEFAULT_MILESTONES, Milestone
+from daddy.game.milestones import DEFAULT_MILESTONES, Milestone, furthest, next_milestones
 from daddy.intrinsic.config import IntrinsicConfig
 
 _PPF_STEPS = 52  # bisection halvings: 2^-52 is float64's resolution on [0, 1]
@@ -140,7 +140,11 @@ class MilestonePosteriors:
             raise ValueError(f"need 1..64 milestones (a uint64 bitmask), got {len(milestones)}")
         self.milestones = milestones
         self.cfg = cfg or IntrinsicConfig()
-        m = len(milestones)
+        self._reset()
+
+    def _reset(self) -> None:
+        """Every milestone at its prior, no reference, no alarm, no episodes."""
+        m = len(self.milestones)
         self.alpha = np.full(m, self.cfg.prior_alpha, dtype=np.float64)
         self.beta = np.full(m, self.cfg.prior_beta, dtype=np.float64)
         self.reference = np.full(m, np.nan)  # past level; NaN until enough evidence
@@ -247,18 +251,27 @@ class MilestonePosteriors:
         p = p + self.cfg.pressure_alarm_bonus * self.alarmed
         return {m.name: float(v) for m, v in zip(self.milestones, p)}
 
-    def summary(self, top: int = 4) -> str:
-        """'Boulder: 0.81, Cascade: 0.42': the `top` furthest milestones ever reached.
+    def reached_ever_mask(self) -> int:
+        """Milestones some episode has reached (alpha above the prior; decay keeps it above)."""
+        return self._to_mask(self.alpha > self.cfg.prior_alpha)
 
-        Milestones in alarm get a '!' suffix. Before anything is reached, the first `top` show.
-        """
+    def summary(self, k: int = 3) -> str:
+        """'Boulder: 0.81 | next: Misty: 0.10, Cascade: 0.05, Vermilion: 0.02': the furthest
+        milestone ever reached in story order, then the next `k` after it (bit order is not
+        story order). Milestones in alarm get a '!' suffix; before anything is reached, only
+        the first `k` of the story show."""
         mean = self.mean_array()
-        seen = np.flatnonzero(self.alpha > self.cfg.prior_alpha)
-        idx = seen[-top:] if len(seen) else np.arange(min(top, len(self.milestones)))
-        return ", ".join(
-            f"{self.milestones[i].label}: {mean[i]:.2f}" + ("!" if self.alarmed[i] else "")
-            for i in idx
-        )
+        index = {m.name: i for i, m in enumerate(self.milestones)}
+
+        def one(m: Milestone) -> str:
+            i = index[m.name]
+            return f"{m.label}: {mean[i]:.2f}" + ("!" if self.alarmed[i] else "")
+
+        mask = self.reached_ever_mask()
+        top = furthest(mask, self.milestones)
+        ahead = next_milestones(mask, k, self.milestones)
+        nxt = "next: " + ", ".join(one(m) for m in ahead) if ahead else "all reached"
+        return f"{one(top)} | {nxt}" if top is not None else nxt
 
     def state_dict(self) -> dict[str, Any]:
         import torch  # here only: the Beta maths above serve analysis/ without torch
@@ -274,14 +287,20 @@ class MilestonePosteriors:
         }
 
     def load_state_dict(self, d: Mapping[str, Any]) -> None:
-        if d["names"] != ",".join(self.names):
+        """Restore a checkpoint. One written for fewer milestones loads when its names are the
+        first of this list (milestones are only ever appended): those keep their evidence and
+        the newer ones start at their prior."""
+        saved = [n for n in str(d["names"]).split(",") if n]
+        if saved != self.names[: len(saved)] or not saved:
             raise ValueError(
                 "posterior checkpoint was written for milestones "
                 f"[{d['names']}], not [{','.join(self.names)}]; resume with the same milestones"
             )
-        self.alpha = d["alpha"].numpy().astype(np.float64).copy()
-        self.beta = d["beta"].numpy().astype(np.float64).copy()
-        self.reference = d["reference"].numpy().astype(np.float64).copy()
-        self.alarmed = d["alarmed"].numpy().astype(bool).copy()
+        n = len(saved)
+        self._reset()  # the milestones the checkpoint lacks stay at their prior
+        self.alpha[:n] = d["alpha"].numpy().astype(np.float64)
+        self.beta[:n] = d["beta"].numpy().astype(np.float64)
+        self.reference[:n] = d["reference"].numpy().astype(np.float64)
+        self.alarmed[:n] = d["alarmed"].numpy().astype(bool)
         self.alarm_count = int(d["alarm_count"])
         self.episodes = int(d["episodes"])
