@@ -16,6 +16,7 @@ import numpy as np
 
 from daddy.game.bootstrap import play_intro
 from daddy.game.env import ACTIONS, PokemonEnv, make_env
+from daddy.game.rom import add_rom_flags, rom_from_args
 
 
 def raw_loop(env: PokemonEnv, state: bytes, actions: np.ndarray) -> float:
@@ -43,11 +44,13 @@ def env_loop(env, state: bytes, actions: np.ndarray) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--rom", default="practice")
+    add_rom_flags(p)  # --rom > $DADDY_ROM > practice (daddy.game.rom)
     p.add_argument("--steps", type=int, default=200, help="steps per block")
     p.add_argument("--rounds", type=int, default=40, help="blocks of each loop, interleaved")
     args = p.parse_args()
-    env = make_env(args.rom, max_episode_steps=10**9)
+    rom = rom_from_args(args)
+    print(f"ROM: {rom.describe()}", flush=True)
+    env = make_env(rom, max_episode_steps=10**9)
     state = play_intro(env.unwrapped).state
     rng = np.random.default_rng(0)
     raw_t = env_t = 0.0
@@ -59,7 +62,7 @@ def main() -> None:
     raw_sps, env_sps = n / raw_t, n / env_t
     ratio = env_sps / raw_sps
     print(f"raw {raw_sps:.0f} sps, env {env_sps:.0f} sps over {n} steps each")
-    print(json.dumps({"bench": "env_speed", "rom": args.rom, "steps": args.steps,
+    print(json.dumps({"bench": "env_speed", "rom": rom.name, "steps": args.steps,
                       "rounds": args.rounds, "raw_sps": round(raw_sps, 1),
                       "env_sps": round(env_sps, 1), "ratio": round(ratio, 3)}))
 

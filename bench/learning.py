@@ -46,6 +46,7 @@ import yaml
 
 from daddy.game.milestones import DEFAULT_MILESTONES, reached_mask
 from daddy.game.ram import GameState
+from daddy.game.rom import add_rom_flags, rom_from_args
 from daddy.game.spec import NUM_MAPS
 from daddy.io import atomic_write
 from daddy.run.paths import RunPaths
@@ -131,6 +132,7 @@ class RunArgs:
     keep_checkpoint: bool = False
     runs_root: Path | None = None  # default: <work>/runs
     states_root: Path | None = None  # default: <work>/savestates
+    allow_unknown_rom: bool = False
 
 
 # --------------------------------------------------------------------------- shared set-up
@@ -296,6 +298,7 @@ def daddy_config(args: RunArgs, params: dict[str, Any], run_name: str) -> Any:
         "num_envs": args.num_envs,
         "max_episode_steps": args.max_episode_steps,
         "rom": args.rom,
+        "allow_unknown_rom": args.allow_unknown_rom,
         "save_interval": args.steps,
         "keep_checkpoints": 1,
         "curriculum": curriculum,
@@ -525,19 +528,21 @@ def write_json(path: Path, record: dict[str, Any]) -> None:
 
 
 def cmd_run(ns: argparse.Namespace) -> None:
+    rom = rom_from_args(ns)  # checked once here; every method then runs rom.flag()
     args = RunArgs(
         ns.method,
         ns.seed,
         ns.steps,
         ns.num_envs,
         ns.max_episode_steps or EPISODE_STEPS[ns.method],
-        ns.rom,
+        rom.flag(),
         ns.config or DEFAULT_CONFIGS.get(ns.method),
         parse_sets(ns.set),
         ns.work,
         ns.keep_checkpoint,
         ns.runs_root,
         ns.states_root,
+        not rom.known,
     )
     params = load_params(args)
     env = environment()
@@ -814,7 +819,7 @@ def build_parser() -> argparse.ArgumentParser:
         + ", ".join(f"{m} {n}" for m, n in EPISODE_STEPS.items())
         + ")",
     )
-    r.add_argument("--rom", default="practice")
+    add_rom_flags(r)  # --rom > $DADDY_ROM > practice (daddy.game.rom)
     r.add_argument(
         "--config",
         type=Path,

@@ -17,14 +17,17 @@ import numpy as np
 from daddy.game import ram
 from daddy.game.bootstrap import play_intro
 from daddy.game.env import make_env
+from daddy.game.rom import add_rom_flags, rom_from_args
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_rom_flags(p)  # --rom > $DADDY_ROM > practice (daddy.game.rom)
     p.add_argument("--steps", type=int, default=10_000)
     p.add_argument("--seeds", type=int, default=3)
     args = p.parse_args()
-    env = make_env("practice", max_episode_steps=args.steps)
+    rom = rom_from_args(args)
+    env = make_env(rom, max_episode_steps=args.steps)
     state = play_intro(env.unwrapped).state
     results = []
     for seed in range(args.seeds):
@@ -41,7 +44,7 @@ def main() -> None:
         results.append({"seed": seed, "maps": len(maps), "cells": len(cells),
                         "starter": starter, "badges": badges})
         print(results[-1])
-    print(json.dumps({"bench": "random_policy", "steps": args.steps, "runs": results,
+    print(json.dumps({"bench": "random_policy", "rom": rom.name, "steps": args.steps, "runs": results,
                       "max_badges": max(r["badges"] for r in results),
                       "median_maps": float(np.median([r["maps"] for r in results]))}))
 

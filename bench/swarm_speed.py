@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from daddy.game.bootstrap import play_intro
 from daddy.game.env import ACTIONS, PokemonEnv, make_env
-from daddy.game.rom import resolve_rom
+from daddy.game.rom import add_rom_flags, resolve_rom, rom_from_args
 from daddy.swarm.vec import VecEnv, available_cores
 
 
@@ -136,7 +136,7 @@ def swarm_round(vec: VecEnv, seconds: float, rng: np.random.Generator) -> tuple[
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--rom", default="practice", help="practice | a ROM path")
+    add_rom_flags(p)  # --rom > $DADDY_ROM > practice (daddy.game.rom)
     p.add_argument("--num-envs", type=int, default=32)
     p.add_argument("--workers", type=int, default=None, help="VecEnv workers (default: cores)")
     p.add_argument("--seconds", type=float, default=5.0, help="measuring time per round")
@@ -145,7 +145,7 @@ def main() -> None:
     if args.num_envs < 1 or args.rounds < 1 or args.seconds <= 0:
         p.error("--num-envs and --rounds must be >= 1, --seconds > 0")
 
-    rom = resolve_rom(args.rom)
+    rom = rom_from_args(args)
     cores = available_cores()
     raw_env = PokemonEnv(rom, max_episode_steps=10**9)
     state = play_intro(raw_env).state

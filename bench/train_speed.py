@@ -1,7 +1,7 @@
 """Training speed: env steps/s of `train_big` (acting, intrinsic rewards, replay, learning at the
 default replay ratio) divided by env-only steps/s of the same swarm, in one run.
 
-Slim model, 8 envs, CPU, practice cartridge. The env-only figure steps the same `VecEnv` with
+Slim model, 8 envs, CPU, the ROM of --rom > $DADDY_ROM > the practice cartridge. The env-only figure steps the same `VecEnv` with
 random actions and nothing else; the training figure is the trainer's own loop rate (its
 `[DONE] ... sps=` line, which excludes start-up). Last stdout line:
 {"bench":"train_speed","env_sps":…,"train_sps":…,"ratio":…, "cpu_ms_per_step": {…},
@@ -31,6 +31,7 @@ import numpy as np
 
 from daddy.game.bootstrap import play_intro
 from daddy.game.env import make_env
+from daddy.game.rom import Rom, add_rom_flags, rom_from_args
 from daddy.game.spec import FEATURE_DIM, NUM_ACTIONS
 from daddy.swarm.vec import VecEnv
 
@@ -47,11 +48,11 @@ def replay_ratio(extra: list[str]) -> float:
     return TrainConfig().replay_ratio
 
 
-def env_only_sps(num_envs: int, steps: int) -> float:
-    probe = make_env("practice")
+def env_only_sps(rom: Rom, num_envs: int, steps: int) -> float:
+    probe = make_env(rom)
     state = play_intro(probe.unwrapped).state
     probe.close()
-    vec = VecEnv(partial(make_env, "practice", state=state), num_envs)
+    vec = VecEnv(partial(make_env, rom, state=state), num_envs)
     try:
         vec.reset()
         rng = np.random.default_rng(0)
@@ -64,13 +65,14 @@ def env_only_sps(num_envs: int, steps: int) -> float:
         vec.close()
 
 
-def train_sps(num_envs: int, steps: int, extra: list[str]) -> float:
+def train_sps(rom: Rom, num_envs: int, steps: int, extra: list[str]) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "daddy.train_big", "--run-name", "bench",
                "--num-envs", str(num_envs), "--model-size", "slim", "--device", "cpu",
                "--total-steps", str(steps), "--learning-starts", str(steps // 4),
                "--replay-memory-mb", "256", "--log-interval", str(steps),
-               "--save-interval", str(10 * steps), *extra]  # fmt: skip
+               "--save-interval", str(10 * steps), "--rom", rom.flag(),
+               *([] if rom.known else ["--allow-unknown-rom"]), *extra]  # fmt: skip
         out = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=True)
     m = re.search(r"\[DONE\].*sps=([0-9.]+)", out.stdout)
     if not m:
@@ -87,7 +89,7 @@ def cpu_ms(fn, n: int) -> float:
     return (time.process_time() - t) / n * 1e3
 
 
-def compute_budget(num_envs: int, replay_ratio: float) -> dict[str, float]:
+def compute_budget(rom: Rom, num_envs: int, replay_ratio: float) -> dict[str, float]:
     """CPU ms per env step of emulator, acting, RND and learning (see the module docstring)."""
     import torch
 
@@ -98,7 +100,7 @@ def compute_budget(num_envs: int, replay_ratio: float) -> dict[str, float]:
     from daddy.intrinsic.rewards import RND, IntrinsicConfig
 
     torch.set_num_threads(1)
-    env = make_env("practice")
+    env = make_env(rom)
     env.reset(options={"state": play_intro(env.unwrapped).state})
     rng = np.random.default_rng(0)
     emulator = cpu_ms(lambda: env.step(int(rng.integers(NUM_ACTIONS))), 2000)
@@ -130,15 +132,18 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--num-envs", type=int, default=8)
     p.add_argument("--steps", type=int, default=16000, help="env steps of each measurement")
+    add_rom_flags(p)  # --rom > $DADDY_ROM > practice (daddy.game.rom)
     p.add_argument("extra", nargs="*", help="more train_big flags, after --")
     args = p.parse_args()
-    env = env_only_sps(args.num_envs, args.steps)
-    train = train_sps(args.num_envs, args.steps, args.extra)
-    budget = compute_budget(args.num_envs, replay_ratio(args.extra))
+    rom = rom_from_args(args)
+    env = env_only_sps(rom, args.num_envs, args.steps)
+    train = train_sps(rom, args.num_envs, args.steps, args.extra)
+    budget = compute_budget(rom, args.num_envs, replay_ratio(args.extra))
     print(
         json.dumps(
             {
                 "bench": "train_speed",
+                "rom": rom.name,
                 "num_envs": args.num_envs,
                 "model": "slim",
                 "steps": args.steps,

@@ -79,7 +79,7 @@ def synthetic_loops(ms: float) -> int:
     return max(1, int(n * ms / 1e3 / (time.perf_counter() - t0)))
 
 
-def make_env_fn(name: str, synthetic_ms: float) -> EnvFn:
+def make_env_fn(name: str | None, synthetic_ms: float) -> EnvFn:
     if name == "synthetic":
         return functools.partial(SyntheticEnv, synthetic_loops(synthetic_ms))
     from daddy.game.env import make_env
@@ -176,7 +176,8 @@ def start_seconds(env: str, ms: float, num_envs: int, workers: int, method: str)
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--env", default="practice", help="practice | synthetic | a ROM path")
+    p.add_argument("--env", default=None, help="synthetic | practice | a ROM path (default: "
+                   "$DADDY_ROM, else the practice cartridge: daddy.game.rom's rule)")
     p.add_argument("--num-envs", type=int, default=32)
     p.add_argument("--seconds", type=float, default=3.0, help="measuring time per variant/round")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians reported)")
@@ -185,6 +186,10 @@ def main() -> None:
     args = p.parse_args()
 
     cores, n = available_cores(), args.num_envs
+    if args.env != "synthetic":  # a ROM, checked once, by the rule (--env > $DADDY_ROM > practice)
+        from daddy.game.rom import resolve_or_exit
+
+        args.env = resolve_or_exit(args.env).flag()
     env_fn = make_env_fn(args.env, args.synthetic_ms)
     variants = {"single": Single(env_fn), "pool_1": Pool(env_fn, n, 1)}
     variants[f"pool_{min(cores, n)}"] = Pool(env_fn, n, min(cores, n))

@@ -482,8 +482,11 @@ def evaluate(
     )
     settings = {**run_settings(run, runs_root), **policy.config}
     steps = steps or int(settings.get("max_episode_steps") or DEFAULT_STEPS)
-    rom = rom or str(settings.get("rom") or os.environ.get("DADDY_ROM") or "practice")
-    allow_unknown_rom = allow_unknown_rom or bool(settings.get("allow_unknown_rom"))
+    from daddy.run.config import run_rom  # the ROM rule: --rom > $DADDY_ROM > YAML > checkpoint
+
+    # the checkpoint's ROM must match; a start state of another ROM fails when it loads
+    rom_used = run_rom(run, rom, allow_unknown=allow_unknown_rom, runs_root=runs_root,
+                       states_root=states_root, checkpoint=policy.config, savestates=False)  # fmt: skip
     start = resolve_state(run, state, states_root)
     milestones = DEFAULT_MILESTONES
     intrinsic = _intrinsic_for_eval(policy.intrinsic, milestones, device)
@@ -491,7 +494,8 @@ def evaluate(
     out = Path(out_dir) if out_dir is not None else paths.videos
     from daddy.game.env import make_env  # the emulator is only needed from here on
 
-    env = make_env(rom=rom, max_episode_steps=steps, allow_unknown_rom=allow_unknown_rom)
+    env = make_env(rom=rom_used.flag(), max_episode_steps=steps,
+                   allow_unknown_rom=not rom_used.known)  # fmt: skip
     written = []
     try:
         for k in range(episodes):
@@ -591,7 +595,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rom",
         default=None,
-        help="'practice' or a ROM path (default: the run's, $DADDY_ROM, practice)",
+        help="'practice' or a ROM path (default: $DADDY_ROM, else the run config's train.rom, "
+        "else the checkpoint's, else the practice cartridge)",
     )
     p.add_argument(
         "--allow-unknown-rom",

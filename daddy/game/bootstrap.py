@@ -16,7 +16,7 @@ from pathlib import Path
 from daddy.game import ram
 from daddy.game.env import PokemonEnv
 from daddy.game.milestones import reached_mask
-from daddy.game.rom import Rom, RomError, resolve_rom
+from daddy.game.rom import Rom, RomError
 from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK, OneLineParser
 from daddy.run.paths import STATES_ROOT, RunPaths, add_root_flags
 from daddy.swarm.state_index import BOOTSTRAP_MILESTONE, StateIndex, StateIndexError, StateMeta
@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m daddy.bootstrap",
         description=__doc__.split("\n")[0],
     )
-    p.add_argument("--rom", default=None, help="practice (default, or $DADDY_ROM) or a ROM path")
+    p.add_argument("--rom", default=None, help="'practice' or a ROM path (default: $DADDY_ROM, "
+                   "else runs/RUN.yaml's train.rom, else the practice cartridge)")
     p.add_argument("--run", required=True, help="run name: states go to STATES_ROOT/RUN/")
     add_root_flags(p, runs=False, old_states_name=True)
     p.add_argument("--max-frames", type=int, default=DEFAULT_MAX_FRAMES)
@@ -112,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prog}: --max-frames must be positive, got {args.max_frames}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        rom = resolve_rom(args.rom, allow_unknown=args.allow_unknown_rom)
+        from daddy.run.config import run_rom  # the ROM rule (daddy.game.rom), with the run's YAML
+
+        rom = run_rom(args.run, args.rom, allow_unknown=args.allow_unknown_rom,
+                      states_root=args.states_root)  # fmt: skip
         path = bootstrap(rom, args.run, args.states_root, args.max_frames)
     except (RomError, BootstrapError, StateIndexError, OSError, ValueError) as e:
         print(f"{prog}: {' '.join(str(e).split())}", file=sys.stderr)

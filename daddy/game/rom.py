@@ -311,8 +311,13 @@ def add_rom_flags(parser: Any) -> None:
 def rom_from_args(args: Any) -> Rom:
     """The ROM `add_rom_flags`' options name, by the rule; an unusable one exits with one
     'error:' line (status 2), like the commands."""
+    return resolve_or_exit(args.rom, allow_unknown=getattr(args, "allow_unknown_rom", False))
+
+
+def resolve_or_exit(spec: str | os.PathLike[str] | None, *, allow_unknown: bool = False) -> Rom:
+    """`resolve_rom` for scripts: an unusable ROM is one 'error:' line and exit status 2."""
     try:
-        return resolve_rom(args.rom, allow_unknown=getattr(args, "allow_unknown_rom", False))
+        return resolve_rom(spec, allow_unknown=allow_unknown)
     except RomError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -714,15 +714,17 @@ def rom_problems(train: Mapping[str, Any], choice: RomChoice) -> list[str]:
     return []
 
 
-def check_run_rom(train: TrainConfig, checkpoint_rom: str | None = None) -> Rom:
-    """A run that has a checkpoint or savestates goes on only with the ROM they were made
-    with: one line naming both ROMs in words and the --rom to pass (ConfigError). Returns the
-    checked ROM."""
+def check_run_rom(
+    train: TrainConfig, checkpoint_rom: str | None = None, savestates: bool = True
+) -> Rom:
+    """A run that has a checkpoint or (with `savestates`) savestates goes on only with the ROM
+    they were made with: one line naming both ROMs in words and the --rom to pass
+    (ConfigError). Returns the checked ROM."""
     try:
         rom = check_rom(train.rom, allow_unknown=train.allow_unknown_rom)
         check_same_setting(rom, checkpoint_rom)
         index = Path(train.states_root) / str(train.run_name) / "index.json"
-        recorded = _index_rom_sha1(index)
+        recorded = _index_rom_sha1(index) if savestates else None
         if recorded:
             check_same_rom(rom, recorded, f"{index.parent}", hint=checkpoint_rom)
     except RomError as e:
@@ -739,11 +741,13 @@ def run_rom(
     states_root: str | os.PathLike[str] = "savestates",
     environ: Mapping[str, str] | None = None,
     checkpoint: Mapping[str, Any] | None = None,
+    savestates: bool = True,
 ) -> Rom:
     """The ROM of `run` for commands that take `--run` (bootstrap, state import, evaluate):
     `--rom` > $DADDY_ROM > runs/<run>.yaml's train.rom > the run's checkpoint > practice,
     checked, and the same as the run's checkpoint and savestates. `checkpoint`: the saved
-    config of the checkpoint in use (default: the newest complete one's). Raises ConfigError."""
+    config of the checkpoint in use (default: the newest complete one's); `savestates`: check
+    the run's savestate index too. Raises ConfigError."""
     if checkpoint is None:
         base = checkpoint_settings(Path(runs_root) / run)
     else:
@@ -769,7 +773,7 @@ def run_rom(
         if problems:
             raise ConfigError("", problems)
         train = TrainConfig.model_construct(run_name=run, **values)
-    return check_run_rom(train, base.get("rom"))
+    return check_run_rom(train, base.get("rom"), savestates)
 
 
 def _index_rom_sha1(path: Path) -> str | None:
