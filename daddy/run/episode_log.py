@@ -159,6 +159,17 @@ class _Contents:
         return _Contents(_take(self.data, kept), self.first_row, gaps)
 
 
+def _widened(contents: _Contents, m: int) -> _Contents:
+    """Posterior columns padded to `m` milestones with NaN: a log written before milestones
+    were appended (bit i keeps its meaning) resumes; its old rows did not track the new ones."""
+    data = dict(contents.data)
+    for name in POSTERIORS:
+        col = data[name]
+        pad = np.full((len(col), m - col.shape[1]), np.nan, col.dtype)
+        data[name] = np.concatenate([col, pad], axis=1)
+    return _Contents(data, contents.first_row, contents.gaps)
+
+
 def _take(data: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
     return {name: col[:n] for name, col in data.items()}
 
@@ -240,7 +251,9 @@ class EpisodeLogger:
                 f"{self.moved_aside.name}; {lost}a new log continues at row {resume_rows}"
             )
             return _Contents(fresh.data, first_row=resume_rows)
-        if names != self.milestone_names:
+        if names != self.milestone_names and names == self.milestone_names[: len(names)]:
+            old = _widened(old, len(self.milestone_names))  # milestones appended since
+        elif names != self.milestone_names:
             raise EpisodeLogError(
                 f"{path} was written for milestones {names}, this run uses "
                 f"{self.milestone_names}: resume with the same milestone list or start a new run "
