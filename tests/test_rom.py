@@ -188,3 +188,24 @@ def test_a_checkpoint_resumes_only_on_its_rom(
     words = {"practice": "the practice cartridge", "red": f"the ROM at {red}"}
     assert words.get(recorded, "") in msg and words[running] in msg.split("set now is")[1]
     assert "delete" not in msg
+
+
+@pytest.mark.parametrize(
+    ("hint", "made", "fix"),
+    [
+        ("practice", "an older build of the practice cartridge (SHA-1 1111", "move savestates/x aside"),
+        (None, "another ROM or an older build of the practice cartridge", "pass --rom PATH"),
+    ],
+    ids=["checkpoint-says-practice", "unknown"],
+)  # fmt: skip
+def test_states_of_an_older_practice_build_cannot_be_fixed_by_a_rom_flag(
+    hint: str | None, made: str, fix: str
+) -> None:
+    """No --rom loads them: the cartridge's source changed. 'pass --rom practice' would be
+    what the user already does, so the message says what does help."""
+    practice = resolve_rom("practice")
+    with pytest.raises(RomError) as e:
+        check_same_rom(practice, "1" * 40, "savestates/x", hint=hint)
+    msg = str(e.value)
+    assert msg.startswith(f"savestates/x was made with {made}") and fix in msg
+    assert "choose a new run name" in msg and "--rom practice" not in msg

@@ -205,10 +205,22 @@ def describe_sha1(sha1: str) -> str:
 
 
 def check_same_rom(rom: Rom, recorded_sha1: str, what: str, hint: str | None = None) -> None:
-    """Refuse to resume `what` (a run's savestates, its checkpoint) on another ROM than the
-    one it was made with. The fix offered is the right --rom, never deleting anything."""
+    """Refuse to resume `what` (a run's savestates) on another ROM than the one it was made
+    with. The fix offered first is the right --rom; `hint`: the run's saved ROM setting, when
+    known. Only states of an older practice cartridge build, which no --rom can load, get
+    'choose a new run name, or move the folder aside'."""
     if rom.sha1 == recorded_sha1:
         return
+    known = recorded_sha1 in (POKEMON_RED_SHA1, practice_sha1())
+    if rom.practice and not known and hint in (None, PRACTICE):
+        older = f"an older build of the practice cartridge (SHA-1 {recorded_sha1})"
+        made = older if hint == PRACTICE else f"another ROM or {older}"
+        raise RomError(
+            f"{what} was made with {made}; this version's practice cartridge is "
+            f"{rom.sha1}, so those states do not fit it: choose a new run name, or move {what} "
+            "aside to bootstrap the run again"
+            + ("" if hint == PRACTICE else " (if it was another ROM, pass --rom PATH to it)")
+        )
     if hint is None:
         if recorded_sha1 == POKEMON_RED_SHA1:
             hint = "/path/to/pokemon_red.gb"
