@@ -18,6 +18,7 @@ from daddy.run.terminal import (
     format_episode_line,
     format_interval_line,
     format_posteriors,
+    posterior_rows,
 )
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -187,6 +188,43 @@ def test_interval_line_appends_extra_pairs() -> None:
 )
 def test_posteriors_read_label_colon_mean(posteriors: object, expected: str) -> None:
     assert format_posteriors(posteriors) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("posteriors", "rows"),
+    [
+        (
+            "Boulder: 0.81 | next: Misty: 0.10, Cascade: 0.05!, Vermilion: 0.02",
+            [
+                ("furthest", "Boulder: 0.81"),
+                ("next", "Misty: 0.10\nCascade: 0.05!\nVermilion: 0.02"),
+            ],
+        ),
+        (
+            "next: Pallet: 0.50, Starter: 0.50",
+            [("furthest", "-"), ("next", "Pallet: 0.50\nStarter: 0.50")],
+        ),
+        ("Champion: 0.97 | all reached", [("furthest", "Champion: 0.97"), ("next", "all reached")]),
+        ({"Boulder": 0.81}, [("theta", "Boulder: 0.81")]),
+        ("", [("theta", "-")]),
+    ],
+    ids=["summary", "nothing-reached", "all-reached", "mapping", "none"],
+)
+def test_dashboard_shows_the_furthest_milestone_and_the_next_ones(
+    posteriors: object, rows: list[tuple[str, str]]
+) -> None:
+    assert posterior_rows(posteriors) == rows  # type: ignore[arg-type]
+
+
+def test_tty_dashboard_shows_furthest_and_next_rows_from_the_summary() -> None:
+    out, clock = io.StringIO(), FakeClock()
+    term = Terminal(100_000, 4, stream=out, is_tty=True, clock=clock)
+    clock.t += 1.0
+    term.interval(_stats(posteriors="Surge: 0.40 | next: Thunder: 0.30, RockTunnel: 0.05"))
+    term.close()
+    text = ANSI.sub("", out.getvalue())
+    for piece in ("furthest", "Surge: 0.40", "next", "Thunder: 0.30", "RockTunnel: 0.05"):
+        assert piece in text
 
 
 @pytest.mark.parametrize(

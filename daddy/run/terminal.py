@@ -13,12 +13,14 @@ The seed (§4) asks for a progress bar over the total steps, one structured line
 Line formats (the `format_*` functions are pure, so tests and log parsers can pin them):
 
     [EP 1342 env=7] len=642  R_env=23.5  R_total=31.8  badges=2  map=PewterCity  savestate_tag=pewter_city_gym  R_rnd=1.20  R_novel=6.10  R_bayes=1.00  cells=211  theta_Boulder=0.81  alarm=Boulder
-    [STEP 50000/5000000 1.0%] sps=812 epsilon=0.452 ep_len=642.0 R_env=23.50 R_total=31.80 r_env=0.0123 r_rnd=0.0040 r_novel=0.0100 r_bayes=0.0002 episodes=1342 envs=32 loss=0.0123 q=1.234 alarms=0 restarts=0 eta=1:42:00 spawn="early 45% | mid 35% | late 20%" theta="Boulder: 0.81, Cascade: 0.42"
+    [STEP 50000/5000000 1.0%] sps=812 epsilon=0.452 ep_len=642.0 R_env=23.50 R_total=31.80 r_env=0.0123 r_rnd=0.0040 r_novel=0.0100 r_bayes=0.0002 episodes=1342 envs=32 loss=0.0123 q=1.234 alarms=0 restarts=0 eta=1:42:00 spawn="early 45% | mid 35% | late 20%" theta="Boulder: 0.81 | next: Misty: 0.10, Cascade: 0.05, Vermilion: 0.02"
     [PROGRESS 50000/5000000 1.0%] sps=812 elapsed=0:01:02 eta=1:42:00
     [ALARM step=50000] Boulder  success rate 0.81 -> 0.52
 
 Capital `R_*` are episode returns (sums over an episode; in the interval line, averages over
-recent episodes); lower-case `r_*` are per-step means over the last interval.
+recent episodes); lower-case `r_*` are per-step means over the last interval. `theta` is
+MilestonePosteriors.summary(): the furthest milestone reached in story order, then the next few
+(with ~60 milestones, the ones that matter now); the dashboard shows them as two rows.
 """
 
 from __future__ import annotations
@@ -106,7 +108,8 @@ class IntervalStats:
     curriculum: str = ""
     """CurriculumManager.summary(), e.g. 'early 45% | mid 35% | late 20%'."""
     posteriors: Mapping[str, float] | str = ""
-    """Posterior means by label, or MilestonePosteriors.summary() ('Boulder: 0.81, …')."""
+    """Posterior means by label, or MilestonePosteriors.summary()
+    ('Boulder: 0.81 | next: Misty: 0.10, …')."""
     alarm_count: int = 0
     worker_restarts: int = 0
     loss: float | None = None
@@ -155,6 +158,22 @@ def format_posteriors(posteriors: Mapping[str, float] | str) -> str:
     if isinstance(posteriors, str):
         return posteriors
     return ", ".join(f"{k}: {_num(v, '.2f')}" for k, v in posteriors.items())
+
+
+NEXT = "next: "  # how MilestonePosteriors.summary() introduces the next milestones
+
+
+def posterior_rows(posteriors: Mapping[str, float] | str) -> list[tuple[str, str]]:
+    """The dashboard's belief rows: ('furthest', …) and ('next', one per line) from a
+    MilestonePosteriors.summary() string; a single ('theta', …) row for anything else."""
+    text = format_posteriors(posteriors)
+    head, sep, tail = text.partition(" | ")
+    if not sep and text.startswith(NEXT):  # nothing reached yet
+        head, tail = "-", text
+    elif not sep:
+        return [("theta", text or "-")]
+    tail = tail.removeprefix(NEXT)
+    return [("furthest", head), ("next", "\n".join(tail.split(", ")))]
 
 
 def _percent(step: int, total_steps: int) -> str:
@@ -475,7 +494,7 @@ class Terminal:
             "curriculum and beliefs",
             [
                 ("spawn", (s.curriculum if s else "") or "no spawns yet"),
-                ("theta", (format_posteriors(s.posteriors) if s else "") or "-"),
+                *posterior_rows(s.posteriors if s else ""),
                 ("alarms", str(alarms)),
             ],
         )
