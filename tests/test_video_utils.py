@@ -20,6 +20,7 @@ from daddy.eval.video import (
     render_frame,
     write_rollout,
 )
+from daddy.game.milestones import DEFAULT_MILESTONES
 
 
 def screens(n: int) -> list[np.ndarray]:
@@ -149,9 +150,24 @@ def test_posterior_summary_names_the_next_unreached_milestones() -> None:
     assert posterior_summary(alpha, beta, labels, k=2) == "P(next): Starter 0.80  Route1 0.75"
     assert (
         posterior_summary(alpha, beta, labels, reached_mask=0b011, k=2)
-        == "P(next): Viridian 0.25  Forest 0.10"
+        == "Route1 > P(next): Viridian 0.25  Forest 0.10"
     )
-    assert posterior_summary(alpha, beta, labels, reached_mask=0b1111) == "all milestones reached"
+    assert posterior_summary(alpha, beta, labels, reached_mask=0b1111) == (
+        "Forest > all milestones reached"
+    )
+
+
+def test_posterior_summary_goes_by_story_order_not_bit_order() -> None:
+    """Bits 14+ were appended: the Pokédex (bit 18) comes before the forest (bit 3)."""
+    names = [m.name for m in DEFAULT_MILESTONES]
+    labels = [m.label for m in DEFAULT_MILESTONES]
+    n = len(labels)
+    alpha, beta = [1.0] * n, [3.0] * n
+    reached = sum(1 << names.index(x) for x in ("got_starter", "route_1", "viridian_city"))
+    got = posterior_summary(alpha, beta, labels, reached_mask=reached, k=3)
+    assert got == "Viridian > P(next): Parcel 0.25  OakParcel 0.25  Pokedex 0.25"
+    reached |= 1 << names.index("pallet_town")  # behind the furthest: changes nothing
+    assert posterior_summary(alpha, beta, labels, reached_mask=reached, k=3) == got
 
 
 def test_posterior_summary_refuses_unequal_lengths() -> None:

@@ -1,9 +1,10 @@
 """Rollout videos: the Game Boy screen with an info panel, saved as MP4 and GIF.
 
 `render_frame` draws one frame (nearest-neighbour scaled screen, then a panel with map, step,
-reward sums, badge icons and the milestone posterior); `write_rollout` renders an episode's raw
-screens and overlays straight into `rollout_<step>.mp4` (H.264, yuv420p) and `rollout_<step>.gif`,
-one frame at a time, so a 2,048-step episode never holds gigabytes of scaled frames. Frame sides
+reward sums, badge icons, the furthest milestone and the next ones' posteriors); `write_rollout`
+renders an episode's raw screens and overlays straight into `rollout_<step>.mp4` (H.264,
+yuv420p) and `rollout_<step>.gif`, one frame at a time, so a 2,048-step episode never holds
+gigabytes of scaled frames. Frame sides
 are multiples of 16, the H.264 macro-block size, so ffmpeg never rescales (and blurs) pixel art.
 
 Playing the episode (checkpoint, env, greedy policy) is `daddy.evaluate`.
@@ -21,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from daddy.game.maps import map_name
+from daddy.game.milestones import in_story_order
 from daddy.io import atomic_write
 
 SCREEN_H, SCREEN_W = 144, 160
@@ -64,19 +66,34 @@ def posterior_summary(
     reached_mask: int = 0,
     k: int = 3,
 ) -> str:
-    """Posterior means of the next `k` milestones not yet reached: "P(next): Route1 0.82  ..."."""
+    """The furthest milestone reached and the posterior means of the next `k` after it, in
+    story order: "Boulder > P(next): Misty 0.10  Cascade 0.05  Vermilion 0.02". Labels of
+    DEFAULT_MILESTONES go by its story order (bit order is not story order); others follow,
+    in list order."""
     if not len(alpha) == len(beta) == len(labels):
         raise ValueError(
             f"alpha, beta and labels differ in length: {len(alpha)}, {len(beta)}, {len(labels)}"
         )
+    order = _story_order(tuple(labels))
+    done = [i for i in order if reached_mask >> i & 1]
+    start = order.index(done[-1]) + 1 if done else 0
     parts = []
-    for i, (a, b, label) in enumerate(zip(alpha, beta, labels)):
+    for i in order[start:]:
         if reached_mask >> i & 1:
             continue
-        parts.append(f"{label} {a / (a + b):.2f}" if a + b > 0 else f"{label} ?")
+        a, b = alpha[i], beta[i]
+        parts.append(f"{labels[i]} {a / (a + b):.2f}" if a + b > 0 else f"{labels[i]} ?")
         if len(parts) == k:
             break
-    return "P(next): " + "  ".join(parts) if parts else "all milestones reached"
+    text = "P(next): " + "  ".join(parts) if parts else "all milestones reached"
+    return f"{labels[done[-1]]} > {text}" if done else text
+
+
+@lru_cache(maxsize=8)
+def _story_order(labels: tuple[str, ...]) -> list[int]:
+    """Indices of `labels` in story order (see `posterior_summary`)."""
+    rank = {m.label: r for r, (_, m) in enumerate(in_story_order())}
+    return sorted(range(len(labels)), key=lambda i: (rank.get(labels[i], len(rank)), i))
 
 
 def frame_shape(scale: int = 3) -> tuple[int, int, int]:
