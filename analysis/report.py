@@ -34,7 +34,7 @@ from analysis.beta import beta_mean, beta_ppf
 from daddy.eval.heatmap import CHECKPOINT_PART, VisitCounts, render_heatmaps, save_figure
 from daddy.eval.video import BADGE_NAMES
 from daddy.game.maps import map_name, map_sizes
-from daddy.game.milestones import DEFAULT_MILESTONES
+from daddy.game.milestones import DEFAULT_MILESTONES, STORY_ORDER
 from daddy.io import atomic_write_text
 from daddy.run import episode_log
 from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK, OneLineParser
@@ -48,6 +48,7 @@ MAX_SCATTER_POINTS = 5000
 EXIT_NO_EPISODES = EXIT_BAD_INPUT  # daddy.run.exit_codes
 PAGE = "index.html"
 MAX_TAGS = 7  # spawn-mix panel: the most used savestates, the rest as "other"
+NEXT_SHOWN = 5  # milestone figures: how many not-yet-reached milestones after the furthest
 
 
 class NoEpisodesError(RuntimeError):
@@ -77,6 +78,34 @@ class Episodes:
         """Short milestone labels from `DEFAULT_MILESTONES` where the names match."""
         known = {m.name: m.label for m in DEFAULT_MILESTONES}
         return [known.get(name, name) for name in self.milestones]
+
+    def story_columns(self) -> list[int]:
+        """Column indices of the log's milestones in story order (bit order is not story
+        order since milestones were appended); names the list does not know go last."""
+        rank = {name: r for r, name in enumerate(STORY_ORDER)}
+        return sorted(
+            range(len(self.milestones)), key=lambda j: (rank.get(self.milestones[j], 10**6), j)
+        )
+
+    def reached_ever(self) -> int:
+        """Bits of the milestones some episode reached."""
+        return int(np.bitwise_or.reduce(self.df["milestones_reached"].to_numpy(np.uint64)))
+
+    def _furthest_position(self) -> int:
+        """Story position (in `story_columns`) just past the furthest milestone ever reached."""
+        order, reached = self.story_columns(), self.reached_ever()
+        done = [k for k, j in enumerate(order) if reached >> j & 1]
+        return done[-1] + 1 if done else 0
+
+    def shown_columns(self, next_shown: int = NEXT_SHOWN) -> list[int]:
+        """The milestones worth a row, in story order: every one up to the furthest ever
+        reached, then the next `next_shown` (with ~60 milestones, the rest are noise)."""
+        return self.story_columns()[: self._furthest_position() + next_shown]
+
+    def next_columns(self, k: int = 3) -> list[int]:
+        """The first `k` milestones after the furthest ever reached, in story order."""
+        reached, at = self.reached_ever(), self._furthest_position()
+        return [j for j in self.story_columns()[at:] if not reached >> j & 1][:k]
 
 
 def load_episodes(run_dir: Path) -> Episodes:
@@ -244,49 +273,59 @@ def plot_sps(ep: Episodes, out: Path) -> Path:
 
 
 def plot_milestone_posteriors(ep: Episodes, out: Path) -> Path:
-    """Posterior mean and 90% credible interval of each milestone's success probability;
-    red ticks where that milestone's alarm fired (alarm bit j = milestone j)."""
+    """Milestone posteriors in one compact figure, rows in story order (the milestones up to
+    the furthest reached and the next few): left, the posterior mean over training as a heat
+    strip with red ▼ where that milestone's alarm fired (alarm bit j = milestone j); right,
+    the latest mean with its 90% credible interval."""
     rows = _thin(ep.n, MAX_POSTERIOR_POINTS)
     all_steps = ep.df["global_step"].to_numpy(float)
     steps = all_steps[rows]
-    a, b = ep.alpha[rows], ep.beta[rows]
-    mean, lo, hi = beta_mean(a, b), beta_ppf(0.05, a, b), beta_ppf(0.95, a, b)
-    alarm = ep.df["alarm"].to_numpy(np.uint64)
-    m = len(ep.milestones)
-    ncols = min(4, max(m, 1))
-    nrows = max(1, -(-m // ncols))
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(3.4 * ncols, 2.5 * nrows), sharex=True, sharey=True, squeeze=False
+    cols = ep.shown_columns()
+    labels = [ep.labels()[j] for j in cols]
+    a, b = ep.alpha[np.ix_(rows, cols)], ep.beta[np.ix_(rows, cols)]
+    mean = beta_mean(a, b)
+    last_a, last_b = ep.alpha[-1, cols], ep.beta[-1, cols]
+    last, lo, hi = (
+        beta_mean(last_a, last_b),
+        beta_ppf(0.05, last_a, last_b),
+        beta_ppf(0.95, last_a, last_b),
     )
-    for ax in axes.flat[m:]:
-        ax.axis("off")
-    for j, (ax, label) in enumerate(zip(axes.flat, ep.labels())):
-        ax.fill_between(steps, lo[:, j], hi[:, j], color="#5dade2", alpha=0.35, linewidth=0)
-        ax.plot(steps, mean[:, j], color="#1b4f72", linewidth=1.6)
+    alarm = ep.df["alarm"].to_numpy(np.uint64)
+    k = len(cols)
+    fig, (ax, ax_ci) = plt.subplots(
+        1, 2, figsize=(12, 0.28 * k + 2.0), sharey=True, gridspec_kw={"width_ratios": (4, 1)},
+        squeeze=True,
+    )  # fmt: skip
+    half = (steps[1] - steps[0]) / 2 if len(steps) > 1 else 0.5
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#dddddd")  # NaN: logged before it existed
+    img = ax.imshow(
+        np.ma.masked_invalid(mean.T), aspect="auto", cmap=cmap, vmin=0, vmax=1,
+        extent=(steps[0] - half, steps[-1] + half, k - 0.5, -0.5), interpolation="nearest",
+    )  # fmt: skip
+    fired_total = 0
+    for row, j in enumerate(cols):
         fired = np.flatnonzero(alarm >> np.uint64(j) & np.uint64(1)) if j < 64 else []
-        title = f"{label}  ({mean[-1, j]:.2f})"
+        fired_total += len(fired)
         if len(fired):
-            ax.plot(
-                all_steps[fired],
-                np.full(len(fired), 0.97),
-                linestyle="none",
-                marker="v",
-                color="red",
-                markersize=5,
-            )
-            title += f"  {len(fired)} alarm" + ("s" if len(fired) > 1 else "")
-        ax.set_title(title, fontsize=10, color="#a93226" if len(fired) else "black")
-        ax.set_ylim(0, 1)
-        ax.grid(alpha=0.3)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("P(reach)")
-    for k, ax in enumerate(axes.flat[:m]):
-        if k + ncols >= m:  # nothing below it: label its x axis
-            _steps_axis(ax)
-            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.plot(all_steps[fired], np.full(len(fired), row), linestyle="none", marker="v",
+                    color="red", markersize=5)  # fmt: skip
+    ax.set_yticks(range(k), labels, fontsize=8)
+    _steps_axis(ax)
+    fig.colorbar(img, ax=ax, label="posterior mean P(reach)", fraction=0.03, pad=0.01)
+    ok = np.isfinite(last)
+    y = np.arange(k)
+    ax_ci.errorbar(
+        last[ok], y[ok], xerr=np.abs(np.stack([last[ok] - lo[ok], hi[ok] - last[ok]])),
+        fmt="o", color="#1b4f72", ecolor="#5dade2", markersize=3, capsize=2,
+    )  # fmt: skip
+    ax_ci.set_xlim(0, 1)
+    ax_ci.set_xlabel("latest, 90% CI")
+    ax_ci.grid(alpha=0.3, axis="x")
+    hidden = len(ep.milestones) - k
+    more = f"; {hidden} later milestones not reached, not shown" if hidden else ""
     fig.suptitle(
-        f"{ep.run}: milestone posteriors, mean and 90% credible interval (red ▼: alarm)",
-        fontsize=12,
+        f"{ep.run}: milestone posteriors in story order (red ▼: alarm, {fired_total}){more}",
+        fontsize=11,
     )
     return _save(fig, out / "milestone_posteriors.png")
 
@@ -436,10 +475,12 @@ def plot_badges(ep: Episodes, out: Path) -> Path:
 
 
 def plot_milestones_reached(ep: Episodes, out: Path) -> Path:
-    """Share of episodes that reached each milestone, per stretch of training."""
+    """Share of episodes that reached each milestone, per stretch of training; rows in story
+    order, up to the furthest ever reached and the next few (`Episodes.shown_columns`)."""
     idx, centres = _bins(ep.df["global_step"].to_numpy(float))
     mask = ep.df["milestones_reached"].to_numpy(np.uint64)
     counts = np.maximum(np.bincount(idx, minlength=len(centres)), 1)
+    cols = ep.shown_columns()
     share = np.array(
         [
             np.bincount(
@@ -448,10 +489,11 @@ def plot_milestones_reached(ep: Episodes, out: Path) -> Path:
                 minlength=len(centres),
             )
             / counts
-            for j in range(len(ep.milestones))
+            for j in cols
         ]
-    )
-    fig, ax = plt.subplots(figsize=(11, 0.4 * len(ep.milestones) + 1.8))
+    ).reshape(len(cols), len(centres))
+    k = len(cols)
+    fig, ax = plt.subplots(figsize=(11, 0.28 * k + 1.8))
     half = (centres[1] - centres[0]) / 2 if len(centres) > 1 else 0.5
     img = ax.imshow(
         share,
@@ -459,11 +501,14 @@ def plot_milestones_reached(ep: Episodes, out: Path) -> Path:
         cmap="viridis",
         vmin=0,
         vmax=1,
-        extent=(centres[0] - half, centres[-1] + half, len(ep.milestones) - 0.5, -0.5),
+        extent=(centres[0] - half, centres[-1] + half, k - 0.5, -0.5),
         interpolation="nearest",
     )
-    ax.set_yticks(range(len(ep.milestones)), ep.labels())
-    ax.set(title=f"{ep.run}: share of episodes reaching each milestone")
+    labels = ep.labels()
+    ax.set_yticks(range(k), [labels[j] for j in cols], fontsize=8)
+    hidden = len(ep.milestones) - k
+    more = f" ({hidden} later milestones never reached, not shown)" if hidden else ""
+    ax.set(title=f"{ep.run}: share of episodes reaching each milestone, story order{more}")
     _steps_axis(ax)
     fig.colorbar(img, ax=ax, label="share", fraction=0.03)
     return _save(fig, out / "milestones_reached.png")
@@ -485,8 +530,9 @@ PLOTS: dict[str, Callable[[Episodes, Path], Path]] = {
 def summary(ep: Episodes) -> dict[str, str]:
     df = ep.df
     last = df.tail(_window(ep.n))
-    reached = int(np.bitwise_or.reduce(df["milestones_reached"].to_numpy(np.uint64)))
-    names = [lab for j, lab in enumerate(ep.labels()) if reached >> j & 1]
+    reached, labels = ep.reached_ever(), ep.labels()
+    names = [labels[j] for j in ep.story_columns() if reached >> j & 1]
+    ahead = [labels[j] for j in ep.next_columns(3)]
     hours = (df["wall_time"].max() - df["wall_time"].min()) / 3600
     return {
         "run": ep.run,
@@ -498,7 +544,10 @@ def summary(ep: Episodes) -> dict[str, str]:
             f"{float(last['return_total'].mean()):.2f} / {float(df['return_total'].max()):.2f}"
         ),
         "most badges in an episode": str(max(int(b).bit_count() for b in df["badges"])),
-        "milestones ever reached": ", ".join(names) or "none",
+        "furthest milestone": names[-1] if names else "none",
+        "next milestones": ", ".join(ahead) or "all reached",
+        "milestones ever reached": f"{len(names)} of {len(ep.milestones)}: "
+        + (", ".join(names) or "none"),
         "last map": map_name(int(df["map_id"].iloc[-1])),
         "episodes with alarms": f"{int((df['alarm'] != 0).sum()):,}",
     }

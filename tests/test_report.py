@@ -17,7 +17,7 @@ from analysis import report
 from analysis.beta import beta_ppf
 from daddy.eval.heatmap import CHECKPOINT_PART, RUN_FILE, VisitCounts
 from daddy.eval.video import Overlay, write_rollout
-from daddy.game.milestones import DEFAULT_MILESTONES
+from daddy.game.milestones import DEFAULT_MILESTONES, STORY_ORDER
 from daddy.run.checkpoint import CheckpointManager
 from daddy.run.episode_log import EpisodeLogger
 
@@ -104,6 +104,54 @@ def test_report_writes_every_named_plot_heatmaps_videos_and_the_page(tmp_path: P
     assert "300 from 8 envs" in page
     assert 'src="../videos/final/rollout_150000.gif"' in page  # the newest one is shown
     assert 'href="../videos/rollout_100000.mp4"' in page
+
+
+def test_milestone_figures_go_by_story_order_up_to_the_furthest_and_the_next_few(
+    tmp_path: Path,
+) -> None:
+    """With ~60 milestones the figures keep the rows that matter: bit order is not story order
+    (Pallet Town is bit 14 but first), and milestones far beyond the furthest are left out."""
+    rng = np.random.default_rng(2)
+    boulder = 1 << NAMES.index("badge_boulder")
+    pallet = 1 << NAMES.index("pallet_town")
+    with EpisodeLogger(tmp_path / "ms" / "episodes.h5", "ms", NAMES) as log:
+        for i in range(40):
+            log.append(
+                {
+                    **synthetic_row(i, rng),
+                    "milestones_reached": (boulder if i == 7 else 0) | pallet | 1,
+                }
+            )
+    ep = report.load_episodes(tmp_path / "ms")
+    shown = [ep.milestones[j] for j in ep.shown_columns()]
+    story = list(STORY_ORDER)
+    assert shown == story[: story.index("badge_boulder") + 1 + report.NEXT_SHOWN]
+    assert [ep.labels()[j] for j in ep.next_columns(2)] == ["MtMoon", "MoonNerd"]
+    page = report.summary(ep)
+    assert page["furthest milestone"] == "Boulder"
+    assert page["milestones ever reached"] == f"3 of {len(NAMES)}: Pallet, Starter, Boulder"
+    for plot in (report.plot_milestone_posteriors, report.plot_milestones_reached):
+        assert plot(ep, tmp_path).stat().st_size > 5000
+
+
+def test_report_reads_a_log_begun_before_milestones_were_appended(tmp_path: Path) -> None:
+    """A run logged with the cartridge's 14 milestones and resumed with the whole list: the
+    old rows' new posterior columns are NaN (not tracked then), and every figure still draws."""
+    rng = np.random.default_rng(3)
+    path = tmp_path / "old" / "episodes.h5"
+    with EpisodeLogger(path, "old", NAMES[:14]) as log:
+        for i in range(30):
+            row = synthetic_row(i, rng)
+            log.append({**row, "alpha": row["alpha"][:14], "beta": row["beta"][:14],
+                        "milestones_reached": row["milestones_reached"] & 0x3FFF})  # fmt: skip
+        rows = log.rows
+    with EpisodeLogger(path, "old", NAMES, resume_rows=rows) as log:
+        for i in range(30, 60):
+            log.append(synthetic_row(i, rng))
+    ep = report.load_episodes(tmp_path / "old")
+    assert ep.alpha.shape == (60, len(NAMES)) and np.isnan(ep.alpha[:30, 14:]).all()
+    assert report.main(["--run", "old", "--runs-root", str(tmp_path)]) == 0
+    assert (tmp_path / "old" / "report" / "milestone_posteriors.png").stat().st_size > 5000
 
 
 @pytest.mark.parametrize("newest", ["checkpoint", "run_file"])
