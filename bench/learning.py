@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from daddy.game.milestones import DEFAULT_MILESTONES, reached_mask
+from daddy.game.milestones import DEFAULT_MILESTONES, STORY_ORDER, reached_mask, watch_key
 from daddy.game.ram import GameState
 from daddy.game.rom import add_rom_flags, rom_from_args
 from daddy.game.spec import NUM_MAPS
@@ -65,8 +65,10 @@ COLOURS = {
     "daddy_noswarm": "tab:orange",
 }
 DADDY_BLOCKS = {"train", "curriculum", "intrinsic"}  # a run config's blocks the bench uses
-MILESTONES = [m.name for m in DEFAULT_MILESTONES]
-NUM_BADGES = sum(m.kind == "badge" for m in DEFAULT_MILESTONES)  # the cartridge's gyms
+MILESTONES = [m.name for m in DEFAULT_MILESTONES]  # bit order (bit i = MILESTONES[i])
+NUM_BADGES = 8  # wObtainedBadges: the real game's gyms; results record steps to each count
+CARTRIDGE_BADGES = 3  # the practice cartridge's gyms: tables always show this many columns
+NEXT_SHOWN = 3  # posterior table: milestones shown past the furthest any run found
 CONFIGS = Path(__file__).resolve().parent / "learning_configs"
 DEFAULT_RESULTS = Path("bench/results/learning")
 DEFAULT_WORK = Path("runs/bench_learning")  # ignored by git (runs/*/)
@@ -81,14 +83,14 @@ class Progress:
     milestone_step: dict[str, int] = field(default_factory=dict)
     badge_step: dict[int, int] = field(default_factory=dict)
     cells: set[tuple[int, int, int]] = field(default_factory=set)
-    _last: dict[int, tuple[int, int, bytes]] = field(default_factory=dict)
+    _last: dict[int, tuple[int, int, bytes, bytes]] = field(default_factory=dict)
 
     def observe(self, step: int, env_id: int, game: GameState) -> None:
         """Env `env_id` stood in `game` once `step` env steps had been taken in all."""
         self.cells.add(game.cell)
-        key = (game.map_id, game.badges, game.events)
+        key = watch_key(game)
         if self._last.get(env_id) == key:
-            return  # nothing milestones look at changed: skip the 14 checks
+            return  # nothing milestones look at changed: skip the checks
         self._last[env_id] = key
         mask = reached_mask(game)
         for i, name in enumerate(MILESTONES):
@@ -612,7 +614,8 @@ def summary_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "seeds": len(runs),
         "badge_steps": {
-            k: median_steps([r["badge_steps"][k] for r in runs]) for k in runs[0]["badge_steps"]
+            k: median_steps([r["badge_steps"].get(k) for r in runs])
+            for k in sorted({k for r in runs for k in r["badge_steps"]}, key=int)
         },
         "milestones_found": med("milestones_found"),
         "cells_visited": med("cells_visited"),
@@ -627,13 +630,16 @@ def summary_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def markdown_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
     """The README table: medians over seeds; '(n/m)' = seeds that reached it."""
-    head = ["method", "budget", "episode", "seeds"] + [f"steps to badge {k}" for k in range(1, NUM_BADGES + 1)]
-    head += ["milestones (of 14)", "distinct cells", "wall-clock", "env steps/s", "steps/CPU-s"]
+    n_badges = badge_columns(grouped)
+    head = ["method", "budget", "episode", "seeds"] + [f"steps to badge {k}" for k in range(1, n_badges + 1)]
+    head += [f"milestones (of {milestones_counted(grouped)})", "distinct cells", "wall-clock",
+             "env steps/s", "steps/CPU-s"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (method, budget), runs in grouped.items():
         s = summary_row(runs)
         badges = [
-            fmt_steps([r["badge_steps"][k] for r in runs], budget) for k in runs[0]["badge_steps"]
+            fmt_steps([r["badge_steps"].get(str(k)) for r in runs], budget)
+            for k in range(1, n_badges + 1)
         ]
         cells = [
             method,
@@ -651,8 +657,30 @@ def markdown_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
+def badge_columns(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> int:
+    """Badge counts worth a column: the cartridge's three, more once some run got further."""
+    got = [int(k) for runs in grouped.values() for r in runs
+           for k, v in r["badge_steps"].items() if v is not None]  # fmt: skip
+    return max([CARTRIDGE_BADGES, *got])
+
+
+def milestones_counted(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> int:
+    """How many milestones the results track (results written before the list grew: 14)."""
+    return max(len(r["milestone_steps"]) for runs in grouped.values() for r in runs)
+
+
+def story_names(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> list[str]:
+    """Milestone names in story order, up to the furthest any run found plus NEXT_SHOWN more:
+    with ~60 milestones, rows far beyond what any run reached say nothing."""
+    found = {n for runs in grouped.values() for r in runs
+             for n, v in r["milestone_steps"].items() if v is not None}  # fmt: skip
+    done = [k for k, n in enumerate(STORY_ORDER) if n in found]
+    return list(STORY_ORDER[: (done[-1] + 1 if done else 0) + NEXT_SHOWN])
+
+
 def posterior_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
-    """Daddy's final milestone posterior means (median over seeds), one row per milestone."""
+    """Daddy's final milestone posterior means (median over seeds), one row per milestone in
+    story order, up to the furthest any run found and a few more (`story_names`)."""
     cols = [
         (key, runs)
         for key, runs in grouped.items()
@@ -662,7 +690,7 @@ def posterior_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str
         return ""
     head = ["milestone"] + [f"{m} ({b:,})" for (m, b), _ in cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name in MILESTONES:
+    for name in story_names(grouped):
         vals = []
         for _, runs in cols:
             xs = [
@@ -676,13 +704,14 @@ def posterior_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str
 
 
 def milestone_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
-    """Median env steps to each milestone per method ('(n/m)' = seeds that reached it)."""
+    """Median env steps to each milestone per method ('(n/m)' = seeds that reached it), in
+    story order."""
     cols = list(grouped.items())
     if not cols:
         return ""
     head = ["steps to milestone"] + [f"{m} ({b:,})" for (m, b), _ in cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name in MILESTONES:
+    for name in STORY_ORDER:
         if not any(r["milestone_steps"].get(name) is not None for _, runs in cols for r in runs):
             continue
         vals = [fmt_steps([r["milestone_steps"].get(name) for r in runs], b) for (_, b), runs in cols]
@@ -731,7 +760,7 @@ def plot(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: Path) -> Pa
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     panels = (
-        ("milestone_steps", f"milestones found (of {len(MILESTONES)})"),
+        ("milestone_steps", f"milestones found (of {milestones_counted(grouped)})"),
         ("badge_steps", "badges"),
     )
     for ax, (key, label) in zip(axes, panels):
@@ -749,7 +778,7 @@ def plot(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: Path) -> Pa
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(bottom=-0.2, top=max(1.2, ax.get_ylim()[1]))
         ax.grid(alpha=0.3)
-    axes[1].set_ylim(-0.2, NUM_BADGES + 0.2)
+    axes[1].set_ylim(-0.2, badge_columns(grouped) + 0.2)
     axes[0].legend(fontsize=8, loc="upper left")
     fig.suptitle("Practice cartridge: discoveries vs env steps (median over seeds)")
     fig.tight_layout()

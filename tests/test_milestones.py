@@ -349,7 +349,9 @@ def test_an_episode_log_of_the_first_14_milestones_resumes_with_the_whole_list(
     assert np.isnan(alpha[:3, 14:]).all() and np.isnan(beta[:3, 14:]).all()
     assert (alpha[3] == 5.0).all()
     df = read(path)
-    assert (df["milestones_reached"].astype(np.uint64) == mask_of("got_starter", "badge_boulder")).all()
+    assert (
+        df["milestones_reached"].astype(np.uint64) == mask_of("got_starter", "badge_boulder")
+    ).all()
 
 
 def test_an_episode_log_of_another_list_is_still_refused(tmp_path: Path) -> None:
@@ -360,3 +362,33 @@ def test_an_episode_log_of_another_list_is_still_refused(tmp_path: Path) -> None
         log.append(episode_row(0, 14))
     with pytest.raises(EpisodeLogError, match="was written for milestones"):
         EpisodeLogger(path, "other", NAMES, resume_rows=1)
+
+
+# --- bench/learning.py -------------------------------------------------------------------
+def test_learning_bench_counts_every_milestone_and_widens_badge_columns(tmp_path: Path) -> None:
+    """The README table says 'milestones (of N)' with N the list the results tracked, shows
+    the cartridge's three badge columns and more once a run got further, story order rows."""
+    import json
+    import subprocess
+    import sys
+
+    steps = dict.fromkeys(NAMES)
+    steps.update(got_starter=1000, pallet_town=10, badge_soul=90_000)
+    record = {
+        "bench": "learning", "method": "daddy", "seed": 0, "steps": 100_000,
+        "steps_done": 100_000, "num_envs": 8, "max_episode_steps": 512, "rom": "real",
+        "badge_steps": {str(k): 1000 * k if k <= 5 else None for k in range(1, 9)},
+        "milestone_steps": steps, "milestones_found": 3, "cells_visited": 10,
+        "posteriors": {n: 0.5 for n in NAMES}, "wall_s": 1.0, "sps": 1.0,
+    }  # fmt: skip
+    (tmp_path / "daddy_s0.json").write_text(json.dumps(record))
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [sys.executable, "bench/learning.py", "aggregate", "--results", str(tmp_path)],
+        cwd=repo, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    table = (tmp_path / "learning_table.md").read_text()
+    assert f"milestones (of {len(NAMES)})" in table
+    assert "steps to badge 5" in table and "steps to badge 6" not in table
+    rows = [line.split(" | ")[0].strip("| ") for line in table.splitlines()]
+    assert rows.index("pallet_town") < rows.index("got_starter") < rows.index("badge_soul")
