@@ -30,6 +30,7 @@ from daddy.game.rom import Rom
 from daddy.run import train as train_big
 from daddy.run.checkpoint import CheckpointManager
 from daddy.run.config import parse_train_args
+from daddy.run.paths import TRAIN_LOG
 from daddy.run.state import must_match
 from daddy.swarm.state_index import INDEX_FILE
 from tests.rom_util import fake_rom
@@ -44,9 +45,11 @@ TINY = [
 
 
 def files(root: Path) -> dict[str, bytes]:
-    """Every file under `root` with its bytes: 'nothing written' means this did not change."""
+    """Every file under `root` with its bytes: 'nothing written' means this did not change.
+    The run log (runs/<run>/train.log, daddy.run.run_log) is left out: it records every start,
+    a refused one included, by design."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}  # fmt: skip
+            if p.is_file() and p.name != TRAIN_LOG}  # fmt: skip
 
 
 def error_lines(stderr: str) -> list[str]:
