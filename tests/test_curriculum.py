@@ -18,6 +18,7 @@ from daddy.swarm.curriculum import (
     CurriculumConfig,
     CurriculumManager,
     make_watcher,
+    entry_rank,
     next_milestone,
     story_rank,
 )
@@ -132,7 +133,23 @@ def test_the_frontier_is_the_furthest_milestones_in_story_order(tmp_path: Path) 
                 milestones=bits("got_starter", "pewter_city"))
     cur.notify_new_state(later)
     assert cur.frontier() == {"brock", "pewter"}  # the newest milestone moves the frontier
-    assert story_rank("map_0x2a_3") == -1 and story_rank("beat_brock") > story_rank("route_1")
+    assert story_rank("map_0x2a_s3") == -1 and story_rank("beat_brock") > story_rank("route_1")
+
+
+def test_map_states_are_never_frontier_and_events_rank_past_their_mask(tmp_path: Path) -> None:
+    """A first-visit map state's mask holds where its episode came from (Red's house after
+    Viridian City); a required event (the parcel delivered) came after its mask's milestones."""
+    index = story_index(tmp_path)
+    home = add(index, "home", "early", milestone="map_0x25_s3",
+               milestones=bits("got_starter", "route_1", "viridian_city", "viridian_forest",
+                               "pewter_city"))
+    parcel = add(index, "parcel", "early", milestone="oak_got_parcel",
+                 milestones=bits("got_starter", "route_1", "viridian_city"))
+    assert entry_rank(home) == -1
+    assert story_rank("viridian_city") < entry_rank(parcel) < story_rank("viridian_forest")
+    cur = manager(index, curriculum_frontier=0.65)
+    assert cur.frontier() == {"parcel", "pewter"}  # "parcel" ranks past viridian, "home" never
+    assert manager(index, frontier_ranks=3).frontier() == {"viridian", "parcel", "pewter"}
 
 
 def test_without_milestone_states_there_is_no_frontier(index: StateIndex) -> None:
@@ -472,7 +489,8 @@ def test_a_badge_on_the_practice_cartridge_saves_a_state_that_reloads_with_it(
     trigger = fired["badge_boulder"]
     meta = watcher.state_meta(0, trigger, game.state, step=777)
     entry, envs = cur.add_state(entry_name(trigger.name), game.save_state(), meta)
-    assert entry is not None and entry.tier == "mid" and entry.badges & 1 and len(envs) == 1
+    assert entry is not None and entry.tier == by_name("badge_boulder").tier
+    assert entry.badges & 1 and len(envs) == 1
     assert (index.folder / entry.path).is_file()
     game.load_state(cur.state_bytes(cur.registry["pallet_town_start"]))
     assert game.state.badges == 0

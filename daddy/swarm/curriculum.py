@@ -271,7 +271,7 @@ class CurriculumManager:
 
     def frontier(self) -> set[str]:
         """Names of the usable states at the `frontier_ranks` furthest story ranks reached
-        (empty when no state has reached a milestone: then the tier mixture alone draws)."""
+        (`entry_rank`; empty when no state has a rank: then the tier mixture alone draws)."""
         ranks = {n: entry_rank(e) for n, e in self._usable.items()}
         top = sorted({r for r in ranks.values() if r >= 0}, reverse=True)[: self.cfg.frontier_ranks]
         return {n for n, r in ranks.items() if r in top}
@@ -519,13 +519,20 @@ _LIST_RANK = {m.name: i for i, m in enumerate(DEFAULT_MILESTONES)}
 
 
 @functools.lru_cache(maxsize=4096)
-def entry_rank(entry: StateEntry) -> int:
-    """How far into the story a state is: the furthest story rank of its own milestone and of
-    the milestones its mask holds (-1: none, e.g. the bootstrap state)."""
-    ranks = [story_rank(entry.milestone)]
-    ranks += [story_rank(m.name) for i, m in enumerate(DEFAULT_MILESTONES)
-              if entry.milestones >> i & 1]
-    return max(ranks)
+def entry_rank(entry: StateEntry) -> float:
+    """How far into the story a state's own trigger is: its milestone's story rank; a required
+    event or unnamed badge ranks just past the furthest milestone its mask holds (it came
+    after those); a first-visit map state or the bootstrap state is -1, never frontier (a map
+    state's mask also holds milestones of where its episode came from: walking home from
+    Viridian City is not the frontier)."""
+    if entry.is_bootstrap or is_map_milestone(entry.milestone):
+        return -1
+    own = story_rank(entry.milestone)
+    if own >= 0:
+        return own
+    held = [story_rank(m.name) for i, m in enumerate(DEFAULT_MILESTONES)
+            if entry.milestones >> i & 1]
+    return max(held) + 0.5 if held and max(held) >= 0 else -1
 
 
 def next_milestone(entry: StateEntry) -> str | None:
