@@ -57,6 +57,7 @@ from daddy.run.exit_codes import (
     OneLineParser,
 )
 from daddy.run.paths import RunPaths, add_root_flags
+from daddy.run.run_log import append_line
 from pipeline import stages
 
 # sacct/squeue states of a job that may still run (submitit treats these as not done, too)
@@ -108,6 +109,7 @@ class TrainSegment(submitit.helpers.Checkpointable):
         self.stop_grace_s = stop_grace_s
         self.outside_stop_wait_s = outside_stop_wait_s
         self._proc: subprocess.Popen[bytes] | None = None
+        self._log = RunPaths.from_dir(run_dir).train_log
 
     def _spec(self) -> dict[str, Any]:
         keys = ("command", "cwd", "run_dir", "until_step", "stop_grace_s", "outside_stop_wait_s")
@@ -120,7 +122,7 @@ class TrainSegment(submitit.helpers.Checkpointable):
         self.__init__(**state)  # type: ignore[misc]
 
     def __call__(self) -> dict[str, int]:
-        _say(f"segment job: {shlex.join(self.command)}")
+        _say(f"segment job: {shlex.join(self.command)}", self._log)
         self._proc = subprocess.Popen(self.command, cwd=self.cwd)
         # poll, not wait(): a signal handler that waits on the same Popen must not deadlock
         while (rc := self._proc.poll()) is None:
@@ -129,7 +131,8 @@ class TrainSegment(submitit.helpers.Checkpointable):
         reached = step is not None and step >= self.until_step
         if rc in (EXIT_OK, EXIT_STOPPED) and reached:
             # EXIT_STOPPED here: the signal came while the final checkpoint was written
-            _say(f"segment job: trainer reached step {step} (segment ends at {self.until_step})")
+            _say(f"segment job: trainer reached step {step} (segment ends at {self.until_step})",
+                 self._log)  # fmt: skip
             return {"until_step": self.until_step, "checkpoint_step": step}
         if rc in (EXIT_OK, EXIT_STOPPED):  # EXIT_OK short of the end: an older trainer's stop
             self._stopped_from_outside(rc, step)
@@ -139,7 +142,7 @@ class TrainSegment(submitit.helpers.Checkpointable):
         """submitit's USR2 hook: let the trainer checkpoint and exit, then resubmit afresh."""
         proc = self._proc
         if proc is not None and proc.poll() is None:
-            _say("segment job: stop signal; asking the trainer to checkpoint and exit")
+            _say("segment job: stop signal; asking the trainer to checkpoint and exit", self._log)
             proc.send_signal(signal.SIGUSR2)
             if _poll_exit(proc, self.stop_grace_s) is None:
                 proc.kill()
@@ -160,9 +163,9 @@ class TrainSegment(submitit.helpers.Checkpointable):
         job_id = os.environ.get("SLURM_JOB_ID")
         if os.environ.get("SUBMITIT_EXECUTOR") != "slurm" or not job_id:
             raise SegmentError(f"{where}; run the pipeline again to resume from the checkpoint")
-        _say(f"segment job: {where}; waiting for SLURM to requeue or end this job")
+        _say(f"segment job: {where}; waiting for SLURM to requeue or end this job", self._log)
         time.sleep(self.outside_stop_wait_s)
-        _say(f"segment job: still here; requeueing job {job_id} myself")
+        _say(f"segment job: still here; requeueing job {job_id} myself", self._log)
         subprocess.call(["scontrol", "requeue", job_id])
         time.sleep(self.outside_stop_wait_s)
         sys.exit(EXIT_STOPPED)
@@ -175,8 +178,12 @@ def _poll_exit(proc: subprocess.Popen[bytes], timeout_s: float) -> int | None:
     return rc
 
 
-def _say(message: str) -> None:
-    print(message, flush=True)  # flushed at once: SLURM logs are what people `tail -f`
+def _say(message: str, run_log: Path | None = None) -> None:
+    """Flushed at once: SLURM logs are what people `tail -f`; a run's segment and job lines
+    also go to its run log, between the trainer's own lines (`tail -f runs/<run>/train.log`)."""
+    print(message, flush=True)
+    if run_log is not None:
+        append_line(run_log, message)
 
 
 # --- the job record and re-attaching --------------------------------------------------------
@@ -351,7 +358,8 @@ def run_segment(
     with filelock.FileLock(f"{record_path}.lock"):
         found = _attach(record_path, segment_job, segment)
         if found is None and (step := newest_checkpoint_step(run_dir) or 0) >= until:
-            _say(f"{where}: already trained (checkpoint step {step} >= {until}); no job needed")
+            _say(f"{where}: already trained (checkpoint step {step} >= {until}); no job needed",
+                 paths.train_log)  # fmt: skip
             return _mark_done(run, segment, step, None, None, paths)
         job, record = found or _submit(
             record_path,
@@ -365,14 +373,15 @@ def run_segment(
     verb = "re-attached to" if found else "submitted"
     _say(
         f"{where} (to step {until}): {verb} job {record.job_id} ({record.cluster}); "
-        f"log: {record.log_path()}"
+        f"log: {record.log_path()}",
+        paths.train_log,
     )
     try:
         result = _wait(job, poll_s or (10.0 if record.cluster == "slurm" else 1.0), record)
     except (FailedJobError, UncompletedJobError, SegmentError) as e:
         text = str(e).strip()
         first = text.splitlines()[0] if text else type(e).__name__
-        _say(f"{where} failed: job {record.job_id}: {first}")
+        _say(f"{where} failed: job {record.job_id}: {first}", paths.train_log)
         _say(f"the job's log: {record.log_path()}; rerun snakemake to resume from its checkpoint")
         return EXIT_FAILED
     step = newest_checkpoint_step(run_dir)
@@ -401,10 +410,11 @@ def _mark_done(
         "cluster": record.cluster if record else None,
         "result": result,
     }
-    path = (paths or RunPaths(run.run_name)).segment_done(segment)
-    atomic_write_text(path, json.dumps(done, indent=2) + "\n")
+    paths = paths or RunPaths(run.run_name)
+    atomic_write_text(paths.segment_done(segment), json.dumps(done, indent=2) + "\n")
     _say(
-        f"segment {segment}/{run.pipeline.segments} of {run.run_name}: done at checkpoint step {step}"
+        f"segment {segment}/{run.pipeline.segments} of {run.run_name}: done at checkpoint step {step}",
+        paths.train_log,
     )
     return EXIT_OK
 

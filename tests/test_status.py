@@ -164,3 +164,17 @@ def test_status_follows_a_segment_job_on_slurm(tmp_path: Path) -> None:
             proc.kill()
             if job:
                 scancel(job)
+
+
+def test_run_log_frames_the_trainers_lines_with_the_segments(local_run: Path) -> None:
+    """`tail -f runs/<run>/train.log` follows a pipeline run: job lines around the trainer's."""
+    log = RunPaths("tiny", local_run / "runs").train_log.read_text().splitlines()
+    job = json.loads(RunPaths("tiny", local_run / "runs").job_record(1).read_text())["job_id"]
+    heads = [
+        next(i for i, line in enumerate(log) if line.startswith(head))
+        for head in ("segment job: ", f"segment 1/2 of tiny (to step 200): submitted job {job}",
+                     "[START] run=tiny", "[DONE] tiny: step 200", "segment job: trainer reached",
+                     "segment 1/2 of tiny: done at checkpoint step 200")
+    ]  # fmt: skip
+    assert heads[0] < heads[2] and heads[1:] == sorted(heads[1:])  # the job's first line may
+    # come before or after the submitter's, both before the trainer's

@@ -99,6 +99,16 @@ class RunLog:
         self.close()
 
 
+def append_line(path: str | Path, line: str) -> None:
+    """One line into a run log from another process (the pipeline's segment job), opened and
+    closed at once; nothing when the run folder does not exist."""
+    log = RunLog(path)
+    try:
+        log.write_line(line)
+    finally:
+        log.close()
+
+
 class LogTee(io.TextIOBase):
     """A text stream that writes through to `stream` and sends its complete lines to `log`."""
 
