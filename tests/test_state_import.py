@@ -114,7 +114,9 @@ def test_practice_states_are_classified_from_their_ram(
         bits("got_starter"),
     )
     assert (badge.tier, badge.map_id, badge.badges) == ("mid", 0x36, 1)
-    assert badge.milestones == bits("got_starter", "beat_brock", "badge_boulder")
+    assert badge.milestones == bits("got_starter", "battled_rival_lab", "got_oaks_parcel",
+                                    "oak_got_parcel", "got_pokedex", "beat_brock",
+                                    "badge_boulder")  # the scripted path: rival, parcel, Brock
     assert badge.events > starter.events > boot.events == 0
     assert all(e.milestone == e.name and e.step == 0 for e in by.values())
 
@@ -177,10 +179,11 @@ def game_at(map_id: int, badges: int = 0, events: tuple[tuple[int, int], ...] = 
     [
         (game_at(0x26), "early"),
         (game_at(0x0C, events=(ram.EVENT_GOT_STARTER,)), "early"),
-        (game_at(0x02), "mid"),  # Pewter City: a mid milestone, before any badge
-        (game_at(0x36, badges=0b1, events=(ram.EVENT_BEAT_BROCK,)), "mid"),
-        (game_at(0x00, badges=0b11), "late"),  # Cascade badge: a late milestone
-        (game_at(0x00, events=(ram.EVENT_BEAT_MISTY,)), "late"),
+        # tiers are thirds of the story (early up to Vermilion); badges count on their own
+        (game_at(0x02), "early"),  # Pewter City: an early milestone
+        (game_at(0x36, badges=0b1, events=(ram.EVENT_BEAT_BROCK,)), "mid"),  # one badge
+        (game_at(0x00, badges=0b11), "mid"),  # two badges; the Cascade badge is early
+        (game_at(0x00, events=(ram.EVENT_BEAT_MISTY,)), "early"),  # Misty, no badge
         (game_at(0x41), "late"),  # Cerulean Gym: a late-game map
         (game_at(0x00, badges=0b11110000), "late"),  # four badges, none of them named
     ],
