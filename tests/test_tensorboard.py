@@ -14,9 +14,16 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from daddy.run.config import parse_train_args
 from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from daddy.run.paths import RunPaths
-from daddy.run.tensorboard import SETTINGS_TAG, ScalarLog, episode_scalars, purge_step
+from daddy.run.tensorboard import (
+    SETTINGS_TAG,
+    ScalarLog,
+    episode_scalars,
+    open_scalar_log,
+    purge_step,
+)
 
 TINY = [
     "--run-name", "r", "--num-envs", "2", "--model-size", "slim", "--batch-size", "4",
@@ -118,3 +125,11 @@ def test_wandb_without_the_package_is_one_line_exit_2(tmp_path: Path) -> None:
     assert out.returncode == EXIT_BAD_INPUT
     assert out.stderr.strip().count("\n") == 0 and "pip install wandb" in out.stderr
     assert not (tmp_path / "runs" / "r" / "tb").exists()
+
+
+def test_no_tensorboard_writes_no_event_files(tmp_path: Path) -> None:
+    cfg = parse_train_args(["--run-name", "r", "--no-tensorboard"])
+    scalars = open_scalar_log(cfg, tmp_path / "tb", tmp_path, start_step=0, settings={"a": 1})
+    scalars.log({"charts/SPS": 1.0}, 1)
+    scalars.close()
+    assert not (tmp_path / "tb").exists()
