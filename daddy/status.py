@@ -183,6 +183,9 @@ def trainer_row(st: Status) -> None:
     if here and isinstance(pid, int) and not Path("/proc", str(pid)).exists():
         st.add("trainer", f"not running (last: {describe(holder)}, gone)")
         return
+    if not here:  # its pid means nothing on this machine
+        st.add("trainer", f"held by {describe(holder)} (another machine)")
+        return
     st.add("trainer", f"running: {describe(holder)}")
 
 

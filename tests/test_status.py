@@ -178,3 +178,21 @@ def test_run_log_frames_the_trainers_lines_with_the_segments(local_run: Path) ->
     ]  # fmt: skip
     assert heads[0] < heads[2] and heads[1:] == sorted(heads[1:])  # the job's first line may
     # come before or after the submitter's, both before the trainer's
+
+
+def test_status_names_the_trainer_holding_the_run(tmp_path: Path) -> None:
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TRAIN.items() if k != "total_steps"]
+    proc = subprocess.Popen([sys.executable, "-m", "daddy.train_big", "--run-name", "live",
+                             "--total-steps", "100000", *flags], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        lock = RunPaths("live", tmp_path / "runs").lock
+        deadline = time.monotonic() + 120
+        while not (lock.exists() and lock.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        got = rows(status(tmp_path, "live").stdout)
+        assert got["trainer"].startswith(f"running: pid {proc.pid} on "), got
+    finally:
+        proc.terminate()
+        proc.wait(timeout=120)
+    assert rows(status(tmp_path, "live").stdout)["trainer"] == "not running"
