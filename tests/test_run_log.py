@@ -96,3 +96,15 @@ def test_no_log_file_before_the_run_folder_exists(tmp_path: Path) -> None:
     with RunLog(tmp_path / "missing" / "train.log"):
         print("refused before the folder was made")
     assert not (tmp_path / "missing").exists()
+
+
+def test_a_log_that_cannot_be_written_never_stops_printing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "train.log").mkdir()  # opening it for append fails, as a full disk would
+    with RunLog(tmp_path / "train.log") as log:
+        print("first")
+        print("second")
+    assert isinstance(log.failed, OSError)
+    out, err = capsys.readouterr()
+    assert out == "first\nsecond\n" and err.count("[WARN] run log") == 1

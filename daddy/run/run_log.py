@@ -40,20 +40,28 @@ class RunLog:
         self.path = Path(path)
         self.tracebacks = tracebacks
         self._file: IO[str] | None = None
+        self.failed: OSError | None = None  # the log could not be written: it stays off
         self._saved: list[tuple[str, Any, LogTee]] = []  # (sys attribute, stream found, our tee)
 
     def write_line(self, line: str) -> None:
         """One line (or several, split on newlines) as printed, flushed at once for `tail -f`.
 
         Nothing is written before the run folder exists: a command refused before it made the
-        folder leaves no folder behind just to hold its error line.
+        folder leaves no folder behind just to hold its error line. A log that cannot be written
+        (a full disk) is switched off with one warning on the screen: printing must never fail.
         """
-        if self._file is None:
-            if not self.path.parent.is_dir():
-                return
-            self._file = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
-        self._file.write("".join(plain(part) + "\n" for part in line.split("\n")))
-        self._file.flush()
+        if self.failed is not None:
+            return
+        try:
+            if self._file is None:
+                if not self.path.parent.is_dir():
+                    return
+                self._file = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+            self._file.write("".join(plain(part) + "\n" for part in line.split("\n")))
+            self._file.flush()
+        except OSError as e:
+            self.failed = e
+            print(f"[WARN] run log {self.path} not written from here on: {e}", file=sys.stderr)
 
     def capture(self) -> None:
         """Tee `sys.stdout` and `sys.stderr` into the log (again after rich's live panel swapped
@@ -78,7 +86,10 @@ class RunLog:
                 setattr(sys, name, stream)
         self._saved.clear()
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError:
+                pass  # a full disk: what could be written is written
             self._file = None
 
     def __enter__(self) -> RunLog:  # noqa: PYI034 (py310: no typing.Self)
