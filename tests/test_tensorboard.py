@@ -133,3 +133,19 @@ def test_no_tensorboard_writes_no_event_files(tmp_path: Path) -> None:
     scalars.log({"charts/SPS": 1.0}, 1)
     scalars.close()
     assert not (tmp_path / "tb").exists()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_unwritable_event_file_turns_scalars_off_not_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scalars = ScalarLog(tmp_path / "tb")
+    scalars.log({"charts/SPS": 1.0}, 1)
+    scalars.flush()
+    shutil.rmtree(tmp_path / "tb")  # as a full disk or a lost mount would
+    for step in (2, 3):
+        scalars.log({"charts/SPS": 1.0}, step)
+        scalars.flush()
+    scalars.close()
+    assert scalars.writer is None
+    assert capsys.readouterr().out.count("[WARN] TensorBoard scalars off") == 1

@@ -133,22 +133,31 @@ class ScalarLog:
         if not values:
             return
         if self.writer is not None:
-            for tag, v in values.items():
-                self.writer.add_scalar(tag, v, global_step=step)
+            self._guard(lambda: [self.writer.add_scalar(t, v, global_step=step)
+                                 for t, v in values.items()])  # fmt: skip
         if self.wandb_run is not None:
             self.wandb_run.log(values, step=step)
 
     def flush(self) -> None:
         if self.writer is not None:
-            self.writer.flush()
+            self._guard(self.writer.flush)
 
     def close(self) -> None:
         if self.writer is not None:
-            self.writer.close()
+            self._guard(self.writer.close)
             self.writer = None
         if self.wandb_run is not None:
             self.wandb_run.finish()
             self.wandb_run = None
+
+    def _guard(self, write: Any) -> None:
+        """Curves must never stop training: an event file that cannot be written (a full disk;
+        the writer's thread raises on the next call) turns TensorBoard off with one warning."""
+        try:
+            write()
+        except Exception as e:  # noqa: BLE001 (whatever the writer's thread raised)
+            print(f"[WARN] TensorBoard scalars off from here on: {e}", flush=True)
+            self.writer = None
 
     def _settings(self, settings: Mapping[str, Any], first: int) -> None:
         """Settings as a YAML text at `first`; as hparams once, when the run starts at 0."""
