@@ -392,3 +392,11 @@ def test_learning_bench_counts_every_milestone_and_widens_badge_columns(tmp_path
     assert "steps to badge 5" in table and "steps to badge 6" not in table
     rows = [line.split(" | ")[0].strip("| ") for line in table.splitlines()]
     assert rows.index("pallet_town") < rows.index("got_starter") < rows.index("badge_soul")
+
+
+def test_the_docs_list_every_milestone_with_its_rank_tier_and_bit() -> None:
+    """docs/REAL_GAME.md "Whole-game milestones" is the list people read: it must not drift."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "REAL_GAME.md").read_text()
+    for rank, name in enumerate(STORY_ORDER):
+        m = by_name(name)
+        assert f"| {rank} | {m.tier} | `{name}` | {NAMES.index(name)} | {m.kind} |" in text, name
