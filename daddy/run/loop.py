@@ -4,7 +4,8 @@ Each turn: act ε-greedily in every env → start the emulators' step and, on th
 this turn's updates (`replay_ratio` trained steps per collected step) → wait for the step →
 rewards (milestones, trigger savestates, visit counts, intrinsic rewards) → store the step in the
 replay → collect the updates → finished episodes (log row, terminal line, posteriors,
-curriculum) → periodic work (interval line, checkpoint, video, stop signal).
+curriculum) → periodic work (interval line, checkpoint, video, stop signal). Episode ends and
+interval lines are also TensorBoard points (`daddy.run.tensorboard`) at the global step.
 
 Steps count env steps summed over envs (one vector step of 32 envs is 32 steps), as in the seed.
 """
