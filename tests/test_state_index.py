@@ -249,8 +249,9 @@ def test_state_from_a_newer_pyboy_is_skipped(tmp_path: Path, recorded: str, usab
 def test_create_refuses_an_index_of_another_rom(index: StateIndex) -> None:
     with pytest.raises(StateIndexError, match="rom_sha1"):
         StateIndex.create(index.folder, "run", "f" * 40, "2.8.1")
-    with pytest.raises(StateIndexError, match="running ROM"):
+    with pytest.raises(StateIndexError, match="running ROM") as e:
         StateIndex.load(index.folder, rom_sha1="f" * 40)
+    assert "--rom" in str(e.value) and "delete" not in str(e.value)
 
 
 @pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", "", "x" * 200, "a..b"])

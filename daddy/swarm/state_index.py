@@ -238,9 +238,12 @@ class StateIndex:
         path = Path(folder) / INDEX_FILE
         header, entries = _read_index(path)
         if rom_sha1 is not None and header["rom_sha1"] != rom_sha1:
+            from daddy.game.rom import describe_sha1  # lazy: rom imports the cartridge builder
+
             raise StateIndexError(
-                f"{path} was made from ROM sha1 {header['rom_sha1']}, but the running ROM is "
-                f"{rom_sha1}; use a new run name or delete {path.parent} to re-bootstrap"
+                f"{path} was made with {describe_sha1(header['rom_sha1'])}, but the running ROM "
+                f"is {describe_sha1(rom_sha1)}; pass the --rom it was made with, or use a new run "
+                "name"
             )
         self = cls(folder, header["run"], header["rom_sha1"],
                    pyboy_version or running_pyboy_version(), max_bytes=max_bytes)
