@@ -400,3 +400,27 @@ def test_the_docs_list_every_milestone_with_its_rank_tier_and_bit() -> None:
     for rank, name in enumerate(STORY_ORDER):
         m = by_name(name)
         assert f"| {rank} | {m.tier} | `{name}` | {NAMES.index(name)} | {m.kind} |" in text, name
+
+
+def test_a_key_item_picked_up_on_the_same_map_fires_its_trigger_at_once() -> None:
+    """Picking up an item ball changes no map, badge or event flag (the Silph Scope on Rocket
+    Hideout B4F): the watcher's skip key must include the bag."""
+    from dataclasses import replace
+
+    from daddy.swarm.trigger import MilestoneWatcher
+
+    mem = blank_ram()
+    mem[ram.W_CUR_MAP] = 0xCA  # ROCKET_HIDEOUT_B4F
+    write_milestone(mem, by_name("beat_hideout_giovanni"))
+    before = replace(ram.read_game_state(mem), in_control=True)
+    write_milestone(mem, by_name("got_silph_scope"))
+    after = replace(ram.read_game_state(mem), in_control=True)
+    assert (before.map_id, before.badges, before.events) == (
+        after.map_id,
+        after.badges,
+        after.events,
+    )
+    w = MilestoneWatcher(1, watch_new_maps=False)
+    w.start_episode(0, before)
+    assert w.observe(0, before) == []
+    assert [t.name for t in w.observe(0, after)] == ["got_silph_scope"]

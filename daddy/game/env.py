@@ -23,7 +23,7 @@ import numpy as np
 from gymnasium import spaces
 
 from daddy.game import ram
-from daddy.game.milestones import DEFAULT_MILESTONES, Milestone, reached_mask
+from daddy.game.milestones import DEFAULT_MILESTONES, Milestone, reached_mask, watch_key
 from daddy.game.rom import Rom, resolve_rom
 from daddy.game.spec import (
     ACTIONS,
@@ -277,7 +277,7 @@ class EpsilonEnv(gym.Wrapper):
         self.last_hp = s.hp_fraction
         self.start_mask = reached_mask(s, self.milestones)
         self.reached = 0  # milestones newly reached this episode
-        self._mask_key: tuple[int, int, int] | None = None
+        self._mask_key: tuple[int, int, bytes, bytes] | None = None
 
     def _reward(self, s: ram.GameState) -> float:
         w = self.reward_cfg
@@ -304,7 +304,7 @@ class EpsilonEnv(gym.Wrapper):
         if s.max_hp and s.hp == 0 and self.last_hp > 0:
             r += w.blackout
         self.last_hp = hp
-        key = (s.map_id, s.badges, s.event_count)  # milestones depend on nothing else
+        key = watch_key(s)  # map, badges, event flags, bag: all that milestones read
         if key != self._mask_key:
             self._mask_key = key
             self.reached |= reached_mask(s, self.milestones) & ~self.start_mask

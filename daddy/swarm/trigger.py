@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from daddy.game.milestones import DEFAULT_MILESTONES, Milestone, Tier, reached_mask
+from daddy.game.milestones import DEFAULT_MILESTONES, Milestone, Tier, reached_mask, watch_key
 from daddy.game.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
 from daddy.swarm.state_index import StateMeta, is_weak
 
@@ -138,7 +138,7 @@ def _args(milestones: Sequence[Milestone], kind: str) -> set[int]:
 class _EnvEpisode:
     spawn_mask: int  # DEFAULT_MILESTONES reached by the spawn state's lineage, or true in it
     mask: int  # spawn_mask | DEFAULT_MILESTONES true at any observed state of the episode
-    key: tuple[int, int, bytes] = field(default=(-1, -1, b""))
+    key: tuple[int, int, bytes, bytes] = field(default=(-1, -1, b"", b""))
 
 
 class MilestoneWatcher:
@@ -210,7 +210,7 @@ class MilestoneWatcher:
         every trigger savestate starts where the player can act; the episode mask still
         records what a state reaches."""
         ep = self._episode(env_id)
-        key = (state.map_id, state.badges, state.events)
+        key = watch_key(state)  # map, badges, event flags, bag: all that milestones read
         if key == ep.key:
             return []  # nothing that milestones look at has changed since the last step
         now = reached_mask(state, self.milestones)
