@@ -113,7 +113,7 @@ def test_practice_states_are_classified_from_their_ram(
         0x28,
         bits("got_starter"),
     )
-    assert (badge.tier, badge.map_id, badge.badges) == ("mid", 0x36, 1)
+    assert (badge.tier, badge.map_id, badge.badges) == ("early", 0x36, 1)
     assert badge.milestones == bits("got_starter", "battled_rival_lab", "got_oaks_parcel",
                                     "oak_got_parcel", "got_pokedex", "beat_brock",
                                     "badge_boulder")  # the scripted path: rival, parcel, Brock
@@ -179,13 +179,15 @@ def game_at(map_id: int, badges: int = 0, events: tuple[tuple[int, int], ...] = 
     [
         (game_at(0x26), "early"),
         (game_at(0x0C, events=(ram.EVENT_GOT_STARTER,)), "early"),
-        # tiers are thirds of the story (early up to Vermilion); badges count on their own
+        # tiers are thirds of the story (early up to Vermilion): a state sits where its
+        # furthest milestone does, whatever its map or badge count
         (game_at(0x02), "early"),  # Pewter City: an early milestone
-        (game_at(0x36, badges=0b1, events=(ram.EVENT_BEAT_BROCK,)), "mid"),  # one badge
-        (game_at(0x00, badges=0b11), "mid"),  # two badges; the Cascade badge is early
+        (game_at(0x36, badges=0b1, events=(ram.EVENT_BEAT_BROCK,)), "early"),  # one badge
+        (game_at(0x00, badges=0b11), "early"),  # two badges, both early in the story
         (game_at(0x00, events=(ram.EVENT_BEAT_MISTY,)), "early"),  # Misty, no badge
-        (game_at(0x41), "late"),  # Cerulean Gym: a late-game map
-        (game_at(0x00, badges=0b11110000), "late"),  # four badges, none of them named
+        (game_at(0x41), "early"),  # Cerulean Gym with nothing reached: the story's start
+        (game_at(0x00, badges=0b1000), "mid"),  # the Rainbow badge: Celadon, mid-game
+        (game_at(0x00, badges=0b11110000), "late"),  # the last four badges
     ],
     ids=[
         "house",
@@ -194,11 +196,12 @@ def game_at(map_id: int, badges: int = 0, events: tuple[tuple[int, int], ...] = 
         "boulder",
         "cascade",
         "beat-misty",
-        "late-map",
+        "unreached-gym",
+        "rainbow",
         "four-badges",
     ],
 )
-def test_tier_is_the_most_advanced_of_milestones_badges_and_late_maps(
+def test_tier_is_where_the_states_story_stands(
     game: GameState, tier: str
 ) -> None:
     assert classify(game) == tier
@@ -257,7 +260,7 @@ def test_python_m_daddy_curriculum_import_runs_the_tool(
          str(tmp_path / "ss"), str(good)], capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert "imported as import_badge (tier mid, map 0x36, badges 1" in out.stdout
+    assert "imported as import_badge (tier early, map 0x36, badges 1" in out.stdout
     names = [e.name for e in StateIndex.load(tmp_path / "ss" / "r").entries]
     assert names == ["pallet_town_start", "import_badge"]
 

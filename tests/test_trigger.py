@@ -19,7 +19,7 @@ from daddy.swarm.trigger import (
     entry_name,
     parse_event_flag,
     parse_required_event,
-    tier_by_badges,
+    tier_by_story,
     tier_for,
 )
 
@@ -49,7 +49,7 @@ def names(triggers: list[Trigger]) -> list[str]:
 @pytest.fixture
 def watcher() -> MilestoneWatcher:
     w = MilestoneWatcher(2, late_maps=(CERULEAN_GYM, CELADON),
-                         required_events=("oak_got_parcel=D74E.0", *GYM_LEADER_EVENTS))
+                         required_events=("oak_got_parcel=D74E.0", "D747.1", *GYM_LEADER_EVENTS))
     for env in range(2):
         w.start_episode(env, game(events=STARTER))
     return w
@@ -74,24 +74,24 @@ def test_what_is_true_at_the_spawn_state_never_fires() -> None:
 @pytest.mark.parametrize(
     ("state", "expected"),
     [
-        (game(events=(*STARTER, ram.EVENT_BEAT_BROCK)), [("beat_brock", "mid", "milestone")]),
-        (game(badges=0b1, events=STARTER), [("badge_boulder", "mid", "milestone")]),
-        (game(badges=0b1000, events=STARTER), [("badge_bit3", "mid", "badge")]),
+        (game(events=(*STARTER, ram.EVENT_BEAT_BROCK)), [("beat_brock", "early", "milestone")]),
+        (game(badges=0b1, events=STARTER), [("badge_boulder", "early", "milestone")]),
+        (game(badges=0b1000, events=STARTER), [("badge_rainbow", "mid", "milestone")]),
         (game(badges=0b1111, events=STARTER),
-         [("badge_boulder", "mid", "milestone"), ("badge_cascade", "late", "milestone"),
-          ("badge_thunder", "late", "milestone"), ("badge_bit3", "late", "badge")]),
+         [("badge_boulder", "early", "milestone"), ("badge_cascade", "early", "milestone"),
+          ("badge_thunder", "mid", "milestone"), ("badge_rainbow", "mid", "milestone")]),
         (game(badges=0b1111, events=(*STARTER, (0xD77C, 1))),
-         [("badge_boulder", "mid", "milestone"), ("badge_cascade", "late", "milestone"),
-          ("badge_thunder", "late", "milestone"), ("badge_bit3", "late", "badge"),
-          ("beat_erika", "late", "event")]),
-        (game(events=(*STARTER, ram.EVENT_OAK_GOT_PARCEL)), [("oak_got_parcel", "early", "event")]),
+         [("badge_boulder", "early", "milestone"), ("badge_cascade", "early", "milestone"),
+          ("badge_thunder", "mid", "milestone"), ("beat_erika", "mid", "milestone"),
+          ("badge_rainbow", "mid", "milestone")]),
+        (game(events=(*STARTER, (0xD747, 1))), [("event_d747_1", "early", "event")]),
         (game(REDS_HOUSE, events=STARTER), [("map_0x25_s1", "early", "map")]),
         (game(REDS_HOUSE, badges=0b11, events=STARTER),  # the badges' states are this moment's
-         [("badge_boulder", "mid", "milestone"), ("badge_cascade", "late", "milestone")]),
-        (game(CERULEAN_GYM, events=STARTER), [("map_0x41_s1", "late", "map")]),
-        (game(PEWTER, events=STARTER), [("pewter_city", "mid", "milestone")]),
+         [("badge_boulder", "early", "milestone"), ("badge_cascade", "early", "milestone")]),
+        (game(CERULEAN_GYM, events=STARTER), [("map_0x41_s1", "early", "map")]),
+        (game(PEWTER, events=STARTER), [("pewter_city", "early", "milestone")]),
     ],
-    ids=["gym-leader-event", "badge", "unnamed-badge", "four-badges", "erika", "required-event",
+    ids=["gym-leader-event", "badge", "mid-game-badge", "four-badges", "erika", "required-event",
          "new-map", "new-map-with-badges", "late-area", "named-map"],
 )
 def test_trigger_names_tiers_and_kinds(
@@ -102,27 +102,28 @@ def test_trigger_names_tiers_and_kinds(
 
 
 def test_only_late_maps_fire_when_new_maps_are_not_watched() -> None:
-    w = MilestoneWatcher(1, late_maps=(CELADON,), watch_new_maps=False)
+    w = MilestoneWatcher(1, late_maps=(CERULEAN_GYM,), watch_new_maps=False)
     w.start_episode(0, game(events=STARTER))
     assert w.observe(0, game(REDS_HOUSE, events=STARTER)) == []
-    assert names(w.observe(0, game(CELADON, events=STARTER))) == ["map_0x06_s1"]
+    assert names(w.observe(0, game(CERULEAN_GYM, events=STARTER))) == ["map_0x41_s1"]
 
 
 def test_gym_leaders_named_in_milestones_are_not_doubled() -> None:
-    w = MilestoneWatcher(1, required_events=("D755.7", "beat_brock=D755.7", "D77C.1"))
-    assert w.required_events == (("event_d77c_1", (0xD77C, 1)),)
+    w = MilestoneWatcher(1, required_events=("D755.7", "beat_brock=D755.7", "D77C.1", "D747.1"))
+    assert w.required_events == (("event_d747_1", (0xD747, 1)),)  # Erika is a milestone now
     w.start_episode(0, game(events=STARTER))
-    fired = w.observe(0, game(events=(*STARTER, ram.EVENT_BEAT_BROCK, (0xD77C, 1))))
-    assert names(fired) == ["beat_brock", "event_d77c_1"]
+    fired = w.observe(0, game(events=(*STARTER, ram.EVENT_BEAT_BROCK, (0xD747, 1))))
+    assert names(fired) == ["beat_brock", "event_d747_1"]
 
 
 def test_episode_masks_separate_spawn_from_new_progress(watcher: MilestoneWatcher) -> None:
-    i_route, i_pewter = (DEFAULT_MILESTONES.index(by_name(n)) for n in ("route_1", "pewter_city"))
+    i_route, i_pewter, i_pallet = (DEFAULT_MILESTONES.index(by_name(n))
+                                   for n in ("route_1", "pewter_city", "pallet_town"))
     watcher.start_episode(0, game(events=STARTER), inherited_mask=1 << i_route)
     watcher.observe(0, game(PEWTER, events=STARTER))
     watcher.observe(0, game(REDS_HOUSE, events=STARTER))  # left Pewter: the bit stays
     assert watcher.new_mask(0) == 1 << i_pewter
-    assert watcher.episode_mask(0) == 1 | 1 << i_route | 1 << i_pewter
+    assert watcher.episode_mask(0) == 1 | 1 << i_route | 1 << i_pewter | 1 << i_pallet  # spawn
 
 
 def test_state_meta_describes_the_state_to_save(watcher: MilestoneWatcher) -> None:
@@ -130,7 +131,7 @@ def test_state_meta_describes_the_state_to_save(watcher: MilestoneWatcher) -> No
     (pewter, brock, badge) = watcher.observe(0, state)  # story order
     meta = watcher.state_meta(0, badge, state, step=12_345)
     assert (meta.milestone, meta.tier, meta.map_id, meta.badges, meta.step) == (
-        "badge_boulder", "mid", PEWTER, 1, 12_345)
+        "badge_boulder", "early", PEWTER, 1, 12_345)
     assert meta.events == 2 and meta.milestones == watcher.episode_mask(0)
     assert {brock.name, pewter.name} == {"beat_brock", "pewter_city"}
 
@@ -208,7 +209,7 @@ def test_required_event_names_must_not_clash() -> None:
     with pytest.raises(ValueError, match="reuses the milestone name"):
         MilestoneWatcher(1, required_events=("beat_brock=D77C.1",))
     with pytest.raises(ValueError, match="repeat a name"):
-        MilestoneWatcher(1, required_events=("x=D77C.1", "x=D792.1"))
+        MilestoneWatcher(1, required_events=("x=D747.0", "x=D747.1"))
 
 
 def test_entry_name_is_milestone_and_utc_timestamp() -> None:
@@ -216,27 +217,29 @@ def test_entry_name_is_milestone_and_utc_timestamp() -> None:
     assert entry_name("beat_brock", when) == "beat_brock_20240506T070809"
 
 
-@pytest.mark.parametrize(("badges", "tier"), [(0, "early"), (1, "mid"), (0b11, "mid"),
-                                              (0b111, "late"), (0xFF, "late")])
-def test_tier_by_badges(badges: int, tier: str) -> None:
-    assert tier_by_badges(badges) == tier
+@pytest.mark.parametrize(("badges", "tier"), [(0, "early"), (1, "early"), (0b11, "early"),
+                                              (0b111, "mid"), (0b1000000, "late"), (0xFF, "late")])
+def test_tier_by_story_is_the_furthest_milestones_tier(badges: int, tier: str) -> None:
+    """Thirds of the whole game: the first two badges are early, Thunder mid, Volcano late."""
+    assert tier_by_story(game(badges=badges, events=STARTER)) == tier
 
 
 def test_tier_for_prefers_a_named_milestones_tier() -> None:
-    assert tier_for("beat_misty", game()) == "late"
-    assert tier_for("map_0x25", game(REDS_HOUSE, badges=1)) == "mid"
-    assert tier_for("map_0x06", game(CELADON), late_maps=(CELADON,)) == "late"
+    assert tier_for("beat_misty", game()) == "early"
+    assert tier_for("beat_lt_surge", game()) == "mid"
+    assert tier_for("map_0x25", game(REDS_HOUSE, badges=0b111)) == "mid"
+    assert tier_for("map_0x41", game(CERULEAN_GYM)) == "early"  # nothing reached: the start
+    assert tier_for("map_0x06", game(CELADON)) == "mid"  # standing in Celadon City is mid-game
 
 
 def test_a_map_counts_again_at_each_story_stage() -> None:
-    """Pallet Town before and after the starter are different places to explore from."""
+    """Red's house before and after the starter are different places to explore from."""
     w = MilestoneWatcher(1)
-    w.start_episode(0, game(REDS_HOUSE))
-    assert names(w.observe(0, game(PALLET))) == ["map_0x00"]
-    assert names(w.observe(0, game(PALLET, events=STARTER))) == ["got_starter"]  # not the map
+    w.start_episode(0, game(PALLET))
+    assert names(w.observe(0, game(REDS_HOUSE))) == ["map_0x25"]
+    assert names(w.observe(0, game(PALLET, events=STARTER))) == ["got_starter"]
     assert names(w.observe(0, game(REDS_HOUSE, events=STARTER))) == ["map_0x25_s1"]
-    assert names(w.observe(0, game(PALLET, events=STARTER))) == []  # seen with got_starter
-    assert w.observe(0, game(PALLET)) == []
+    assert w.observe(0, game(REDS_HOUSE)) == []
     assert names(w.observe(0, game(PALLET, badges=0b1, events=(*STARTER, ram.EVENT_BEAT_BROCK)))
                  ) == ["beat_brock", "badge_boulder"]
     assert names(w.observe(0, game(REDS_HOUSE, badges=0b1,

@@ -21,7 +21,7 @@ import argparse
 import io
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,12 +29,11 @@ from typing import Any, Literal
 from daddy.game import ram
 from daddy.game.bootstrap import BootstrapError, bootstrap
 from daddy.game.env import PokemonEnv
-from daddy.game.milestones import DEFAULT_MILESTONES, TIERS, Milestone, Tier, reached_mask
+from daddy.game.milestones import DEFAULT_MILESTONES, Milestone, Tier, reached_mask
 from daddy.game.rom import PRACTICE, PRACTICE_WORDS, Rom, RomError, practice_sha1
 from daddy.run import exit_codes
 from daddy.run.config import run_rom
 from daddy.run.paths import STATES_ROOT, RunPaths, add_root_flags
-from daddy.swarm.curriculum import CurriculumConfig
 from daddy.swarm.state_index import (
     STATE_SUFFIX,
     StateEntry,
@@ -57,7 +56,6 @@ _FORMAT_SLACK = 16
 RAM_BANK = 8 * 1024
 _MBC_SLACK = 64  # bytes a memory controller adds to a state (MBC1: 2, MBC5: 1, RTC: 33)
 # Late-game maps: the curriculum's default (Cerulean Gym, Vermilion … Saffron), one source.
-DEFAULT_LATE_MAPS: tuple[int, ...] = CurriculumConfig().late_maps
 
 Status = Literal["imported", "present", "refused"]
 
@@ -97,19 +95,11 @@ class Outcome:
 
 # --- reading one state -------------------------------------------------------------------------
 def classify(
-    game: ram.GameState,
-    late_maps: Iterable[int] = DEFAULT_LATE_MAPS,
-    milestones: Sequence[Milestone] = DEFAULT_MILESTONES,
+    game: ram.GameState, milestones: Sequence[Milestone] = DEFAULT_MILESTONES
 ) -> Tier:
-    """The curriculum tier of a state found in the wild.
-
-    The most advanced of: the deepest story milestone true in it (the tier a trigger state of
-    that milestone gets) and `tier_for`'s badge count / late-map rule for unnamed states.
-    """
-    late_maps = tuple(late_maps)
-    tiers = [tier_for(IMPORT_PREFIX, game, late_maps, milestones)]
-    tiers += [m.tier for m in milestones if m.reached(game)]
-    return max(tiers, key=TIERS.index)
+    """The curriculum tier of a state found in the wild: where its story stands (the tier of
+    the furthest milestone true in it, as a trigger state saved there would get)."""
+    return tier_for(IMPORT_PREFIX, game, milestones)
 
 
 def known_maps(rom: Rom) -> frozenset[int]:
@@ -285,28 +275,23 @@ def open_index(rom: Rom, run: str, states_root: Path = STATES_ROOT) -> StateInde
     return StateIndex.load(paths.states, rom_sha1=rom.sha1)
 
 
-def import_states(
-    index: StateIndex, files: Sequence[Path], rom: Rom,
-    late_maps: Iterable[int] = DEFAULT_LATE_MAPS,
-) -> list[Outcome]:  # fmt: skip
+def import_states(index: StateIndex, files: Sequence[Path], rom: Rom) -> list[Outcome]:
     """Load each file once in one emulator of `rom` and add the good ones to `index`."""
-    late_maps = tuple(late_maps)
     env = PokemonEnv(rom)
     try:
         sample = env.save_state()
         maps = known_maps(rom)
         out = []
         for path in files:
-            out.append(_import_one(index, path, env, sample, maps, late_maps))
+            out.append(_import_one(index, path, env, sample, maps))
         return out
     finally:
         env.close()
 
 
 def _import_one(
-    index: StateIndex, path: Path, env: PokemonEnv, sample: bytes, maps: frozenset[int],
-    late_maps: tuple[int, ...],
-) -> Outcome:  # fmt: skip
+    index: StateIndex, path: Path, env: PokemonEnv, sample: bytes, maps: frozenset[int]
+) -> Outcome:
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -324,7 +309,7 @@ def _import_one(
     taken = {e.name for e in entries} | {e.milestone for e in entries}
     name = import_name(path, taken)
     g = got.game
-    meta = StateMeta(milestone=name, tier=classify(g, late_maps), map_id=g.map_id,
+    meta = StateMeta(milestone=name, tier=classify(g), map_id=g.map_id,
                      badges=g.badges, events=g.event_count, step=0,
                      milestones=reached_mask(g), hp=g.hp, max_hp=g.max_hp)  # fmt: skip
     entry = index.add(name, got.state, meta)

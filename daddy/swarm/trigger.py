@@ -25,7 +25,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from daddy.game.milestones import DEFAULT_MILESTONES, Milestone, Tier, reached_mask, watch_key
+from daddy.game.milestones import (
+    DEFAULT_MILESTONES,
+    Milestone,
+    Tier,
+    furthest,
+    reached_mask,
+    watch_key,
+)
 from daddy.game.ram import EVENT_FLAGS_LEN, W_EVENT_FLAGS, GameState
 from daddy.swarm.state_index import StateMeta, is_weak
 
@@ -108,25 +115,22 @@ def entry_name(milestone: str, when: datetime | None = None) -> str:
     return f"{milestone}_{when.astimezone(timezone.utc):%Y%m%dT%H%M%S}"
 
 
-def tier_by_badges(badges: int) -> Tier:
-    """0 badges early, 1–2 mid, 3 or more late."""
-    n = badges.bit_count()
-    return "early" if n == 0 else "mid" if n <= 2 else "late"
+def tier_by_story(state: GameState, milestones: Sequence[Milestone] = DEFAULT_MILESTONES) -> Tier:
+    """Where the story stands in `state`: the tier of the furthest milestone true in it, early
+    before any. Unnamed triggers (a new map, an extra event or badge) take it, so "late" means
+    late in the whole game, whichever ROM runs."""
+    top = furthest(reached_mask(state, tuple(milestones)), milestones)
+    return top.tier if top is not None else "early"
 
 
 def tier_for(
-    milestone: str,
-    state: GameState,
-    late_maps: Iterable[int] = (),
-    milestones: Sequence[Milestone] = DEFAULT_MILESTONES,
+    milestone: str, state: GameState, milestones: Sequence[Milestone] = DEFAULT_MILESTONES
 ) -> Tier:
-    """A named milestone keeps its own tier; any other is late on a late map, else by badges."""
+    """A named milestone keeps its own tier; any other state sits where its story stands."""
     for m in milestones:
         if m.name == milestone:
             return m.tier
-    if state.map_id in set(late_maps):
-        return "late"
-    return tier_by_badges(state.badges)
+    return tier_by_story(state, milestones)
 
 
 def _args(milestones: Sequence[Milestone], kind: str) -> set[int]:
@@ -260,18 +264,19 @@ class MilestoneWatcher:
         ]
         for bit in range(8):
             if s.badges >> bit & 1 and bit not in self._named_badges:
-                out.append(Trigger(f"{BADGE_PREFIX}{bit}", tier_by_badges(s.badges), "badge"))
+                out.append(Trigger(f"{BADGE_PREFIX}{bit}", self._tier(s, mask), "badge"))
         for name, flag in self.required_events:
             if s.event(flag):
-                out.append(Trigger(name, self._tier(s), "event"))
+                out.append(Trigger(name, self._tier(s, mask), "event"))
         late = s.map_id in self.late_maps
         if s.map_id not in self._named_maps and (self.watch_new_maps or late):
             stage = (mask & self._story_mask).bit_count()
-            out.append(Trigger(map_milestone(s.map_id, stage), self._tier(s), "map"))
+            out.append(Trigger(map_milestone(s.map_id, stage), self._tier(s, mask), "map"))
         return out
 
-    def _tier(self, s: GameState) -> Tier:
-        return "late" if s.map_id in self.late_maps else tier_by_badges(s.badges)
+    def _tier(self, s: GameState, mask: int) -> Tier:
+        top = furthest(mask, self.milestones)
+        return top.tier if top is not None else "early"
 
     # --- checkpoint --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
