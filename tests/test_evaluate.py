@@ -479,3 +479,17 @@ def test_evaluate_cli_writes_videos_from_a_real_env(tmp_path: Path) -> None:
     finally:
         reader.close()
     assert (out / "rollout_64.gif").stat().st_size > 0
+
+
+def test_overlay_posterior_from_a_log_begun_with_fewer_milestones(tmp_path: Path) -> None:
+    """Logs written before the list grew (14 milestones) still give the overlay a posterior:
+    their milestones as logged, the newer ones at the prior."""
+    run_dir = tmp_path / "runs" / "old"
+    names = [m.name for m in DEFAULT_MILESTONES[:14]]
+    with EpisodeLogger(run_dir / "episodes.h5", "old", names) as log:
+        log.append(episode_row(len(names)))
+    alpha, beta = evaluate._posterior_from_log(run_dir, DEFAULT_MILESTONES)
+    prior = IntrinsicConfig()
+    assert len(alpha) == len(beta) == len(DEFAULT_MILESTONES)
+    assert alpha[0] == 4.0 and (alpha[14:] == prior.prior_alpha).all()
+    assert (beta[14:] == prior.prior_beta).all()

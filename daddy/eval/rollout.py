@@ -385,7 +385,8 @@ def _posterior_from_log(
     run_dir: Path,
     milestones: Sequence[Milestone],
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The newest episode's posteriors from episodes.h5 (when the checkpoint has none)."""
+    """The newest episode's posteriors from episodes.h5 (when the checkpoint has none); a log
+    begun with fewer milestones gives the newer ones their prior."""
     path = RunPaths.from_dir(run_dir).episodes
     if not path.is_file():
         return None
@@ -393,9 +394,16 @@ def _posterior_from_log(
         alpha, beta, names = read_posteriors(path)
     except (OSError, KeyError, ValueError, RuntimeError):  # costs the overlay only its posterior
         return None
-    if not len(alpha) or list(names) != [m.name for m in milestones]:
+    wanted = [m.name for m in milestones]
+    if not len(alpha) or list(names) != wanted[: len(names)]:
         return None
-    return alpha[-1], beta[-1]
+    # a log begun with fewer milestones (the list only grows): the newer ones at their prior
+    from daddy.intrinsic.config import IntrinsicConfig
+
+    prior = IntrinsicConfig()
+    pad = len(wanted) - len(names)
+    return (np.concatenate([alpha[-1], np.full(pad, prior.prior_alpha)]),
+            np.concatenate([beta[-1], np.full(pad, prior.prior_beta)]))
 
 
 def resolve_state(
