@@ -18,7 +18,9 @@ from daddy.run.terminal import (
     format_episode_line,
     format_interval_line,
     format_posteriors,
+    format_time_split,
     posterior_rows,
+    time_split_text,
 )
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -176,6 +178,58 @@ def test_interval_line_appends_extra_pairs() -> None:
     stats = _stats(extra={"replay": 123456, "updates": 7, "buffer fill": "98 %"})
     kv = _kv(format_interval_line(stats, total_steps=10, num_envs=1))
     assert (kv["replay"], kv["updates"], kv["buffer_fill"]) == ("123456", "7", "98 %")
+
+
+DASHBOARD = {
+    "replay_fill": 0.42,
+    "updates_per_s": 12.5,
+    "time_split": {"env": 0.55, "act": 0.1, "learn": 0.25, "rewards": 0.05, "bookkeeping": 0.05},
+    "system": {"system/cpu_percent": 85.0, "system/rss_gb": 3.1, "system/mem_percent": 41.0,
+               "system/gpu_mem_gb": 1.5, "system/gpu_max_mem_gb": 2.0},
+    "most_badges": 2,
+    "cells_explored": 12345,
+}  # fmt: skip
+
+
+def test_interval_line_carries_the_dashboard_numbers_once_known() -> None:
+    kv = _kv(format_interval_line(_stats(**DASHBOARD), total_steps=10**6, num_envs=32))
+    assert {k: kv[k] for k in ("replay_fill", "updates_per_s", "cpu", "rss_gb", "mem_percent",
+                               "gpu_gb", "most_badges", "cells_explored", "time")} == {
+        "replay_fill": "0.420", "updates_per_s": "12.5", "cpu": "85", "rss_gb": "3.10",
+        "mem_percent": "41", "gpu_gb": "1.50", "most_badges": "2", "cells_explored": "12345",
+        "time": "env 55% act 10% learn 25% rewards 5% bookkeeping 5%",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "split",
+    [
+        {"env": 0.55, "act": 0.1, "learn": 0.25, "rewards": 0.05, "bookkeeping": 0.05},
+        {"env": 1 / 3, "act": 1 / 3, "learn": 1 / 3},
+        {"env": 0.999, "act": 0.001},
+    ],
+)
+def test_time_split_bar_fills_its_width_in_proportion(split: dict[str, float]) -> None:
+    from daddy.run.terminal import SPLIT_WIDTH
+
+    text = time_split_text(split).plain
+    assert text.count("█") == SPLIT_WIDTH
+    assert format_time_split(split) in " ".join(text.split())
+
+
+def test_loop_time_split_charges_every_lap_to_its_phase() -> None:
+    from daddy.run.loop import PHASES, TimeSplit
+
+    split = TimeSplit(last=0.0)
+    split.seconds = dict.fromkeys(PHASES, 0.0)
+    for phase, seconds in (("env", 3.0), ("act", 1.0), ("env", 2.0), ("bookkeeping", 4.0)):
+        split.seconds[phase] += seconds
+    assert split.shares() == {"env": 0.5, "act": 0.1, "learn": 0.0, "rewards": 0.0,
+                              "bookkeeping": 0.4}  # fmt: skip
+    split.lap("learn")  # perf_counter() - 0.0: the time since `last`
+    assert split.seconds["learn"] > 0 and split.last > 0
+    split.restart()
+    assert split.shares() == {}
 
 
 @pytest.mark.parametrize(
@@ -341,6 +395,32 @@ def test_tty_dashboard_renders_stats_episodes_and_alarms() -> None:
     assert "[ALARM step=2000] Boulder" in text
     assert "[EP 40 env=7]" in text
     assert "Boulder: 0.81, Cascade: 0.42" in text
+
+
+def test_tty_dashboard_shows_system_split_replay_best_so_far_and_checkpoint_age() -> None:
+    out, clock = io.StringIO(), FakeClock()
+    term = Terminal(100_000, 4, stream=out, is_tty=True, clock=clock)
+    term._console.width = 160  # a wide terminal: one row per value
+    term.checkpointed(40_000, age_s=200)
+    clock.t += 60
+    term.episode(_episode(badges=3))  # more than the interval knew: the episode counts
+    term.interval(_stats(posteriors="Boulder: 0.81 | next: Misty: 0.10", **DASHBOARD))
+    term.close()
+    text = ANSI.sub("", out.getvalue()).split("Daddy training")[-1]
+    for piece in ("learner", "updates/s", "12.5", "replay", "42%", "system", "85%", "3.10 GB",
+                  "gpu mem", "1.50 GB (max 2.00)", "best so far", "12,345", "time split",
+                  "env 55%", "bookkeeping 5%", "40,000 (0:04:20 ago)"):  # fmt: skip
+        assert piece in text, piece
+    best = text[text.index("best so far") :]
+    assert re.search(r"badges\s+3\b", best) and re.search(r"furthest\s+Boulder\b", best)
+
+
+def test_tty_dashboard_before_any_interval_says_what_is_missing() -> None:
+    out = io.StringIO()
+    Terminal(100_000, 4, stream=out, is_tty=True, clock=FakeClock()).close()
+    text = ANSI.sub("", out.getvalue())
+    for piece in ("none yet", "after the first interval", "not used"):
+        assert piece in text, piece
 
 
 def test_tty_close_is_idempotent_and_context_manager_closes() -> None:

@@ -5,7 +5,8 @@ this turn's updates (`replay_ratio` trained steps per collected step) → wait f
 rewards (milestones, trigger savestates, visit counts, intrinsic rewards) → store the step in the
 replay → collect the updates → finished episodes (log row, terminal line, posteriors,
 curriculum) → periodic work (interval line, checkpoint, video, stop signal). Episode ends and
-interval lines are also TensorBoard points (`daddy.run.tensorboard`) at the global step.
+interval lines are also TensorBoard points (`daddy.run.tensorboard`) at the global step. The
+phases are timed (`TimeSplit`, a few perf_counter calls a turn) for the dashboard's time split.
 
 Steps count env steps summed over envs (one vector step of 32 envs is 32 steps), as in the seed.
 """
@@ -29,6 +30,7 @@ from daddy.run.checkpoint import CheckpointError
 from daddy.run.episode import EpisodeRecord, EpisodeSums
 from daddy.run.episode_log import EpisodeLogger
 from daddy.run.exit_codes import EXIT_OK, EXIT_STOPPED
+from daddy.run.paths import COMPLETE
 from daddy.run.state import TrainState, nonfinite_tensors
 from daddy.run.stop import Stop
 from daddy.run.system_use import SystemUse
@@ -100,6 +102,35 @@ class Interval:
         self.learn_sums, self.learn_n = {}, 0
 
 
+PHASES = ("env", "act", "learn", "rewards", "bookkeeping")
+
+
+@dataclass
+class TimeSplit:
+    """Where the loop's wall time goes, per phase, over one interval (PufferLib's breakdown).
+
+    `lap(phase)` charges the time since the previous lap to `phase`: a few perf_counter calls
+    a turn, so every second of the loop is charged somewhere. The learner's updates run on their
+    own thread while the emulators step; `learn` is only what the loop waits for them (plus
+    sampling and RND training), `env` what it waits for the emulators.
+    """
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
+    last: float = field(default_factory=time.perf_counter)
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] += now - self.last
+        self.last = now
+
+    def shares(self) -> dict[str, float]:
+        total = sum(self.seconds.values())
+        return {k: v / total for k, v in self.seconds.items()} if total > 0 else {}
+
+    def restart(self) -> None:
+        self.seconds = dict.fromkeys(PHASES, 0.0)
+
+
 def env_epsilons(eps: float, num_envs: int, explore_envs: float) -> np.ndarray:
     """Per-env ε: the first round(explore_envs * num_envs) envs always act at random (ε = 1).
 
@@ -134,6 +165,9 @@ class TrainLoop:
         self.saved_step = -1
         self.alarms = c.intrinsic.posteriors.alarm_count
         self.updates_at_interval = c.learner.updates
+        self.split = TimeSplit()
+        self.most_badges = self.badges_earned()
+        self.tell_checkpoint()
 
     def run(self) -> int:
         c, s, cfg, vec = self.c, self.s, self.c.cfg, self.vec
@@ -142,16 +176,22 @@ class TrainLoop:
             self.start_episode(i, info)
         firsts = np.ones(cfg.num_envs, bool)
         loop_start, loop_start_step = time.monotonic(), s.counters.step
+        lap = self.split.lap  # time split: each lap charges the time since the last one
         while s.counters.step < self.stop_step:
+            lap("bookkeeping")  # the previous turn's episode ends and periodic work
             # --- act: ε-greedy in every env, then the emulators step while the learner learns
             eps = c.epsilon.value(s.counters.step)
             prev_obs = {k: v.copy() for k, v in obs.items()}  # vec obs are shared-memory views
             actions, states = c.actor.act(prev_obs, env_epsilons(eps, cfg.num_envs, cfg.explore_envs),
                                           firsts=firsts)  # fmt: skip
+            lap("act")
             vec.step_async(actions)
+            lap("env")
             batches = self.sample_batches()
             c.updates.submit(batches)
+            lap("learn")
             obs, r_env, terminated, truncated, infos = vec.step_wait()
+            lap("env")
             dones = terminated | truncated
             games = [info["final_info"]["game"] if d else info["game"] for info, d in zip(infos, dones)]
 
@@ -166,10 +206,12 @@ class TrainLoop:
             firsts = vec.firsts.copy()
             s.counters.step += cfg.num_envs
             self.terminal.progress(s.counters.step)
+            lap("rewards")
 
             # --- learn: collect this turn's updates; RND learns from the same batches
             for batch, metrics in zip(batches, c.updates.wait()):
                 self.learned(batch, metrics)
+            lap("learn")
 
             # --- finished episodes: log, posteriors, curriculum; the next one has started
             finished = []
@@ -238,6 +280,7 @@ class TrainLoop:
             sps=self.interval.sps(n.step), posteriors=c.intrinsic.posteriors,
         )  # fmt: skip
         self.logger.append(record.row())
+        self.most_badges = max(self.most_badges, int(record.badges).bit_count())
         self.recent.append((ep["length"], ep["return"], record.return_total))
         self.terminal.episode(record.summary(c.intrinsic.posteriors.means()))
         if alarm:
@@ -257,6 +300,7 @@ class TrainLoop:
             self.terminal.interval(stats)
             self.scalars.log(self.interval_scalars(stats), step)
             self.interval.restart(step)
+            self.split.restart()
         if self.save_every.due(step):
             self.save(step)
         if self.video_every.due(step):
@@ -304,6 +348,7 @@ class TrainLoop:
         path = c.checkpoints.save(step, payload, config=c.cfg.to_dict())
         atomic_write(c.paths.checkpointed, lambda tmp: tmp.write_text(f"{step}\n"), fsync=True)
         self.scalars.flush()  # the points this checkpoint covers are on disk with it
+        self.terminal.checkpointed(step)
         print(f"[CKPT] step={step} path={path}", flush=True)
         return path
 
@@ -318,8 +363,26 @@ class TrainLoop:
                                 runs_root=self.c.paths.runs_root,
                                 states_root=self.c.paths.states_root)  # fmt: skip
 
+    def badges_earned(self) -> int:
+        """Badges some episode of the run has earned (from the posteriors' reached-ever mask,
+        which checkpoints keep): the dashboard's 'most badges' until an episode ends with more."""
+        mask = self.c.intrinsic.posteriors.reached_ever_mask()
+        badges = [k for k, m in enumerate(DEFAULT_MILESTONES) if m.kind == "badge"]
+        return sum(mask >> k & 1 for k in badges)
+
+    def tell_checkpoint(self) -> None:
+        """The terminal shows the age of the newest checkpoint: a resumed run's is on disk."""
+        have = self.c.checkpoints.list_complete()
+        if have:
+            try:
+                age = time.time() - (self.c.checkpoints.path(have[-1]) / COMPLETE).stat().st_mtime
+            except OSError:
+                return
+            self.terminal.checkpointed(have[-1], age_s=age)
+
     def interval_stats(self, eps: float) -> IntervalStats:
         c, n, iv = self.c, self.s.counters, self.interval
+        dt = max(time.monotonic() - iv.t, 1e-9)
         parts = iv.sums / max(iv.n, 1)
         lengths, r_env, r_total = (np.array(x, float) for x in zip(*self.recent)) if self.recent else ([], [], [])
         nan = float("nan")
@@ -332,22 +395,28 @@ class TrainLoop:
             mean_r_bayes=float(parts[3]), curriculum=c.curriculum.summary(),
             posteriors=c.intrinsic.posteriors.summary(), alarm_count=self.alarms,
             worker_restarts=n.worker_restarts + self.vec.restarts, loss=iv.loss, q_mean=iv.q,
+            replay_fill=c.replay.size / max(c.replay.capacity, 1),
+            updates_per_s=(c.learner.updates - self.updates_at_interval) / dt,
+            time_split=self.split.shares(), system=self.system.sample(),
+            most_badges=self.most_badges, cells_explored=len(c.visits),
         )  # fmt: skip
 
     def interval_scalars(self, stats: IntervalStats) -> dict[str, float]:
-        """The interval's tags: the terminal's numbers plus learner, replay, curriculum, system."""
+        """The interval's tags: the terminal's numbers plus learner, replay, curriculum, system,
+        time split (`time/<phase>_share`) and the best so far."""
         c, iv = self.c, self.interval
-        dt = max(time.monotonic() - iv.t, 1e-9)
         updates = c.learner.updates
         out = {**interval_scalars(stats), **iv.learn_means(),
                **posterior_scalars(dict(zip(c.intrinsic.posteriors.names,
                                             c.intrinsic.posteriors.mean_array().tolist()))),
                **{f"curriculum/{k}": v for k, v in c.curriculum.summary_dict().items()},
-               "replay/fill": c.replay.size / max(c.replay.capacity, 1),
+               "replay/fill": stats.replay_fill,
                "replay/size": c.replay.size, "replay/sequences": c.replay.num_sequences,
                "learner/updates": updates, "learner/nonfinite_updates": c.learner.nonfinite_updates,
-               "learner/updates_per_s": (updates - self.updates_at_interval) / dt,
-               **self.system.sample()}  # fmt: skip
+               "learner/updates_per_s": stats.updates_per_s,
+               **{f"time/{k}_share": v for k, v in stats.time_split.items()},
+               "best/most_badges": stats.most_badges, "best/cells_explored": stats.cells_explored,
+               **stats.system}  # fmt: skip
         self.updates_at_interval = updates
         return out
 

@@ -3,9 +3,13 @@
 The seed (§4) asks for a progress bar over the total steps, one structured line every
 `--log-interval` steps and one brief line per finished episode. Two audiences read it:
 
-- a person at a terminal: a rich one-screen dashboard (progress bar, latest interval stats,
-  posterior means, curriculum mix, the last few episodes) redrawn at most ~4 times a second,
-  with interval and alarm lines kept in the scrollback above it;
+- a person at a terminal: a rich one-screen dashboard redrawn at most ~4 times a second
+  (PufferLib's layout): progress bar; training, rewards, curriculum and the posteriors of the
+  furthest and next milestones; learner (loss, Q, updates/s, replay fill), system use (CPU,
+  memory, GPU memory when CUDA is used), best so far (most badges, furthest milestone, cells
+  explored); the time split of the loop (env / act / learn / rewards / bookkeeping) as one
+  stacked bar; the age of the newest checkpoint; the last few episodes. Alarm lines go in the
+  scrollback above it; with a run log, the interval and episode lines go to the log only;
 - `tail -f` of a job log (stdout not a terminal): plain `key=value` lines only — no carriage
   returns, no ANSI escapes, no redraws — a progress line at start, at `close()` and in between
   at most every `plain_interval_s` of silence (an interval line restarts that wait).
@@ -13,7 +17,7 @@ The seed (§4) asks for a progress bar over the total steps, one structured line
 Line formats (the `format_*` functions are pure, so tests and log parsers can pin them):
 
     [EP 1342 env=7] len=642  R_env=23.5  R_total=31.8  badges=2  map=PewterCity  savestate_tag=pewter_city_gym  R_rnd=1.20  R_novel=6.10  R_bayes=1.00  cells=211  theta_Boulder=0.81  alarm=Boulder
-    [STEP 50000/5000000 1.0%] sps=812 epsilon=0.452 ep_len=642.0 R_env=23.50 R_total=31.80 r_env=0.0123 r_rnd=0.0040 r_novel=0.0100 r_bayes=0.0002 episodes=1342 envs=32 loss=0.0123 q=1.234 alarms=0 restarts=0 eta=1:42:00 spawn="early 45% | mid 35% | late 20%" theta="Boulder: 0.81 | next: Misty: 0.10, Cascade: 0.05, Vermilion: 0.02"
+    [STEP 50000/5000000 1.0%] sps=812 epsilon=0.452 ep_len=642.0 R_env=23.50 R_total=31.80 r_env=0.0123 r_rnd=0.0040 r_novel=0.0100 r_bayes=0.0002 episodes=1342 envs=32 loss=0.0123 q=1.234 alarms=0 restarts=0 eta=1:42:00 replay_fill=0.420 updates_per_s=12.5 cpu=85 rss_gb=3.10 mem_percent=41 time="env 55% act 10% learn 25% rewards 5% bookkeeping 5%" most_badges=1 cells_explored=12345 spawn="early 45% | mid 35% | late 20%" theta="Boulder: 0.81 | next: Misty: 0.10, Cascade: 0.05, Vermilion: 0.02"
     [PROGRESS 50000/5000000 1.0%] sps=812 elapsed=0:01:02 eta=1:42:00
     [ALARM step=50000] Boulder  success rate 0.81 -> 0.52
 
@@ -21,6 +25,8 @@ Capital `R_*` are episode returns (sums over an episode; in the interval line, a
 recent episodes); lower-case `r_*` are per-step means over the last interval. `theta` is
 MilestonePosteriors.summary(): the furthest milestone reached in story order, then the next few
 (with ~60 milestones, the ones that matter now); the dashboard shows them as two rows.
+The keys from `replay_fill` to `cells_explored` appear once known (not before the first
+interval's numbers exist); `time` is the share of the interval's wall time each loop phase took.
 """
 
 from __future__ import annotations
@@ -116,6 +122,18 @@ class IntervalStats:
     q_mean: float | None = None
     extra: Mapping[str, float | int | str] = field(default_factory=dict)
     """Further key=value pairs appended to the line (e.g. replay size, learner updates)."""
+    replay_fill: float = math.nan
+    """Share of the replay's capacity holding steps (0–1)."""
+    updates_per_s: float = math.nan
+    """Learner updates per second over the interval."""
+    time_split: Mapping[str, float] = field(default_factory=dict)
+    """Share of the interval's wall time each phase of the loop took (env, act, learn, ...)."""
+    system: Mapping[str, float] = field(default_factory=dict)
+    """daddy.run.system_use.SystemUse.sample(): `system/cpu_percent`, `system/rss_gb`, ..."""
+    most_badges: int | None = None
+    """Most badges held at an episode's end, run-wide (None: not known yet)."""
+    cells_explored: int | None = None
+    """Distinct (map, x, y) cells the run has visited, all envs together."""
 
 
 # --- pure formatting -----------------------------------------------------------------------
@@ -225,11 +243,44 @@ def format_interval_line(
         f"eta={format_duration(eta_s)}",
     ]
     parts += [f"{_token(k)}={_value(v)}" for k, v in s.extra.items()]
+    parts += [f"{k}={v}" for k, v in _known_extras(s)]
     parts.append(f"spawn={_quoted(s.curriculum or 'no spawns yet')}")
     theta = format_posteriors(s.posteriors)
     if theta:
         parts.append(f"theta={_quoted(theta)}")
     return " ".join(parts)
+
+
+SYSTEM_KEYS = (
+    ("cpu", "system/cpu_percent", ".0f"),
+    ("rss_gb", "system/rss_gb", ".2f"),
+    ("mem_percent", "system/mem_percent", ".0f"),
+    ("gpu_gb", "system/gpu_mem_gb", ".2f"),
+)
+"""(line key, SystemUse key, format) of the system numbers the interval line carries."""
+
+
+def format_time_split(split: Mapping[str, float]) -> str:
+    """'env 55% act 10% learn 25% rewards 5% bookkeeping 5%' (shares of the interval)."""
+    return " ".join(f"{k} {100 * v:.0f}%" for k, v in split.items() if math.isfinite(v))
+
+
+def _known_extras(s: IntervalStats) -> list[tuple[str, str]]:
+    """The dashboard's numbers for the plain line, each only once it is known (older log
+    parsers and `[STEP]` lines from before it existed read the same)."""
+    out: list[tuple[str, str]] = []
+    if math.isfinite(s.replay_fill):
+        out.append(("replay_fill", f"{s.replay_fill:.3f}"))
+    if math.isfinite(s.updates_per_s):
+        out.append(("updates_per_s", f"{s.updates_per_s:.1f}"))
+    out += [(k, _num(s.system[key], spec)) for k, key, spec in SYSTEM_KEYS if key in s.system]
+    if s.time_split:
+        out.append(("time", _quoted(format_time_split(s.time_split))))
+    if s.most_badges is not None:
+        out.append(("most_badges", str(s.most_badges)))
+    if s.cells_explored is not None:
+        out.append(("cells_explored", str(s.cells_explored)))
+    return out
 
 
 def format_progress_line(
@@ -296,6 +347,8 @@ class Terminal:
         self._stats: IntervalStats | None = None
         self._episodes: deque[str] = deque(maxlen=EPISODE_LINES)
         self._alarms_seen = 0
+        self._most_badges: int | None = None
+        self._checkpoint: tuple[int, float] | None = None  # (step, clock time written)
         if self.is_tty:
             self._start_dashboard()
             self._to_log(self._progress_line())
@@ -314,6 +367,7 @@ class Terminal:
 
     def episode(self, ep: EpisodeSummary) -> None:
         """One line per finished episode (plain) or into the dashboard's recent-episode list."""
+        self._most_badges = max(self._most_badges or 0, int(ep.badges))
         line = format_episode_line(ep)
         if self.is_tty:
             self._episodes.append(line)
@@ -326,6 +380,8 @@ class Terminal:
         """The `--log-interval` line: printed in both modes (scrollback on a terminal)."""
         self._stats = stats
         self._step = max(self._step, int(stats.step))
+        if stats.most_badges is not None:
+            self._most_badges = max(self._most_badges or 0, stats.most_badges)
         line = format_interval_line(
             stats, total_steps=self.total_steps, num_envs=self.num_envs, eta_s=self._eta()
         )
@@ -338,6 +394,11 @@ class Terminal:
             self._refresh(force=True)
         else:
             self._write_step_line(line)
+
+    def checkpointed(self, step: int, *, age_s: float = 0.0) -> None:
+        """A complete checkpoint of `step` exists, written `age_s` seconds ago (the dashboard
+        shows its age; a resumed run passes the age of the one it resumed from)."""
+        self._checkpoint = (int(step), self._clock() - max(float(age_s), 0.0))
 
     def alarm(self, name: str, *, step: int | None = None, detail: str = "") -> None:
         """One line per raised alarm (posterior drop), always shown immediately."""
@@ -462,7 +523,8 @@ class Terminal:
             self._last_refresh = now
 
     def _render(self) -> RenderableType:
-        """One screen: progress, stats | rewards | curriculum + posteriors, recent episodes."""
+        """One screen: progress; training | rewards | beliefs; learner | system | best so far;
+        the time split as one stacked bar; recent episodes."""
         s = self._stats
         train = _kv_table(
             "training",
@@ -470,11 +532,10 @@ class Terminal:
                 ("step", f"{self._step:,} / {self.total_steps:,}"),
                 ("sps", _num(s.sps if s else self._run_sps(), ",.0f")),
                 ("epsilon", _num(s.epsilon if s else None, ".3f")),
-                ("episodes", str(s.episodes_completed) if s else "-"),
+                ("episodes", f"{s.episodes_completed:,}" if s else "-"),
                 ("envs", str(self.num_envs)),
-                ("loss", _num(s.loss if s else None, ".4g")),
-                ("q mean", _num(s.q_mean if s else None, ".4g")),
                 ("restarts", str(s.worker_restarts) if s else "-"),
+                ("checkpoint", self._checkpoint_text()),
             ],
         )
         rewards = _kv_table(
@@ -490,26 +551,118 @@ class Terminal:
             ],
         )
         alarms = max(s.alarm_count if s else 0, self._alarms_seen)
+        rows = posterior_rows(s.posteriors if s else "")
         beliefs = _kv_table(
             "curriculum and beliefs",
-            [
-                ("spawn", (s.curriculum if s else "") or "no spawns yet"),
-                *posterior_rows(s.posteriors if s else ""),
-                ("alarms", str(alarms)),
-            ],
-        )
-        grid = Table.grid(expand=True, padding=(0, 2))
-        grid.add_row(train, rewards, beliefs)
+            [("spawn", (s.curriculum if s else "") or "no spawns yet"), *rows,
+             ("alarms", str(alarms))],
+        )  # fmt: skip
+        top = Table.grid(expand=True, padding=(0, 2))
+        top.add_row(train, rewards, beliefs)
+        bottom = Table.grid(expand=True, padding=(0, 2))
+        bottom.add_row(self._learner_table(s), _system_table(s.system if s else {}),
+                       self._best_table(s, rows))  # fmt: skip
         episodes = Text(
             "\n".join(self._episodes) or "no finished episodes yet",
             no_wrap=True,
             overflow="ellipsis",
         )
+        split = time_split_text(s.time_split if s else {})
         return Panel(
-            Group(self._progress_bar, grid, Panel(episodes, title="recent episodes")),
+            Group(self._progress_bar, top, bottom, split, Panel(episodes, title="recent episodes")),
             title="Daddy training",
             border_style="red" if alarms else "blue",
         )
+
+    def _learner_table(self, s: IntervalStats | None) -> Table:
+        fill = s.replay_fill if s else math.nan
+        return _kv_table(
+            "learner",
+            [
+                ("loss", _num(s.loss if s else None, ".4g")),
+                ("q mean", _num(s.q_mean if s else None, ".4g")),
+                ("updates/s", _num(s.updates_per_s if s else None, ",.1f")),
+                ("replay", f"{_num(100 * fill, '.0f')}% {_bar(fill, 6)}".rstrip()
+                 if math.isfinite(fill) else "-"),
+            ],
+        )  # fmt: skip
+
+    def _best_table(self, s: IntervalStats | None, rows: list[tuple[str, str]]) -> Table:
+        head = dict(rows).get("furthest", "-")
+        cells = s.cells_explored if s else None
+        return _kv_table(
+            "best so far",
+            [
+                ("badges", "-" if self._most_badges is None else str(self._most_badges)),
+                ("furthest", head.split(":")[0] or "-"),
+                ("cells", "-" if cells is None else f"{cells:,}"),
+            ],
+        )
+
+    def _checkpoint_text(self) -> str:
+        """'16,000 (0:03:12 ago)': tells at a glance how much a crash would lose."""
+        if self._checkpoint is None:
+            return "none yet"
+        step, at = self._checkpoint
+        return f"{step:,} ({format_duration(self._clock() - at)} ago)"
+
+
+def _bar(share: float, width: int = 10) -> str:
+    """A text bar of `share` (0–1) in eighths of a cell."""
+    eighths = round(min(max(share, 0.0), 1.0) * width * 8)
+    full, part = divmod(eighths, 8)
+    return ("█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")).ljust(width)
+
+
+SPLIT_COLOURS = ("green", "cyan", "magenta", "yellow", "bright_black")
+SPLIT_WIDTH = 24
+
+
+def time_split_text(split: Mapping[str, float]) -> Text:
+    """Where the loop's wall time went over the last interval: one stacked bar of
+    `SPLIT_WIDTH` cells, one colour per phase, then each phase's share."""
+    out = Text("time split  ", style="bold")
+    shares = [(k, v) for k, v in split.items() if math.isfinite(v)]
+    if not shares:
+        return out.append("- (after the first interval)", style="dim")
+    cells = _cells([v for _, v in shares], SPLIT_WIDTH)
+    for (_, _), n, colour in zip(shares, cells, SPLIT_COLOURS * 2):
+        out.append("█" * n, style=colour)
+    out.append("  ")
+    for (k, v), colour in zip(shares, SPLIT_COLOURS * 2):
+        out.append(f"{k} {100 * v:.0f}%  ", style=colour)
+    return out
+
+
+def _cells(shares: Sequence[float], width: int) -> list[int]:
+    """Whole cells per share, summing to `width` (largest remainders get the spare cells)."""
+    total = sum(shares) or 1.0
+    exact = [width * v / total for v in shares]
+    cells = [int(x) for x in exact]
+    for i in sorted(range(len(exact)), key=lambda i: exact[i] - cells[i], reverse=True):
+        if sum(cells) >= width:
+            break
+        cells[i] += 1
+    return cells
+
+
+def _system_table(system: Mapping[str, float]) -> Table:
+    """CPU, memory and (when the trainer uses CUDA) GPU memory of the last sample."""
+
+    def get(key: str, spec: str, unit: str = "") -> str:
+        return _num(system[key], spec) + unit if key in system else "-"
+
+    rows = [
+        ("cpu", get("system/cpu_percent", ".0f", "%")),
+        ("memory", get("system/rss_gb", ".2f", " GB")),
+        ("host mem", get("system/mem_percent", ".0f", "%")),
+    ]
+    if "system/gpu_mem_gb" in system:
+        rows.append(("gpu mem", get("system/gpu_mem_gb", ".2f", " GB")
+                     + f" (max {get('system/gpu_max_mem_gb', '.2f')})"))  # fmt: skip
+    else:
+        rows.append(("gpu", "not used"))
+    return _kv_table("system", rows)
 
 
 def _kv_table(title: str, rows: Sequence[tuple[str, str]]) -> Table:
