@@ -15,8 +15,8 @@ import argparse
 import base64
 import html
 import json
-import os
 import re
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,9 +28,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from analysis.beta import beta_mean, beta_ppf
+from analysis.run_events import KINDS, Mark, run_marks, starts
+from analysis.tb_read import read_scalars
 from daddy.eval.heatmap import CHECKPOINT_PART, VisitCounts, render_heatmaps, save_figure
 from daddy.eval.video import BADGE_NAMES
 from daddy.game.maps import map_name, map_sizes
@@ -65,10 +67,16 @@ class Episodes:
     alpha: np.ndarray
     beta: np.ndarray
     lost_rows: list[tuple[int, int]] = field(default_factory=list)  # [start, stop) row numbers
+    marks: list[Mark] = field(default_factory=list)  # segment ends, preemptions (run_events)
 
     @property
     def n(self) -> int:
         return len(self.df)
+
+    @property
+    def steps(self) -> np.ndarray:
+        """Global env step at each episode's end: the x axis of every curve."""
+        return self.df["global_step"].to_numpy(float)
 
     @property
     def index(self) -> np.ndarray:
@@ -198,9 +206,46 @@ def _si(value: float, _pos: object = None) -> str:
     return f"{value:g}"
 
 
-def _steps_axis(ax: plt.Axes) -> None:
+def _steps_axis(ax: plt.Axes, marks: Sequence[Mark] = ()) -> None:
+    """x = global env step (all envs together), with the run's cuts as vertical lines."""
     ax.xaxis.set_major_formatter(FuncFormatter(_si))
-    ax.set_xlabel("global step")
+    ax.set_xlabel("env step")
+    _mark_cuts(ax, marks)
+
+
+MAX_MARKS = 60  # per kind: a run requeued a thousand times still draws readably
+
+
+def _step_range(steps: np.ndarray) -> tuple[float, float]:
+    """x limits that show every episode (binned plots otherwise end at the bin centres)."""
+    lo, hi = float(steps.min()), float(steps.max())
+    pad = 0.01 * (hi - lo) + 0.5
+    return lo - pad, hi + pad
+
+
+def _mark_cuts(ax: plt.Axes, marks: Sequence[Mark]) -> None:
+    """Segment ends (grey dashes), resumes after a stop (orange) or a kill (red) as vlines."""
+    for kind, (colour, style, text) in KINDS.items():
+        steps = [m.step for m in marks if m.kind == kind]
+        steps = [steps[i] for i in _thin(len(steps), MAX_MARKS)]
+        for i, x in enumerate(steps):
+            ax.axvline(x, color=colour, linestyle=style, linewidth=1.0, alpha=0.8,
+                       label=text if i == 0 else None, zorder=0.5)  # fmt: skip
+
+
+def _episode_axis(ax: plt.Axes, ep: Episodes) -> None:
+    """Episodes finished (run-wide count) as a second x axis on top of a step axis."""
+    steps, count = ep.steps, ep.index + 1.0
+    if ep.n < 2 or steps[-1] <= steps[0]:
+        return
+    top = ax.secondary_xaxis(
+        "top",
+        functions=(lambda x: np.interp(x, steps, count), lambda e: np.interp(e, count, steps)),
+    )
+    top.set_xlabel("episodes finished", fontsize=8)
+    top.xaxis.set_major_locator(MaxNLocator(integer=True))
+    top.xaxis.set_major_formatter(FuncFormatter(_si))
+    top.tick_params(labelsize=8)
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -217,21 +262,25 @@ def plot_returns(ep: Episodes, out: Path) -> Path:
     fig, axes = plt.subplots(len(COMPONENTS), 1, figsize=(11, 2.6 * len(COMPONENTS)), sharex=True)
     colours = ("#1f4e79", "#2e86c1", "#8e44ad", "#16a085", "#d35400")
     for ax, col, colour in zip(axes, COMPONENTS, colours):
-        _band_plot(ax, ep.index, ep.df[col].astype(float), colour, w)
-        _mark_alarms(ax, ep, ep.index)
+        _band_plot(ax, ep.steps, ep.df[col].astype(float), colour, w)
+        _mark_alarms(ax, ep, ep.steps)
+        _mark_cuts(ax, ep.marks)
         ax.set_ylabel(col.removeprefix("return_"))
-    axes[0].legend(loc="upper left", fontsize=8)
+    axes[0].legend(loc="upper left", fontsize=8, ncols=3)
     axes[0].set_title(f"{ep.run}: episode returns by component")
-    axes[-1].set_xlabel("episode (completion order)")
+    _episode_axis(axes[0], ep)
+    _steps_axis(axes[-1])
     return _save(fig, out / "returns.png")
 
 
 def plot_episode_length(ep: Episodes, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(11, 3.6))
-    _band_plot(ax, ep.index, ep.df["length"].astype(float), "#2c3e50", _window(ep.n))
-    _mark_alarms(ax, ep, ep.index)
-    ax.set(title=f"{ep.run}: episode length", xlabel="episode (completion order)", ylabel="steps")
-    ax.legend(loc="upper left", fontsize=8)
+    _band_plot(ax, ep.steps, ep.df["length"].astype(float), "#2c3e50", _window(ep.n))
+    _mark_alarms(ax, ep, ep.steps)
+    _steps_axis(ax, ep.marks)
+    _episode_axis(ax, ep)
+    ax.set(title=f"{ep.run}: episode length", ylabel="steps per episode")
+    ax.legend(loc="upper left", fontsize=8, ncols=3)
     return _save(fig, out / "episode_length.png")
 
 
@@ -310,7 +359,7 @@ def plot_milestone_posteriors(ep: Episodes, out: Path) -> Path:
             ax.plot(all_steps[fired], np.full(len(fired), row), linestyle="none", marker="v",
                     color="red", markersize=5)  # fmt: skip
     ax.set_yticks(range(k), labels, fontsize=8)
-    _steps_axis(ax)
+    _steps_axis(ax, ep.marks)
     fig.colorbar(img, ax=ax, label="posterior mean P(reach)", fraction=0.03, pad=0.01)
     ok = np.isfinite(last)
     y = np.arange(k)
@@ -338,7 +387,7 @@ def plot_alarms(ep: Episodes, out: Path) -> Path:
     bits = [k for k in range(64) if np.any(alarm >> np.uint64(k) & np.uint64(1))]
     for row, k in enumerate(bits):
         hit = np.flatnonzero(alarm >> np.uint64(k) & np.uint64(1))
-        ax.scatter(hit, np.full(len(hit), row), marker="|", s=120, color="red")
+        ax.scatter(ep.steps[hit], np.full(len(hit), row), marker="|", s=120, color="red")
     if bits:
         ax.set_yticks(
             range(len(bits)), [labels[k] if k < len(labels) else f"bit {k}" for k in bits]
@@ -358,8 +407,9 @@ def plot_alarms(ep: Episodes, out: Path) -> Path:
             color="#27ae60",
         )
         ax.set_title(f"{ep.run}: milestone alarms")
-    ax.set_xlim(-0.5, max(ep.n - 0.5, 0.5))
-    ax.set_xlabel("episode (completion order)")
+    lo, hi = float(ep.steps.min()), float(ep.steps.max())
+    ax.set_xlim(lo - 0.01 * (hi - lo) - 0.5, hi + 0.01 * (hi - lo) + 0.5)
+    _steps_axis(ax, ep.marks)
     ax.grid(alpha=0.3, axis="x")
     return _save(fig, out / "alarms.png")
 
@@ -377,6 +427,7 @@ def _shares(idx: np.ndarray, nbins: int, groups: np.ndarray, keys: Sequence) -> 
 
 def _stack(
     ax: plt.Axes,
+    steps: np.ndarray,
     centres: np.ndarray,
     shares: np.ndarray,
     labels: Sequence[str],
@@ -387,13 +438,15 @@ def _stack(
         centres = np.array([centres[0] - 0.5, centres[0] + 0.5])
         shares = np.repeat(shares, 2, axis=1)
     ax.stackplot(centres, shares, labels=labels, colors=colours, alpha=0.85)
+    ax.set_xlim(*_step_range(steps))
     ax.set(title=title, ylabel="share of episodes", ylim=(0, 1))
     _steps_axis(ax)
 
 
 def plot_spawn_mix(ep: Episodes, out: Path) -> Path:
     """Where episodes started over training: curriculum tier, and the most used savestates."""
-    idx, centres = _bins(ep.df["global_step"].to_numpy(float))
+    steps = ep.steps
+    idx, centres = _bins(steps)
     tiers = ep.df["spawn_tier"].to_numpy(int)
     tags = ep.df["savestate_tag"].astype(str).to_numpy()
     top = list(pd.Series(tags).value_counts().index[:MAX_TAGS])
@@ -402,6 +455,7 @@ def plot_spawn_mix(ep: Episodes, out: Path) -> Path:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 3.8), width_ratios=(1, 1.25))
     _stack(
         ax1,
+        steps,
         centres,
         _shares(idx, len(centres), tiers, range(len(TIER_NAMES))),
         TIER_NAMES,
@@ -414,6 +468,7 @@ def plot_spawn_mix(ep: Episodes, out: Path) -> Path:
         colours[-1] = (0.75, 0.75, 0.75, 1.0)
     _stack(
         ax2,
+        steps,
         centres,
         _shares(idx, len(centres), grouped, keys),
         [k or "(untagged)" for k in keys],
@@ -466,8 +521,9 @@ def plot_badges(ep: Episodes, out: Path) -> Path:
         label="mean per episode",
     )
     ax2.set(title="badges per episode", ylabel="badges", ylim=(0, 8.3))
+    ax1.set_xlim(*_step_range(steps))
     for ax in (ax1, ax2):
-        _steps_axis(ax)
+        _steps_axis(ax, ep.marks)
     ax2.legend(fontsize=8)
     ax2.grid(alpha=0.3)
     fig.suptitle(f"{ep.run}: badges reached", fontsize=12)
@@ -509,7 +565,7 @@ def plot_milestones_reached(ep: Episodes, out: Path) -> Path:
     hidden = len(ep.milestones) - k
     more = f" ({hidden} later milestones never reached, not shown)" if hidden else ""
     ax.set(title=f"{ep.run}: share of episodes reaching each milestone, story order{more}")
-    _steps_axis(ax)
+    _steps_axis(ax, ep.marks)
     fig.colorbar(img, ax=ax, label="share", fraction=0.03)
     return _save(fig, out / "milestones_reached.png")
 
@@ -524,21 +580,225 @@ PLOTS: dict[str, Callable[[Episodes, Path], Path]] = {
     "badges": plot_badges,
     "milestones_reached": plot_milestones_reached,
 }
+"""The plots drawn from episodes.h5 (every run that finished an episode has them)."""
+
+LEARNER_TAGS = (
+    ("losses/td_loss", "TD loss", "log"),
+    ("losses/q_values", "Q value (mean over the batch)", "linear"),
+    ("charts/epsilon", "ε (exploration)", "linear"),
+    ("replay/fill", "replay fill (share of capacity)", "linear"),
+    ("learner/updates_per_s", "learner updates / s", "linear"),
+    ("losses/grad_norm", "gradient norm", "log"),
+)
+"""(TensorBoard tag, panel title, y scale) of the learner-health figure."""
+SYSTEM_TAGS = (
+    ("system/cpu_percent", "CPU, % of the machine"),
+    ("system/rss_gb", "memory of the trainer and its workers, GB"),
+    ("system/gpu_mem_gb", "GPU memory allocated, GB"),
+)
+TIME_TAGS = tuple(f"time/{k}_share" for k in ("env", "act", "learn", "rewards", "bookkeeping"))
+SCALAR_TAGS = (*(t for t, _, _ in LEARNER_TAGS), *(t for t, _ in SYSTEM_TAGS), *TIME_TAGS,
+               "charts/SPS", "best/cells_explored")  # fmt: skip
+
+
+def _curve(ax: plt.Axes, df: pd.DataFrame, colour: str, label: str | None = None) -> None:
+    """One scalar over env steps; dots as well when there are few points."""
+    few = len(df) <= 40
+    ax.plot(df["step"], df["value"], color=colour, linewidth=1.4, label=label,
+            marker="o" if few else None, markersize=3)  # fmt: skip
+
+
+def plot_learner(ep: Episodes, scalars: dict[str, pd.DataFrame], out: Path) -> Path | None:
+    """Learner health from the run's TensorBoard scalars: TD loss, Q, ε, replay fill,
+    updates/s, gradient norm, over env steps. None when the run logged none of them."""
+    panels = [(tag, title, scale) for tag, title, scale in LEARNER_TAGS if tag in scalars]
+    if not panels:
+        return None
+    ncols = 3
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(13, 3.0 * nrows), squeeze=False)
+    for ax, (tag, title, scale) in zip(axes.flat, panels):
+        df = scalars[tag]
+        _curve(ax, df, "#1f4e79")
+        if scale == "log" and (df["value"] > 0).all():
+            ax.set_yscale("log")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        _steps_axis(ax, ep.marks)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"{ep.run}: learner health (TensorBoard scalars, each log interval)", fontsize=12)
+    return _save(fig, out / "learner.png")
+
+
+def plot_system(ep: Episodes, scalars: dict[str, pd.DataFrame], out: Path) -> Path | None:
+    """System use and where the training loop's time went, over env steps."""
+    panels = [(tag, title) for tag, title in SYSTEM_TAGS if tag in scalars]
+    split = [t for t in TIME_TAGS if t in scalars]
+    if not panels and not split:
+        return None
+    n = len(panels) + bool(split)
+    fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 3.3), squeeze=False)
+    for ax, (tag, title) in zip(axes.flat, panels):
+        _curve(ax, scalars[tag], "#117a65")
+        ax.set_title(title, fontsize=10)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        _steps_axis(ax, ep.marks)
+    if split:
+        ax = axes.flat[-1]
+        steps = scalars[split[0]]["step"].to_numpy(float)
+        shares = [np.interp(steps, scalars[t]["step"], scalars[t]["value"]) for t in split]
+        names = [t.removeprefix("time/").removesuffix("_share") for t in split]
+        colours = ("#27ae60", "#17a589", "#8e44ad", "#d4ac0d", "#95a5a6")
+        if len(steps) == 1:
+            steps = np.array([steps[0] - 0.5, steps[0] + 0.5])
+            shares = [np.repeat(v, 2) for v in shares]
+        ax.stackplot(steps, shares, labels=names, colors=colours[: len(names)], alpha=0.9)
+        ax.set(title="time split of the training loop", ylabel="share of wall time", ylim=(0, 1))
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+        _steps_axis(ax, ep.marks)
+    fig.suptitle(f"{ep.run}: system use", fontsize=12)
+    return _save(fig, out / "system.png")
+
+
+SCALAR_PLOTS = {"learner": plot_learner, "system": plot_system}
+"""The plots drawn from the run's TensorBoard scalars (`runs/<run>/tb/`)."""
+
+
+# --- what else the run folder says -----------------------------------------------------------
+@dataclass
+class RunInfo:
+    """Facts about the run beyond its episodes, for the summary table."""
+
+    checkpoint_step: int | None = None
+    checkpoint_created: str | None = None  # ISO time in the checkpoint's meta.json
+    checkpoint_mtime: float | None = None
+    scalar_last_step: int | None = None
+    wall_times: np.ndarray = field(default_factory=lambda: np.zeros(0))  # every known moment
+    starts: int = 0  # trainer processes (the run log's [START] lines)
+    settings: dict[str, object] = field(default_factory=dict)
+    settings_source: str = ""
+
+
+def run_info(run_dir: Path, scalars: dict[str, pd.DataFrame]) -> RunInfo:
+    """The newest checkpoint, the scalars' last step and wall times, the run's settings."""
+    paths = RunPaths.from_dir(run_dir)
+    info = RunInfo()
+    step = paths.newest_complete_step()
+    if step is not None:
+        info.checkpoint_step = step
+        folder = paths.checkpoint(step)
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+            info.checkpoint_created = str(meta.get("created") or "") or None
+            info.checkpoint_mtime = (folder / COMPLETE).stat().st_mtime
+        except (OSError, ValueError):
+            pass
+    if scalars:
+        info.scalar_last_step = int(max(df["step"].max() for df in scalars.values()))
+        info.wall_times = np.concatenate([df["wall_time"].to_numpy(float) for df in scalars.values()])
+    try:
+        info.starts = starts(paths.train_log.read_text(errors="replace").splitlines())
+    except OSError:
+        pass
+    info.settings, info.settings_source = load_settings(run_dir)
+    return info
+
+
+def load_settings(run_dir: Path) -> tuple[dict[str, object], str]:
+    """The run's settings and where they came from: the newest complete checkpoint's (what
+    really ran), else `runs/<run>.yaml`'s `train:` section (what was asked for)."""
+    from daddy.eval.rollout import complete_checkpoints
+
+    paths = RunPaths.from_dir(run_dir)
+    for folder in reversed(complete_checkpoints(paths.checkpoints)):
+        try:
+            config = json.loads((folder / "meta.json").read_text()).get("config")
+        except (OSError, ValueError):
+            continue
+        if isinstance(config, dict) and config:
+            return config, f"checkpoint {folder.name}"
+    if paths.config.is_file():
+        import yaml
+
+        try:
+            doc = yaml.safe_load(paths.config.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            doc = {}
+        if isinstance(doc, dict):
+            train = doc.get("train") if isinstance(doc.get("train"), dict) else {}
+            flat = {**{k: v for k, v in doc.items() if not isinstance(v, dict)}, **train}
+            return flat, f"{paths.config.name} (as asked; no checkpoint yet)"
+    return {}, ""
+
+
+def _utc(t: float) -> str:
+    return pd.Timestamp(t, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _span(seconds: float) -> str:
+    """'2 d 3 h', '4 h 05 min', '12 min 30 s', '8 s': a duration for people."""
+    s = round(max(seconds, 0))
+    d, h, m = s // 86400, s // 3600 % 24, s // 60 % 60
+    if d:
+        return f"{d} d {h} h"
+    if h:
+        return f"{h} h {m:02d} min"
+    return f"{m} min {s % 60:02d} s" if m else f"{s} s"
+
+
+GAP_S = 600.0  # more than this between two logged moments: the run was not running
+
+
+def wall_clock(times: np.ndarray) -> str:
+    """First to last logged moment, and how much of it the run was running (gaps longer than
+    GAP_S between logged moments — queueing, preemption — left out)."""
+    times = np.sort(times[np.isfinite(times)])
+    if len(times) < 2:
+        return "-"
+    total = float(times[-1] - times[0])
+    gaps = np.diff(times)
+    running = float(gaps[gaps <= GAP_S].sum())
+    text = f"{_span(total)} ({_utc(times[0])} to {_utc(times[-1])})"
+    if total - running > 1:
+        text += f"; running {_span(running)}, the rest between processes"
+    return text
 
 
 # --- the page --------------------------------------------------------------------------------
-def summary(ep: Episodes) -> dict[str, str]:
+def summary(ep: Episodes, info: RunInfo | None = None) -> dict[str, str]:
     df = ep.df
+    info = info or RunInfo()
     last = df.tail(_window(ep.n))
     reached, labels = ep.reached_ever(), ep.labels()
     names = [labels[j] for j in ep.story_columns() if reached >> j & 1]
     ahead = [labels[j] for j in ep.next_columns(3)]
-    hours = (df["wall_time"].max() - df["wall_time"].min()) / 3600
+    known = [int(df["global_step"].max()), info.checkpoint_step or 0, info.scalar_last_step or 0]
+    times = [df["wall_time"].to_numpy(float), info.wall_times]
+    if info.checkpoint_mtime is not None:
+        times.append(np.array([info.checkpoint_mtime]))
+    ckpt = "none"
+    if info.checkpoint_step is not None:
+        ckpt = f"step {info.checkpoint_step:,}"
+        if info.checkpoint_created:
+            ckpt += f", written {info.checkpoint_created.replace('T', ' ')}"
+    cuts = {kind: sum(m.kind == kind for m in ep.marks) for kind in KINDS}
+    processes = "-"
+    if info.starts:
+        processes = (
+            f"{info.starts} trainer starts; cuts: {cuts['segment']} planned (segment end, "
+            f"--until-step), {cuts['stopped']} by a signal (preemption, time limit), "
+            f"{cuts['killed']} without a word (killed, crashed)"
+        )
     return {
         "run": ep.run,
-        "episodes": f"{ep.n:,} from {df['env_id'].nunique()} envs",
-        "last global step": f"{int(df['global_step'].max()):,}",
-        "wall-clock span": f"{hours:.2f} h",
+        "env steps": f"{max(known):,}",
+        "newest checkpoint": ckpt,
+        "episodes": f"{ep.n:,} from {df['env_id'].nunique()} envs; the last ended at step "
+        f"{int(df['global_step'].max()):,}",
+        "wall-clock": wall_clock(np.concatenate(times)),
+        "processes": processes,
         "SPS (recent median)": f"{float(last['sps'].median()):,.0f}",
         "return_total (recent mean / best)": (
             f"{float(last['return_total'].mean()):.2f} / {float(df['return_total'].max()):.2f}"
@@ -553,8 +813,13 @@ def summary(ep: Episodes) -> dict[str, str]:
     }
 
 
+MAX_EMBED_BYTES = 20 * 1024**2  # a bigger GIF is copied beside the page instead
+
+
 def _videos_html(run_dir: Path, out: Path) -> str:
-    """Links to the run's rollout videos, newest first, with the newest GIF shown inline."""
+    """The newest rollout GIF embedded (a data URI: the page travels alone), and the run's
+    rollout videos listed by their place in the run folder (no links: relative links break
+    when the page is copied off the cluster)."""
     folder = RunPaths.from_dir(run_dir).videos
     found = (
         sorted(folder.rglob("rollout_*.mp4"), key=lambda p: _step_of(p.stem), reverse=True)
@@ -563,25 +828,31 @@ def _videos_html(run_dir: Path, out: Path) -> str:
     )  # videos/ and videos/final/
     if not found:
         return ""
-
-    def rel(p: Path) -> str:
-        return html.escape(os.path.relpath(p, out))
-
     gif = found[0].with_suffix(".gif")
-    shown = (
-        f'<p><img src="{rel(gif)}" alt="newest rollout" class=video></p>' if gif.is_file() else ""
-    )
-    links = "".join(
-        f'<li><a href="{rel(p)}">{html.escape(str(p.relative_to(folder)))}</a>'
-        + (
-            f' (<a href="{rel(p.with_suffix(".gif"))}">gif</a>)'
-            if p.with_suffix(".gif").is_file()
-            else ""
+    shown = ""
+    if gif.is_file() and gif.stat().st_size <= MAX_EMBED_BYTES:
+        data = base64.b64encode(gif.read_bytes()).decode("ascii")
+        shown = (
+            f'<p><img src="data:image/gif;base64,{data}" alt="newest rollout" class=video></p>'
+            f"<p class=dim>{html.escape(str(gif.relative_to(run_dir)))}, embedded.</p>"
         )
+    elif gif.is_file():
+        shutil.copy2(gif, out / gif.name)
+        shown = (
+            f"<p class=note>The newest rollout GIF ({gif.stat().st_size / 1024**2:.0f} MB) is too "
+            f"big to embed: it is copied beside this page as {html.escape(gif.name)}; copy the "
+            "report folder, not only the page.</p>"
+        )
+    items = "".join(
+        f"<li>{html.escape(str(p.relative_to(run_dir)))}"
+        + (" (+ .gif)" if p.with_suffix(".gif").is_file() else "")
         + "</li>"
         for p in found
     )
-    return f'<h2 id="videos">rollout videos</h2>{shown}<ul>{links}</ul>'
+    return (
+        f'<h2 id="videos">rollout videos</h2>{shown}'
+        f"<p class=dim>Videos in the run folder ({html.escape(str(run_dir))}):</p><ul>{items}</ul>"
+    )
 
 
 def _step_of(stem: str) -> tuple[int, int]:
@@ -590,41 +861,104 @@ def _step_of(stem: str) -> tuple[int, int]:
     return (int(m.group(1)), -int(m.group(2) or 0)) if m else (-1, 0)
 
 
-def write_html(
-    ep: Episodes, images: Sequence[Path], out: Path, notes: Sequence[str] = (), extra_html: str = ""
-) -> Path:
-    """`out/index.html`: summary table, notes, every PNG embedded (base64) so it travels alone,
-    and `extra_html` (the videos section) at the end."""
+def _settings_html(info: RunInfo) -> str:
+    """The run's settings as a compact two-column table, changed-from-default values in bold."""
+    if not info.settings:
+        return ""
+    defaults = _train_defaults()
+    cells = []
+    for k in sorted(info.settings):
+        v = info.settings[k]
+        text = json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+        changed = k in defaults and defaults[k] != v
+        value = f"<b>{html.escape(text)}</b>" if changed else html.escape(text)
+        cells.append(f"<tr><th>{html.escape(k)}</th><td>{value}</td></tr>")
+    return (
+        f'<h2 id="settings">settings</h2><p class=dim>From {html.escape(info.settings_source)}; '
+        "bold: not the trainer's default.</p>"
+        f"<div class=settings><table>{''.join(cells)}</table></div>"
+    )
+
+
+def _train_defaults() -> dict[str, object]:
+    """TrainConfig's defaults (empty when it cannot be built here)."""
+    try:
+        from daddy.run.config import TrainConfig
+
+        return TrainConfig().to_dict()
+    except Exception:  # noqa: BLE001 (the table only loses its bold)
+        return {}
+
+
+def _cuts_html(marks: Sequence[Mark]) -> str:
+    if not marks:
+        return ""
     rows = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-        for k, v in summary(ep).items()
+        f'<li><span style="color:{KINDS[m.kind][0]}">■</span> step {m.step:,}: '
+        f"{html.escape(m.label)}</li>"
+        for m in marks[:MAX_MARKS]
     )
-    notes_html = "".join(f"<p class=note>{html.escape(n)}</p>" for n in notes)
-    toc = " · ".join(
-        f'<a href="#{img.stem}">{html.escape(img.stem.replace("_", " "))}</a>' for img in images
+    more = f"<li>… {len(marks) - MAX_MARKS} more</li>" if len(marks) > MAX_MARKS else ""
+    return (
+        '<h2 id="cuts">segments and preemptions</h2><p class=dim>From the run log '
+        "(train.log) and segments/*.done; drawn as vertical lines on the step plots.</p>"
+        f"<ul class=cuts>{rows}{more}</ul>"
     )
+
+
+STYLE = """body{font-family:sans-serif;max-width:1300px;margin:auto;padding:1em;color:#222}
+img{max-width:100%;border:1px solid #ddd}img.video{image-rendering:pixelated;width:480px}
+th{text-align:left;padding-right:1em;vertical-align:top;font-weight:600}
+td{vertical-align:top}.note{color:#a04000}.dim{color:#666;font-size:90%}
+.settings table{font-size:85%;border-collapse:collapse}.settings{columns:2 420px}
+.settings tr{break-inside:avoid}.settings th,.settings td{padding:1px 8px 1px 0}
+nav{position:sticky;top:0;background:#fff;padding:.4em 0;border-bottom:1px solid #ddd}
+ul.cuts{columns:2 400px;font-size:90%}h2{margin-top:1.6em}"""
+
+
+def page_html(title: str, head_html: str, images: Sequence[Path], extra_html: str = "") -> str:
+    """A page with every PNG embedded as a data URI (it travels alone), a contents bar."""
+    links = [(img.stem, img.stem.replace("_", " ")) for img in images]
+    links += [(a, a) for a in ("cuts", "settings", "videos") if f'id="{a}"' in extra_html]
+    toc = " · ".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t in links)
     figs = []
     for img in images:
         data = base64.b64encode(img.read_bytes()).decode("ascii")
-        title = img.stem.replace("_", " ")
+        name = img.stem.replace("_", " ")
         figs.append(
-            f'<h2 id="{img.stem}">{html.escape(title)}</h2>'
-            f'<img src="data:image/png;base64,{data}" alt="{html.escape(title)}">'
+            f'<h2 id="{img.stem}">{html.escape(name)}</h2>'
+            f'<img src="data:image/png;base64,{data}" alt="{html.escape(name)}">'
         )
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(ep.run)}: stability report</title>
-<style>body{{font-family:sans-serif;max-width:1250px;margin:auto;padding:1em}}
-img{{max-width:100%;border:1px solid #ddd}}img.video{{image-rendering:pixelated}}
-th{{text-align:left;padding-right:1em}}.note{{color:#a04000}}</style></head><body>
-<h1>{html.escape(ep.run)}: stability report</h1>
-<table>{rows}</table>{notes_html}
-<p>{toc}</p>
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{STYLE}</style></head><body>
+<h1>{html.escape(title)}</h1>
+{head_html}
+<nav>{toc}</nav>
 {"".join(figs)}
 {extra_html}
 </body></html>
 """
-    path = out / PAGE
-    return atomic_write_text(path, page, fsync=False)
+
+
+def write_html(
+    ep: Episodes,
+    images: Sequence[Path],
+    out: Path,
+    notes: Sequence[str] = (),
+    extra_html: str = "",
+    info: RunInfo | None = None,
+) -> Path:
+    """`out/index.html`: summary table, notes, every PNG embedded (base64) so it travels alone,
+    and `extra_html` (cuts, settings, videos) at the end."""
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+        for k, v in summary(ep, info).items()
+    )
+    notes_html = "".join(f"<p class=note>{html.escape(n)}</p>" for n in notes)
+    page = page_html(f"{ep.run}: training report", f"<table>{rows}</table>{notes_html}", images,
+                     extra_html)  # fmt: skip
+    return atomic_write_text(out / PAGE, page, fsync=False)
 
 
 def load_visits(run_dir: Path) -> tuple[VisitCounts, str] | None:
@@ -682,16 +1016,26 @@ def runs_practice_rom(run_dir: Path) -> bool:
 
 
 def build_report(run_dir: Path, out: Path) -> Path:
-    """Every plot, the visit heatmaps (if the run saved counts) and links to the rollout
-    videos → `out/index.html`."""
+    """Every plot (episodes, learner and system scalars), the visit heatmaps (if the run saved
+    counts), cuts, settings and the newest rollout → `out/index.html`."""
     ep = load_episodes(run_dir)
+    ep.marks = run_marks(run_dir)
     out.mkdir(parents=True, exist_ok=True)
+    tb = RunPaths.from_dir(run_dir).tensorboard
+    scalars = read_scalars(tb, SCALAR_TAGS)
     images = [plot(ep, out) for plot in PLOTS.values()]
+    learner = [plot(ep, scalars, out) for plot in SCALAR_PLOTS.values()]
+    images[1:1] = [p for p in learner if p is not None]  # right after the returns
     notes = [
         f"Episode rows {a}..{b - 1} of this run are lost (its log was damaged, missing or "
         "behind the checkpoint); the plots show the rows that remain."
         for a, b in ep.lost_rows
     ]
+    if not scalars:
+        notes.append(
+            f"No learner or system curves: the run has no TensorBoard scalars in {tb} (it ran "
+            "with --no-tensorboard, or before they existed)."
+        )
     try:
         visits = load_visits(run_dir)
         if visits is None:
@@ -704,7 +1048,9 @@ def build_report(run_dir: Path, out: Path) -> Path:
             )
     except (ValueError, OSError) as err:
         notes.append(f"Visit heatmap skipped: {err}")
-    return write_html(ep, images, out, notes, _videos_html(run_dir, out))
+    info = run_info(run_dir, scalars)
+    extra = _cuts_html(ep.marks) + _settings_html(info) + _videos_html(run_dir, out)
+    return write_html(ep, images, out, notes, extra, info)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
@@ -102,8 +104,22 @@ def test_report_writes_every_named_plot_heatmaps_videos_and_the_page(tmp_path: P
     page = (out / "index.html").read_text()
     assert page.count("data:image/png;base64,") == len(ISSUE_PLOTS) + 4
     assert "300 from 8 envs" in page
-    assert 'src="../videos/final/rollout_150000.gif"' in page  # the newest one is shown
-    assert 'href="../videos/rollout_100000.mp4"' in page
+    newest = (run_dir / "videos" / "final" / "rollout_150000.gif").read_bytes()
+    assert embedded(page, "image/gif") == [newest]  # the newest rollout, in the page itself
+    assert "videos/rollout_100000.mp4" in page  # the others named where they are
+    assert local_links(page) == []
+
+
+LINK = re.compile(r"""(?:src|href)\s*=\s*["']([^"']*)["']""")
+
+
+def local_links(page: str) -> list[str]:
+    """src/href values that point at files: they break when the page is copied elsewhere."""
+    return [u for u in LINK.findall(page) if not u.startswith(("data:", "#", "https:", "http:"))]
+
+
+def embedded(page: str, mime: str) -> list[bytes]:
+    return [base64.b64decode(d) for d in re.findall(rf'src="data:{mime};base64,([^"]+)"', page)]
 
 
 def test_milestone_figures_go_by_story_order_up_to_the_furthest_and_the_next_few(
