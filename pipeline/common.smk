@@ -20,6 +20,9 @@ PY = "python" if USE_CONDA else sys.executable
 ENV = "envs/daddy.yaml"
 # The profile's default-resources (None without a profile): what a run config's null means.
 PROFILE_DEFAULTS = workflow.resource_settings.default_resources
+# SLURM job names: the plugin's jobs become daddy-<run>_<uuid> (the stage is in their comment),
+# set while the DAG is built, once the runs are known (stages.name_stage_jobs says why).
+RUNS.on_use = stages.StageJobNamer(workflow)
 
 
 wildcard_constraints:

@@ -29,7 +29,7 @@ import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ STAGE_MODULES: dict[str, str] = {
 }
 RUN_WILDCARD = r"[A-Za-z][A-Za-z0-9_]*"
 SEGMENT_WILDCARD = r"[1-9][0-9]*"
+JOB_NAME_PREFIX = "daddy"  # every SLURM job of the pipeline is named daddy-<run>...
+_PLUGIN_PREFIX_MAX = 50  # the Snakemake SLURM plugin's limit on its jobname_prefix
 
 
 # --- paths (relative to the repository root, where Snakemake runs) ------------------------
@@ -118,6 +120,58 @@ def root_flags_text(runs_root: Root = RUNS_ROOT, states_root: Root = STATES_ROOT
     return shlex.join(root_flags(runs_root, states_root))
 
 
+# --- SLURM job names ---------------------------------------------------------------------
+def segment_job_name(run: str, k: int | str) -> str:
+    """The SLURM job name of training segment k (submitit): what `squeue` and `sacct` show."""
+    return f"{JOB_NAME_PREFIX}-{run}-seg{k}"
+
+
+def stage_job_prefix(runs: Iterable[str]) -> str:
+    """The SLURM plugin's `jobname_prefix` for one Snakemake invocation that builds `runs`.
+
+    The plugin names every job it submits `<prefix>_<uuid>`, the same for all jobs of one
+    invocation, because it finds its jobs again by that name (`--job-name` in `slurm_extra` is
+    refused). So the run goes into the prefix, and the stage is in the job's comment, which the
+    plugin sets to `rule_<rule>_wildcards_<run>` (`squeue -o %k`).
+    """
+    names = sorted(set(runs))
+    prefix = "-".join([JOB_NAME_PREFIX, *names])
+    if len(prefix) > _PLUGIN_PREFIX_MAX and names:
+        prefix = f"{JOB_NAME_PREFIX}-{names[0]}"[: _PLUGIN_PREFIX_MAX - 6] + "-etc"
+    return prefix[:_PLUGIN_PREFIX_MAX]
+
+
+def name_stage_jobs(executor_settings: Any, runs: Iterable[str], ours: str | None) -> str | None:
+    """Set the SLURM plugin's job-name prefix to `stage_job_prefix(runs)` unless the user chose
+    one (`--slurm-jobname-prefix`, or the profile's `slurm-jobname-prefix`).
+
+    Snakemake sets its executor settings before it builds the DAG and starts the executor (which
+    reads the prefix once) after, so the Snakefile's input functions call this while the DAG is
+    built. `ours` is what this set last time (a prefix we set is ours to replace). Other
+    executors (local, dry run, the job step inside a SLURM job) have no such setting: no-op.
+    Returns the prefix now set by us, or `ours` unchanged.
+    """
+    if executor_settings is None or not hasattr(executor_settings, "jobname_prefix"):
+        return ours
+    current = executor_settings.jobname_prefix or ""
+    if current and current != ours:
+        return ours  # the user's own prefix
+    executor_settings.jobname_prefix = stage_job_prefix(runs)
+    return executor_settings.jobname_prefix
+
+
+class StageJobNamer:
+    """`RunTable.on_use` for the Snakefile: names the stage jobs after the runs in the DAG."""
+
+    def __init__(self, workflow: Any) -> None:
+        self.workflow = workflow
+        self.ours: str | None = None  # the prefix this set, replaced as more runs join
+
+    def __call__(self, runs: Iterable[str]) -> None:
+        settings = getattr(self.workflow, "executor_settings", None)
+        self.ours = name_stage_jobs(settings, runs, self.ours)
+
+
 # --- commands ------------------------------------------------------------------------------
 def _python(module: str) -> list[str]:
     return [sys.executable, "-m", module]
@@ -180,6 +234,10 @@ class RunTable:
         # The Snakefile sets it: a bad config or ROM is one line and exit 2 at DAG construction
         # (nothing submitted) instead of Snakemake's exception block. Raised otherwise.
         self.exit_on_error = False
+        # Runs this Snakemake invocation builds (each input function asks for its run); the
+        # Snakefile names the SLURM jobs after them through `on_use` (name_stage_jobs).
+        self.used: set[str] = set()
+        self.on_use: Callable[[set[str]], None] | None = None
         for path in sorted(self.folder.glob("*.yaml")):
             try:
                 self.entries[path.stem] = self._load(path)
@@ -212,6 +270,10 @@ class RunTable:
                 print(f"snakemake: error: {entry.one_line()}", file=sys.stderr, flush=True)
                 raise SystemExit(EXIT_BAD_INPUT)
             raise entry
+        if run not in self.used:
+            self.used.add(run)
+            if self.on_use is not None:
+                self.on_use(self.used)
         return entry
 
     # input functions: each checks the run's config first, so a bad YAML stops the DAG
@@ -257,6 +319,18 @@ class RunTable:
             "cpus_per_task": get("cpus"),
             "gpu": get("gpus"),
         }
+
+    def segment_resources(self, defaults: Any = None) -> dict[str, Callable[[Any], Any]]:
+        """The train stage's resources and the segment job's name, for `train_segment`.
+
+        That rule is a local waiter and uses none of them itself: its `resources:` are there so
+        that `snakemake -n` shows what the segment's submitit job will get (make_executor reads
+        the same `pipeline.resources.train`, with the same profile defaults), not the profile's
+        defaults. Nothing schedules on them: a local job is held back only by `--resources`.
+        """
+        resources = self.resources("train", defaults)
+        resources["submitit_job"] = lambda wildcards: segment_job_name(wildcards.run, wildcards.k)
+        return resources
 
 
 def _plain_default(defaults: Any, name: str | None) -> Any:

@@ -3,7 +3,8 @@ rule train_segment:
 
     A local rule on purpose: this process only submits the segment's job (SLURM through
     submitit, or a local process) and waits for it, so it must not hold a SLURM allocation of
-    its own. Checkpoints are not outputs: Snakemake would delete them before a re-run.
+    its own. Checkpoints are not outputs: Snakemake would delete them before a re-run. Its
+    resources are the segment job's (pipeline.resources.train), shown by `snakemake -n`.
     """
     input:
         RUNS.segment_inputs,
@@ -12,6 +13,9 @@ rule train_segment:
     log:
         stages.log_file("{run}", "segment_{k}", *ROOTS),
     localrule: True
+    resources:
+        # not this waiter's: the segment job's, so that `snakemake -n` shows what it will get
+        **RUNS.segment_resources(PROFILE_DEFAULTS),
     params:
         python=PY,
         module=stages.module_flags(MODULES, "train"),

@@ -302,7 +302,7 @@ def make_executor(
     )
     res = p.stage("train")
     params: dict[str, Any] = {
-        "name": f"{run.run_name}_seg{segment}",
+        "name": stages.segment_job_name(run.run_name, segment),
         "timeout_min": res.time_min,
         "mem_gb": res.mem_mb / 1024,
         "cpus_per_task": res.cpus,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -69,6 +70,7 @@ ckpts = Path("runs", run, "checkpoints")
 step = max([int(d.name[5:]) for d in ckpts.glob("step_*") if (d / "COMPLETE").exists()] or [0])
 def save(s):
     (ckpts / f"step_{s}").mkdir(parents=True, exist_ok=True)
+    (ckpts / f"step_{s}" / "meta.json").write_text('{"step": %d, "parts": [], "config": {}}' % s)
     (ckpts / f"step_{s}" / "COMPLETE").write_text("")
 print(f"fake trainer: from {step} to {a.until_step}", flush=True)
 while step < a.until_step:
@@ -142,6 +144,29 @@ def snakemake(
         text=True,
         timeout=300,
         env=env,
+        check=False,
+    )
+
+
+def bare_shell_env() -> dict[str, str]:
+    """A login shell's environment without the venv: no activation, /usr/bin and /bin only.
+    PYTHONPATH only makes the stand-in stages importable."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")}
+    return env | {k: os.environ[k] for k in ("PYTHONPATH", "SLURM_CONF") if k in os.environ}
+
+
+def venv_snakemake(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The README's command, `.venv/bin/snakemake ARGS`, typed into /bin/sh with a bare PATH."""
+    command = [str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO / "Snakefile")]
+    return subprocess.run(
+        shlex.join([*command, "-d", str(cwd), *args]),
+        shell=True,
+        executable="/bin/sh",
+        cwd=cwd,
+        env=bare_shell_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         check=False,
     )
 
@@ -260,6 +285,77 @@ def test_run_config_resources_override_the_profile_and_null_keeps_its_default(
     assert "--default-partition fromprofile --default-account acct" in proc.stdout
 
 
+def dry_run_resources(output: str, rule: str) -> list[dict[str, str]]:
+    """The `resources:` line of each `rule` job of a dry run, as {name: value}."""
+    jobs = []
+    for block in output.split(f"rule {rule}:")[1:]:
+        line = re.search(r"^\s*resources: (.*)$", block.split("\nrule ")[0], re.MULTILINE)[1]
+        jobs.append(dict(item.split("=", 1) for item in line.split(", ")))
+    return jobs
+
+
+def test_dry_run_shows_what_each_segment_job_will_get(workdir: Path) -> None:
+    """Not the profile's defaults: the train stage's resources, as submitit will request them."""
+    profile = workdir / "profile"
+    profile.mkdir()
+    (profile / "config.yaml").write_text(
+        "default-resources: {slurm_partition: fromprofile, slurm_account: acct, runtime: 60,"
+        " mem_mb: 2000, cpus_per_task: 1}\n"
+    )
+    (workdir / "runs/tiny.yaml").write_text(
+        "run_name: tiny\ntrain: {num_envs: 2, total_steps: 4000, model_size: slim}\n"
+        "pipeline: {segments: 2, steps_per_segment: 2000,"
+        " resources: {train: {time_min: 300, mem_mb: 32768, cpus: 6, gpus: 1}}}\n"
+    )
+    proc = snakemake("-n", "tiny", "--profile", str(profile), cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    shown = dry_run_resources(proc.stdout, "train_segment")
+    for k in (1, 2):
+        job = make_executor(tiny_run(), k, "slurm", {"partition": "fromprofile", "account": "acct"})
+        params = job._executor.parameters
+        assert params["mem"] == "32GB"
+        expected = {
+            "slurm_partition": params["partition"],
+            "slurm_account": params["account"],
+            "runtime": str(params["time"]),
+            "mem_mb": "32768",
+            "cpus_per_task": str(params["cpus_per_task"]),
+            "gpu": str(params["gpus_per_node"]),
+            "submitit_job": params["job_name"],
+        }
+        assert {key: shown[k - 1][key] for key in expected} == expected
+    assert [job["submitit_job"] for job in shown] == ["daddy-tiny-seg1", "daddy-tiny-seg2"]
+
+
+@pytest.mark.parametrize(
+    ("runs", "prefix"),
+    [
+        (["big_run_01"], "daddy-big_run_01"),
+        (["b", "a", "a"], "daddy-a-b"),
+        (["r" * 60, "s"], "daddy-" + "r" * 38 + "-etc"),
+    ],
+    ids=["one", "two", "too_long"],
+)
+def test_stage_job_prefix_names_the_runs_within_the_plugins_limit(
+    runs: list[str], prefix: str
+) -> None:
+    assert stages.stage_job_prefix(runs) == prefix
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,50}", prefix)  # what the SLURM plugin accepts
+
+
+def test_stage_jobs_are_named_after_the_runs_unless_the_user_chose_a_prefix() -> None:
+    from snakemake_executor_plugin_slurm import ExecutorSettings  # the installed plugin's
+
+    settings = ExecutorSettings()
+    ours = stages.name_stage_jobs(settings, {"a"}, None)
+    assert settings.jobname_prefix == ours == "daddy-a"
+    ours = stages.name_stage_jobs(settings, {"a", "b"}, ours)  # another run joined the DAG
+    assert settings.jobname_prefix == ours == "daddy-a-b"
+    mine = ExecutorSettings(jobname_prefix="lab42")
+    assert stages.name_stage_jobs(mine, {"a"}, None) is None and mine.jobname_prefix == "lab42"
+    assert stages.name_stage_jobs(None, {"a"}, None) is None  # dry run, local: nothing to name
+
+
 def test_bad_run_config_stops_its_run_before_any_job(workdir: Path) -> None:
     (workdir / "runs/broken.yaml").write_text("run_name: broken\ntrain: {num_envs: 0}\n")
     proc = snakemake("--cores", "1", "broken", cwd=workdir)
@@ -297,9 +393,11 @@ def test_segment_beyond_the_run_is_one_line_and_exit_2(
 
 
 def test_whole_dag_runs_end_to_end_with_stand_in_stages(workdir: Path) -> None:
+    """Started as the README says, `.venv/bin/snakemake`, from a shell without the venv on
+    PATH: every job finds the venv's Python by itself."""
     config = workdir / "test_config.yaml"
     config.write_text(json.dumps({"modules": FAKE_MODULES}))  # executor: auto
-    proc = snakemake("tiny", "--cores", "2", "--configfile", str(config), cwd=workdir)
+    proc = venv_snakemake("tiny", "--cores", "2", "--configfile", str(config), cwd=workdir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     seen = [(c["stage"], c["argv"][-1] if c["stage"] == "train" else None) for c in calls(workdir)]
     assert seen == [
@@ -467,7 +565,7 @@ def test_executor_takes_resources_and_timeout_budget_from_the_config(
     params = ex._executor.parameters
     if cluster == "slurm":
         assert params["time"] == 240 and params["gpus_per_node"] == 1
-        assert params["signal_delay_s"] == 120 and params["job_name"] == "big_run_01_seg3"
+        assert params["signal_delay_s"] == 120 and params["job_name"] == "daddy-big_run_01-seg3"
     else:
         assert params["timeout_min"] == 240 and params["gpus_per_node"] == 1
 
@@ -506,6 +604,34 @@ def test_on_slurm_usr2_requeues_and_a_new_waiter_reattaches(
     assert len(calls(workdir)) == 2  # the requeued job started the trainer again
     assert wait_for_state(job_id, {"COMPLETED"}, timeout=60) == "COMPLETED"
     assert len(sacct_states(job_id)) >= 2  # one row per run of the requeued job
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_on_slurm_the_readme_command_runs_every_job_named_after_its_run(workdir: Path) -> None:
+    """`.venv/bin/snakemake --profile slurm ...` from a shell without the venv on PATH: the
+    stage jobs (the plugin's) are daddy-<run>_<uuid>, the segment jobs daddy-<run>-seg<k>.
+    Bootstrap and one segment only: eval and report are named as bootstrap is."""
+    from slurm_util import SKIP_REASON, slurm_up
+
+    if not slurm_up():
+        pytest.skip(SKIP_REASON)
+    config = workdir / "test_config.yaml"
+    config.write_text(json.dumps({"modules": FAKE_MODULES}))
+    target = stages.segment_done("tiny", 1)
+    proc = venv_snakemake(target, "--profile", str(REPO / "slurm"), "--configfile", str(config),
+                          cwd=workdir)  # fmt: skip
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "SLURM run ID: daddy-tiny_" in proc.stdout + proc.stderr
+    logs = list((workdir / ".snakemake" / "slurm_logs" / "rule_bootstrap").rglob("*.log"))
+    segment = json.loads((workdir / target).read_text())
+    assert len(logs) == 1 and segment["cluster"] == "slurm", (logs, segment)
+    ids = f"{logs[0].stem},{segment['job_id']}"
+    sacct = ["sacct", "-n", "-X", "-P", "-o", "JobName%80", "-j", ids]
+    out = subprocess.run(sacct, capture_output=True, text=True, timeout=30, check=True).stdout
+    bootstrap, segment_1 = out.split()
+    assert re.fullmatch(r"daddy-tiny_[0-9a-f-]{36}", bootstrap), out
+    assert segment_1 == "daddy-tiny-seg1"
 
 
 # --- the trainer's exit codes (daddy.run.exit_codes) -------------------------------------------

@@ -378,7 +378,10 @@ def test_every_stage_runs_as_a_slurm_job_and_writes_its_outputs(main_run: dict) 
         assert wait_for_state(job_id, {"COMPLETED"}, timeout=30) == "COMPLETED"
     rows = {r.job_id: r for r in sacct_rows(p.started_at, p.work)}
     assert set(rows) - set(p.extra_jobs) == expected  # nothing else was submitted from here
-    assert [rows[segment_jobs[k]].name for k in (1, 2, 3)] == [f"{RUN}_seg{k}" for k in (1, 2, 3)]
+    names = [rows[job_id].name for job_id in segment_jobs.values()]
+    assert names == [f"daddy-{RUN}-seg{k}" for k in (1, 2, 3)]
+    for ids in stage_jobs.values():  # the plugin's own names: daddy-<run>_<uuid>
+        assert rows[ids[0]].name.startswith(f"daddy-{RUN}_"), rows[ids[0]]
     for k in (1, 2, 3):
         marker = done_marker(p, k)
         assert marker["cluster"] == "slurm" and marker["checkpoint_step"] == k * SEGMENT_STEPS
@@ -435,7 +438,7 @@ def test_restarted_snakemake_reattaches_instead_of_submitting_again(
     assert [proc.returncode for proc in p.invocations][-1] == 0 and len(p.invocations) == 3
     waiter_log = (p.work / stages.log_file(RUN, f"segment_{segment}")).read_text()
     assert f"re-attached to job {job_id} (slurm)" in waiter_log, waiter_log
-    name = f"{RUN}_seg{segment}"
+    name = stages.segment_job_name(RUN, segment)
     assert [r.job_id for r in sacct_rows(p.started_at, p.work) if r.name == name] == [job_id]
     assert p.record(segment).job_id == job_id == done_marker(p, segment)["job_id"]
     submitted = (p.work / stages.submitit_folder(RUN)).glob("*_submitted.pkl")
@@ -452,6 +455,6 @@ def test_segment_over_its_time_limit_is_requeued_until_done(timeout_run: Pipelin
     assert "this job is timed-out" in log and f"Requeued job {job_id}" in log, log[-3000:]
     assert_resumed_from_checkpoints(trainer_starts(log), 0, TIMEOUT_STEPS)
     assert done_marker(p, 1)["checkpoint_step"] == TIMEOUT_STEPS
-    assert [r.job_id for r in sacct_rows(p.started_at, p.work) if r.name.endswith("_seg1")] == [
+    assert [r.job_id for r in sacct_rows(p.started_at, p.work) if r.name.endswith("-seg1")] == [
         job_id
     ]
