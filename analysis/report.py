@@ -1,12 +1,23 @@
-"""Stability report of a run: PNG plots and one self-contained HTML page.
+"""Report of a run: PNG plots and one self-contained HTML page; or several runs compared.
 
     python -m analysis.report --run NAME [--runs-root runs] [--out runs/NAME/report]
+    python -m analysis.report --runs A B C [--runs-root runs] [--out DIR]   (analysis/compare.py)
 
-Reads `runs/NAME/episodes.h5` through `daddy.run.episode_log.read` (SWMR, so it works while training
-still writes the log), the newest visit counts (the newest checkpoint's `visits` part, or
-`runs/NAME/heatmap.npz`) and the rollout videos in `runs/NAME/videos/`, and writes one PNG per plot
-plus `index.html` (every PNG embedded, so the page travels alone). Exit code 2, with one line
-saying why, when the run has no episodes yet.
+Reads, from the run folder:
+- `episodes.h5` through `daddy.run.episode_log.read` (SWMR, so it works while training still
+  writes the log): returns, lengths, badges, milestones, posteriors, spawns, alarms;
+- `tb/` (TensorBoard scalars, `analysis.tb_read`): learner health (TD loss, Q, ε, replay fill,
+  updates/s, gradient norm), system use and the loop's time split;
+- `train.log` and `segments/*.done` (`analysis.run_events`): segment ends, preemptions and
+  kills, drawn as vertical lines on every step plot;
+- the newest complete checkpoint: its step, its settings (the settings table), its visit
+  counts (or `heatmap.npz`, whichever is newer) for the heatmaps;
+- `videos/`: the newest rollout GIF, embedded.
+
+x is the env step (all envs together) throughout, with the episodes finished on a second axis.
+Writes one PNG per plot and `index.html`, which embeds every image (data URIs) and links to no
+file, so the page can be copied off the cluster alone. Exit code 2, with one line saying why,
+when the run has no episodes yet.
 """
 
 from __future__ import annotations
@@ -697,7 +708,9 @@ def run_info(run_dir: Path, scalars: dict[str, pd.DataFrame]) -> RunInfo:
             pass
     if scalars:
         info.scalar_last_step = int(max(df["step"].max() for df in scalars.values()))
-        info.wall_times = np.concatenate([df["wall_time"].to_numpy(float) for df in scalars.values()])
+        info.wall_times = np.concatenate(
+            [df["wall_time"].to_numpy(float) for df in scalars.values()]
+        )
     try:
         info.starts = starts(paths.train_log.read_text(errors="replace").splitlines())
     except OSError:
@@ -1060,7 +1073,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--run", required=True, help="run name (folder under --runs-root)")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run", help="run name (folder under --runs-root)")
+    which.add_argument(
+        "--runs",
+        nargs="+",
+        metavar="GROUP",
+        help="compare runs on one page (analysis/compare.py): each GROUP a run, a comma list "
+        "or a glob; single runs together form one group (seeds); default --out: "
+        "<runs-root>/compare/<names>",
+    )
     parser.add_argument(
         "--runs-root",
         type=Path,
@@ -1071,6 +1093,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out", type=Path, default=None, help="output folder (default: <runs-root>/<run>/report)"
     )
     args = parser.parse_args(argv)
+    if args.runs:
+        return _compare(args.runs, args.runs_root, args.out)
     try:
         paths = RunPaths(args.run, args.runs_root)
     except ValueError as err:
@@ -1083,6 +1107,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NoEpisodesError as err:
         print(f"report: {err}", file=sys.stderr)
         return EXIT_NO_EPISODES
+    print(f"report: wrote {page}", flush=True)
+    return EXIT_OK
+
+
+def _compare(specs: Sequence[str], runs_root: Path, out: Path | None) -> int:
+    from analysis.compare import CompareError, build_compare
+
+    try:
+        page = build_compare(specs, runs_root, out)
+    except (CompareError, ValueError) as err:
+        print(f"report: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     print(f"report: wrote {page}", flush=True)
     return EXIT_OK
 

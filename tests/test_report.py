@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import pickle
 import re
@@ -15,13 +16,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import report
+from analysis import compare, report
 from analysis.beta import beta_ppf
+from analysis.run_events import Mark, log_cuts, run_marks
+from analysis.tb_read import read_scalars
 from daddy.eval.heatmap import CHECKPOINT_PART, RUN_FILE, VisitCounts
 from daddy.eval.video import Overlay, write_rollout
 from daddy.game.milestones import DEFAULT_MILESTONES, STORY_ORDER
 from daddy.run.checkpoint import CheckpointManager
 from daddy.run.episode_log import EpisodeLogger
+from daddy.run.paths import RunPaths
+from daddy.run.tensorboard import ScalarLog
 
 NAMES = [m.name for m in DEFAULT_MILESTONES]
 
@@ -56,9 +61,9 @@ def synthetic_row(i: int, rng: np.random.Generator) -> dict:
     }
 
 
-def write_run(root: Path, run: str = "demo", rows: int = 300) -> Path:
+def write_run(root: Path, run: str = "demo", rows: int = 300, seed: int = 0) -> Path:
     run_dir = root / run
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     with EpisodeLogger(run_dir / "episodes.h5", run, NAMES) as log:
         for i in range(rows):
             log.append(synthetic_row(i, rng))
@@ -347,3 +352,191 @@ def test_report_of_a_tiny_real_training_run_has_every_plot(tmp_path: Path) -> No
     for name in report.PLOTS:
         assert (out / f"{name}.png").stat().st_size > 5000, name
     assert "from 2 envs" in (out / "index.html").read_text()
+
+
+# --- learner curves, cuts, settings, the run's real step ---------------------------------------
+def write_scalars(run_dir: Path, steps: range, *, start_step: int = 0, td: float = 1.0) -> None:
+    """What the trainer writes at each log interval, through its own writer."""
+    log = ScalarLog(RunPaths.from_dir(run_dir).tensorboard, start_step=start_step)
+    for step in steps:
+        log.log({"losses/td_loss": td / step, "losses/q_values": step / 1e5,
+                 "charts/epsilon": 1 - step / 2e5, "replay/fill": min(step / 1e5, 1.0),
+                 "learner/updates_per_s": 12.0, "charts/SPS": 700.0, "system/cpu_percent": 80.0,
+                 "system/rss_gb": 2.5, "time/env_share": 0.6, "time/act_share": 0.1,
+                 "time/learn_share": 0.2, "time/rewards_share": 0.05,
+                 "time/bookkeeping_share": 0.05, "best/cells_explored": step // 100}, step)  # fmt: skip
+    log.close()
+
+
+def test_learner_scalars_read_back_without_the_points_a_resume_replayed(tmp_path: Path) -> None:
+    """A process logs to step 60k but its last checkpoint is at 40k; the resumed one logs again
+    from 50k: the report reads each step once, the resumed process's values past 40k."""
+    write_scalars(tmp_path, range(10_000, 60_001, 10_000), td=1.0)
+    write_scalars(tmp_path, range(50_000, 80_001, 10_000), start_step=40_000, td=2.0)
+    scalars = read_scalars(RunPaths.from_dir(tmp_path).tensorboard)
+    td = scalars["losses/td_loss"]
+    assert td["step"].tolist() == list(range(10_000, 80_001, 10_000))
+    assert td["value"].tolist() == pytest.approx(
+        [1.0 / s for s in range(10_000, 40_001, 10_000)]
+        + [2.0 / s for s in range(50_000, 80_001, 10_000)]
+    )
+    assert {"losses/q_values", "replay/fill", "learner/updates_per_s", "time/env_share"} <= set(
+        scalars
+    )
+
+
+def test_report_draws_learner_health_and_system_use_from_event_files(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path)
+    write_scalars(run_dir, range(10_000, 150_001, 10_000))
+    assert report.main(["--run", "demo", "--runs-root", str(tmp_path)]) == 0
+    out = run_dir / "report"
+    for name in ("learner", "system"):
+        assert (out / f"{name}.png").stat().st_size > 5000, name
+    page = (out / "index.html").read_text()
+    assert 'id="learner"' in page and "No learner or system curves" not in page
+    assert local_links(page) == []
+
+
+def test_report_without_event_files_says_why_there_are_no_learner_curves(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path, rows=20)
+    assert report.main(["--run", "demo", "--runs-root", str(tmp_path)]) == 0
+    assert not (run_dir / "report" / "learner.png").exists()
+    assert "No learner or system curves" in (run_dir / "report" / "index.html").read_text()
+
+
+START = "[START] run=demo rom=practice device=cpu model=slim params=1 envs=2 replay_capacity=9 "
+
+
+@pytest.mark.parametrize(
+    ("lines", "planned", "expected"),
+    [
+        ([START + "step=0/900 stop_at=300", "[DONE] demo: step 300 (stop at 300), 4 episodes",
+          START + "step=300/900 stop_at=900"], set(), [("segment", 300)]),
+        ([START + "step=0/900 stop_at=900", "[CKPT] step=200 path=x",
+          "[SIGNAL] SIGUSR2 at step 250: writing a checkpoint, then exiting",
+          START + "step=250/900 stop_at=900"], set(), [("stopped", 250)]),
+        ([START + "step=0/900 stop_at=900", "[CKPT] step=200 path=x", "[STEP 280/900 31.1%] sps=1",
+          START + "step=200/900 stop_at=900"], set(), [("killed", 200)]),
+        ([START + "step=0/900 stop_at=300", "[STEP 300/900 33.3%] sps=1",
+          START + "step=300/900 stop_at=600"], {300}, []),  # a segment's start: the .done marks it
+    ],
+    ids=["until-step", "signal", "killed", "segment"],
+)  # fmt: skip
+def test_cuts_in_the_run_log_are_told_apart(
+    lines: list[str], planned: set[int], expected: list[tuple[str, int]]
+) -> None:
+    assert [(m.kind, m.step) for m in log_cuts(lines, planned)] == expected
+
+
+def test_run_marks_combine_segment_markers_and_the_log(tmp_path: Path) -> None:
+    paths = RunPaths.from_dir(tmp_path / "demo")
+    paths.segments.mkdir(parents=True)
+    for k, until in ((1, 300), (2, 600)):
+        paths.segment_done(k).write_text(json.dumps({"segment": k, "until_step": until}))
+    paths.train_log.write_text("\n".join([
+        START + "step=0/900 stop_at=300", "[CKPT] step=300 path=x",
+        START + "step=300/900 stop_at=600", "[SIGNAL] SIGTERM at step 450: writing",
+        START + "step=450/900 stop_at=600", "[CKPT] step=600 path=x",
+        START + "step=600/900 stop_at=900",
+    ]) + "\n")  # fmt: skip
+    marks = run_marks(paths.dir)
+    assert [(m.kind, m.step) for m in marks] == [("segment", 300), ("stopped", 450),
+                                                 ("segment", 600)]  # fmt: skip
+    assert isinstance(marks[0], Mark) and "segment 1" in marks[0].label
+
+
+def test_summary_names_the_runs_real_step_span_cuts_and_settings(tmp_path: Path) -> None:
+    """The checkpoint is past the last episode's step: the run is where its checkpoint is."""
+    run_dir = write_run(tmp_path)  # episodes end at steps 500..150,000, 2 s apart
+    CheckpointManager(run_dir).save(160_000, {"model": {"w": np.zeros(1)}},
+                                    config={"run_name": "demo", "lr": 0.123, "num_envs": 8})  # fmt: skip
+    paths = RunPaths.from_dir(run_dir)
+    paths.train_log.write_text(START + "step=0/9 stop_at=9\n" + START + "step=60000/9 stop_at=9\n")
+    assert report.main(["--run", "demo", "--runs-root", str(tmp_path)]) == 0
+    page = (run_dir / "report" / "index.html").read_text()
+    assert "<th>env steps</th><td>160,000</td>" in page
+    assert "step 160,000, written" in page
+    assert "2 trainer starts" in page and "1 without a word" in page
+    assert "step 60,000: ended without a word" in page
+    assert "<th>lr</th><td><b>0.123</b></td>" in page  # not the default: bold
+    assert "From checkpoint step_160000" in page
+
+
+@pytest.mark.parametrize(
+    ("times", "text"),
+    [
+        ([0, 30, 598], "9 min 58 s"),
+        ([0, 3600, 3600 + 7200 * 3], "7 h 00 min"),  # gaps above GAP_S: not running
+        ([5.0], "-"),
+    ],
+)
+def test_wall_clock_span_reads_as_a_duration(times: list[float], text: str) -> None:
+    got = report.wall_clock(np.array(times, float) + 1.7e9)
+    assert got.startswith(text)
+    assert ("running" in got) == bool(len(times) > 1 and np.diff(times).max() > report.GAP_S)
+
+
+# --- several runs ----------------------------------------------------------------------------
+def write_runs(root: Path, names: list[str]) -> None:
+    for k, name in enumerate(names):
+        run_dir = write_run(root, name, rows=60 + 20 * k, seed=k)
+        CheckpointManager(run_dir).save(500 * (60 + 20 * k), {"model": {"w": np.zeros(1)}},
+                                        config={"run_name": name, "seed": k, "lr": 1e-4})  # fmt: skip
+        if k != 1:  # one run without scalars: its learner curves are simply absent
+            write_scalars(run_dir, range(2000, 500 * (60 + 20 * k) + 1, 2000))
+
+
+@pytest.mark.parametrize(
+    ("specs", "groups"),
+    [
+        (["s0", "s1", "s2"], [("all runs", ["s0", "s1", "s2"])]),
+        (["s*"], [("s*", ["s0", "s1", "s2"])]),
+        (["s0,s1", "t*"], [("s0,s1", ["s0", "s1"]), ("t*", ["t0"])]),
+    ],
+)
+def test_runs_arguments_name_groups(
+    tmp_path: Path, specs: list[str], groups: list[tuple[str, list[str]]]
+) -> None:
+    write_runs(tmp_path, ["s0", "s1", "s2", "t0"])
+    assert compare.resolve_groups(specs, tmp_path) == groups
+
+
+def test_multi_run_report_overlays_runs_with_a_median_and_band(tmp_path: Path) -> None:
+    write_runs(tmp_path, ["s0", "s1", "s2"])
+    out = tmp_path / "cmp"
+    assert report.main(["--runs", "s0", "s1", "s2", "--runs-root", str(tmp_path),
+                        "--out", str(out)]) == 0  # fmt: skip
+    page = (out / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == 2  # progress, learner
+    for piece in ("<td>s0</td>", "<td>s2</td>", "<td>40,000</td>", "differ between the runs: seed"):
+        assert piece in page, piece
+    assert local_links(page) == []
+    assert (out / "compare_progress.png").stat().st_size > 5000
+
+
+def test_multi_run_report_goes_under_runs_compare_by_default(tmp_path: Path) -> None:
+    write_runs(tmp_path, ["a", "b"])
+    assert report.main(["--runs", "a", "b", "--runs-root", str(tmp_path)]) == 0
+    assert (tmp_path / "compare" / "a+b" / "index.html").is_file()
+
+
+def test_multi_run_report_of_an_unknown_run_is_one_line_exit_2(tmp_path: Path, capsys) -> None:
+    write_runs(tmp_path, ["a"])
+    assert report.main(["--runs", "a", "nope*", "--runs-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nope*" in err and "a" in err
+
+
+@pytest.mark.parametrize("hold", [True, False])
+def test_a_run_is_drawn_only_over_its_own_steps(hold: bool) -> None:
+    grid = np.array([0.0, 50, 100, 150, 200, 250])
+    y = compare.on_grid(np.array([50.0, 150, 200]), np.array([1.0, 3.0, 5.0]), grid, hold=hold)
+    assert np.isnan(y[[0, 5]]).all()
+    assert y[1:5].tolist() == ([1.0, 1.0, 3.0, 5.0] if hold else [1.0, 2.0, 3.0, 5.0])
+
+
+def test_band_is_quartiles_with_three_runs_min_max_with_two_and_ignores_missing() -> None:
+    stack = np.array([[1.0, 1.0, np.nan], [2.0, 5.0, 7.0], [9.0, np.nan, np.nan]])
+    med, lo, hi = compare.band(stack)
+    assert med.tolist() == [2.0, 3.0, 7.0]
+    assert lo.tolist() == [1.5, 1.0, 7.0] and hi.tolist() == [5.5, 5.0, 7.0]
