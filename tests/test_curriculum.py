@@ -126,9 +126,9 @@ def story_index(folder: Path, tiers: dict[str, str] | None = None) -> StateIndex
 
 
 def test_the_frontier_is_the_furthest_milestones_in_story_order(tmp_path: Path) -> None:
-    cur = manager(story_index(tmp_path), curriculum_frontier=0.65)
-    assert cur.frontier() == {"viridian", "pewter"}  # frontier_ranks=2
-    assert manager(story_index(tmp_path / "b"), frontier_ranks=1).frontier() == {"pewter"}
+    cur = manager(story_index(tmp_path), curriculum_frontier=0.65, frontier_ranks=2)
+    assert cur.frontier() == {"viridian", "pewter"}
+    assert manager(story_index(tmp_path / "b")).frontier() == {"pewter"}  # the default: newest
     later = add(cur.index, "brock", "mid", milestone="beat_brock",
                 milestones=bits("got_starter", "pewter_city"))
     cur.notify_new_state(later)
@@ -147,7 +147,7 @@ def test_map_states_are_never_frontier_and_events_rank_past_their_mask(tmp_path:
                  milestones=bits("got_starter", "route_1", "viridian_city"))
     assert entry_rank(home) == -1
     assert story_rank("viridian_city") < entry_rank(parcel) < story_rank("viridian_forest")
-    cur = manager(index, curriculum_frontier=0.65)
+    cur = manager(index, curriculum_frontier=0.65, frontier_ranks=2)
     assert cur.frontier() == {"parcel", "pewter"}  # "parcel" ranks past viridian, "home" never
     assert manager(index, frontier_ranks=3).frontier() == {"viridian", "parcel", "pewter"}
 
@@ -163,7 +163,7 @@ def test_measured_frontier_share_matches_the_setting(tmp_path: Path, share: floa
     """Frontier states sit in a tier the mixture leaves out, so only the frontier draw reaches
     them: the measured share of frontier spawns is the setting itself."""
     index = story_index(tmp_path, tiers={"viridian": "late", "pewter": "late"})
-    cur = manager(index, curriculum_frontier=share, summary_window=20_000,
+    cur = manager(index, curriculum_frontier=share, summary_window=20_000, frontier_ranks=2,
                   **shares({"early": 0.6, "mid": 0.4}))
     n = 20_000
     picks = Counter(cur.sample(i % 8).name for i in range(n))

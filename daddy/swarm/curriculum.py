@@ -57,8 +57,9 @@ class CurriculumConfig:
     curriculum_frontier: float = 0.65
     """Share of spawns from the frontier: the states of the `frontier_ranks` furthest milestones
     reached, in story order; the rest follow the tier mixture. 0: the tier mixture alone."""
-    frontier_ranks: int = 2
-    """How many of the furthest milestones (distinct story ranks) make up the frontier."""
+    frontier_ranks: int = 1
+    """How many of the furthest milestones (distinct story ranks) make up the frontier; 1, the
+    newest only, reached the cartridge's milestones sooner than 2 (bench/results/frontier)."""
     count_exponent: float = 0.5
     """Go-Explore count bonus: weight ∝ (1 + times chosen) ** -count_exponent."""
     novelty_init: float = 1.0
