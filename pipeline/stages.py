@@ -126,13 +126,19 @@ def segment_job_name(run: str, k: int | str) -> str:
     return f"{JOB_NAME_PREFIX}-{run}-seg{k}"
 
 
+def segment_job_comment(run: str, k: int | str) -> str:
+    """Its SLURM comment, shaped like the comments the Snakemake plugin gives the stage jobs, so
+    one `squeue -o %k` column names the stage of every job of a run."""
+    return f"rule_train_segment_wildcards_{run}_{k}"
+
+
 def stage_job_prefix(runs: Iterable[str]) -> str:
     """The SLURM plugin's `jobname_prefix` for one Snakemake invocation that builds `runs`.
 
     The plugin names every job it submits `<prefix>_<uuid>`, the same for all jobs of one
-    invocation, because it finds its jobs again by that name (`--job-name` in `slurm_extra` is
-    refused). So the run goes into the prefix, and the stage is in the job's comment, which the
-    plugin sets to `rule_<rule>_wildcards_<run>` (`squeue -o %k`).
+    invocation, because it finds its jobs again by that name (`--job-name` and `--comment` in
+    `slurm_extra` are refused). So the run goes into the prefix, and the stage is in the job's
+    comment, which the plugin sets to `rule_<rule>_wildcards_<run>` (`squeue -o %k`).
     """
     names = sorted(set(runs))
     prefix = "-".join([JOB_NAME_PREFIX, *names])

@@ -308,6 +308,7 @@ def make_executor(
         "cpus_per_task": res.cpus,
         "stderr_to_stdout": True,
         "slurm_signal_delay_s": p.signal_delay_s,
+        "slurm_comment": stages.segment_job_comment(run.run_name, segment),
     }
     if ex.cluster == "local" or res.gpus:
         params["gpus_per_node"] = res.gpus  # local: 0 hides GPUs, as SLURM would

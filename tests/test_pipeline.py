@@ -566,6 +566,7 @@ def test_executor_takes_resources_and_timeout_budget_from_the_config(
     if cluster == "slurm":
         assert params["time"] == 240 and params["gpus_per_node"] == 1
         assert params["signal_delay_s"] == 120 and params["job_name"] == "daddy-big_run_01-seg3"
+        assert params["comment"] == "rule_train_segment_wildcards_big_run_01_3"
     else:
         assert params["timeout_min"] == 240 and params["gpus_per_node"] == 1
 
