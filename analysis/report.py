@@ -886,10 +886,11 @@ def _settings_html(info: RunInfo) -> str:
         changed = k in defaults and defaults[k] != v
         value = f"<b>{html.escape(text)}</b>" if changed else html.escape(text)
         cells.append(f"<tr><th>{html.escape(k)}</th><td>{value}</td></tr>")
+    changed = sum("<b>" in c for c in cells)
     return (
-        f'<h2 id="settings">settings</h2><p class=dim>From {html.escape(info.settings_source)}; '
-        "bold: not the trainer's default.</p>"
-        f"<div class=settings><table>{''.join(cells)}</table></div>"
+        f'<details id="settings" open><summary><b>settings</b> ({len(cells)}; {changed} not '
+        f"the trainer's default, in bold; from {html.escape(info.settings_source)})</summary>"
+        f"<div class=settings><table>{''.join(cells)}</table></div></details>"
     )
 
 
@@ -913,9 +914,9 @@ def _cuts_html(marks: Sequence[Mark]) -> str:
     )
     more = f"<li>… {len(marks) - MAX_MARKS} more</li>" if len(marks) > MAX_MARKS else ""
     return (
-        '<h2 id="cuts">segments and preemptions</h2><p class=dim>From the run log '
-        "(train.log) and segments/*.done; drawn as vertical lines on the step plots.</p>"
-        f"<ul class=cuts>{rows}{more}</ul>"
+        '<details id="cuts" open><summary><b>segments and preemptions</b> (from train.log and '
+        "segments/*.done; vertical lines on the step plots)</summary>"
+        f"<ul class=cuts>{rows}{more}</ul></details>"
     )
 
 
@@ -926,13 +927,14 @@ td{vertical-align:top}.note{color:#a04000}.dim{color:#666;font-size:90%}
 .settings table{font-size:85%;border-collapse:collapse}.settings{columns:2 420px}
 .settings tr{break-inside:avoid}.settings th,.settings td{padding:1px 8px 1px 0}
 nav{position:sticky;top:0;background:#fff;padding:.4em 0;border-bottom:1px solid #ddd}
-ul.cuts{columns:2 400px;font-size:90%}h2{margin-top:1.6em}"""
+ul.cuts{columns:2 400px;font-size:90%;margin:.3em 0}h2{margin-top:1.6em}
+details{margin:.8em 0}summary{cursor:pointer}"""
 
 
 def page_html(title: str, head_html: str, images: Sequence[Path], extra_html: str = "") -> str:
     """A page with every PNG embedded as a data URI (it travels alone), a contents bar."""
     links = [(img.stem, img.stem.replace("_", " ")) for img in images]
-    links += [(a, a) for a in ("cuts", "settings", "videos") if f'id="{a}"' in extra_html]
+    links += [(a, a) for a in ("videos",) if f'id="{a}"' in extra_html]
     toc = " · ".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t in links)
     figs = []
     for img in images:
@@ -961,16 +963,17 @@ def write_html(
     notes: Sequence[str] = (),
     extra_html: str = "",
     info: RunInfo | None = None,
+    head_html: str = "",
 ) -> Path:
-    """`out/index.html`: summary table, notes, every PNG embedded (base64) so it travels alone,
-    and `extra_html` (cuts, settings, videos) at the end."""
+    """`out/index.html`: summary table, notes, `head_html` (cuts, settings), every PNG embedded
+    (base64) so it travels alone, and `extra_html` (the videos) at the end."""
     rows = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
         for k, v in summary(ep, info).items()
     )
     notes_html = "".join(f"<p class=note>{html.escape(n)}</p>" for n in notes)
-    page = page_html(f"{ep.run}: training report", f"<table>{rows}</table>{notes_html}", images,
-                     extra_html)  # fmt: skip
+    page = page_html(f"{ep.run}: training report",
+                     f"<table>{rows}</table>{notes_html}{head_html}", images, extra_html)  # fmt: skip
     return atomic_write_text(out / PAGE, page, fsync=False)
 
 
@@ -1062,8 +1065,8 @@ def build_report(run_dir: Path, out: Path) -> Path:
     except (ValueError, OSError) as err:
         notes.append(f"Visit heatmap skipped: {err}")
     info = run_info(run_dir, scalars)
-    extra = _cuts_html(ep.marks) + _settings_html(info) + _videos_html(run_dir, out)
-    return write_html(ep, images, out, notes, extra, info)
+    head = _cuts_html(ep.marks) + _settings_html(info)
+    return write_html(ep, images, out, notes, _videos_html(run_dir, out), info, head)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -349,9 +349,12 @@ def test_report_of_a_tiny_real_training_run_has_every_plot(tmp_path: Path) -> No
         assert done.returncode == 0, done.stderr[-2000:]
     assert report.main(["--run", "tiny", "--runs-root", str(tmp_path / "runs")]) == 0
     out = tmp_path / "runs" / "tiny" / "report"
-    for name in report.PLOTS:
+    for name in (*report.PLOTS, *report.SCALAR_PLOTS):
         assert (out / f"{name}.png").stat().st_size > 5000, name
-    assert "from 2 envs" in (out / "index.html").read_text()
+    page = (out / "index.html").read_text()
+    assert "from 2 envs" in page and "<th>env steps</th><td>800</td>" in page
+    assert "<th>model_size</th><td><b>slim</b></td>" in page  # the checkpoint's settings
+    assert local_links(page) == []
 
 
 # --- learner curves, cuts, settings, the run's real step ---------------------------------------
@@ -459,7 +462,7 @@ def test_summary_names_the_runs_real_step_span_cuts_and_settings(tmp_path: Path)
     assert "2 trainer starts" in page and "1 without a word" in page
     assert "step 60,000: ended without a word" in page
     assert "<th>lr</th><td><b>0.123</b></td>" in page  # not the default: bold
-    assert "From checkpoint step_160000" in page
+    assert "from checkpoint step_160000" in page
 
 
 @pytest.mark.parametrize(
