@@ -394,8 +394,8 @@ def plot_alarms(ep: Episodes, out: Path) -> Path:
     """Which milestone alarms (bit j = milestone j) fired in which episodes."""
     alarm = ep.df["alarm"].to_numpy(np.uint64)
     labels = ep.labels()
-    fig, ax = plt.subplots(figsize=(11, 3.2))
     bits = [k for k in range(64) if np.any(alarm >> np.uint64(k) & np.uint64(1))]
+    fig, ax = plt.subplots(figsize=(11, 1.6 + 0.3 * max(len(bits), 1)))  # a row per milestone
     for row, k in enumerate(bits):
         hit = np.flatnonzero(alarm >> np.uint64(k) & np.uint64(1))
         ax.scatter(ep.steps[hit], np.full(len(hit), row), marker="|", s=120, color="red")
@@ -928,22 +928,36 @@ td{vertical-align:top}.note{color:#a04000}.dim{color:#666;font-size:90%}
 .settings tr{break-inside:avoid}.settings th,.settings td{padding:1px 8px 1px 0}
 nav{position:sticky;top:0;background:#fff;padding:.4em 0;border-bottom:1px solid #ddd}
 ul.cuts{columns:2 400px;font-size:90%;margin:.3em 0}h2{margin-top:1.6em}
-details{margin:.8em 0}summary{cursor:pointer}"""
+details{margin:.8em 0}summary{cursor:pointer}
+.grid{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
+.grid figure{margin:0;max-width:calc(50% - .5em)}figcaption{color:#666;font-size:90%}"""
+HEATMAP_PREFIX = "heatmap_"
 
 
 def page_html(title: str, head_html: str, images: Sequence[Path], extra_html: str = "") -> str:
     """A page with every PNG embedded as a data URI (it travels alone), a contents bar."""
-    links = [(img.stem, img.stem.replace("_", " ")) for img in images]
+    links = [(img.stem, img.stem.replace("_", " ")) for img in images
+             if not img.stem.startswith(HEATMAP_PREFIX)]  # fmt: skip
+    if len(links) < len(images):
+        links.append(("heatmaps", "visit heatmaps"))
     links += [(a, a) for a in ("videos",) if f'id="{a}"' in extra_html]
     toc = " · ".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t in links)
     figs = []
     for img in images:
         data = base64.b64encode(img.read_bytes()).decode("ascii")
         name = img.stem.replace("_", " ")
-        figs.append(
-            f'<h2 id="{img.stem}">{html.escape(name)}</h2>'
-            f'<img src="data:image/png;base64,{data}" alt="{html.escape(name)}">'
-        )
+        tag = f'<img src="data:image/png;base64,{data}" alt="{html.escape(name)}">'
+        if img.stem.startswith(HEATMAP_PREFIX):  # side by side: each is small
+            figs.append(f'<figure id="{img.stem}">{tag}<figcaption>{html.escape(name)}'
+                        "</figcaption></figure>")  # fmt: skip
+        else:
+            figs.append(f'<h2 id="{img.stem}">{html.escape(name)}</h2>{tag}')
+    first = next((i for i, f in enumerate(figs) if f.startswith("<figure")), None)
+    if first is not None:  # one section holds the heatmaps, in a grid
+        grid = [f for f in figs if f.startswith("<figure")]
+        figs = [f for f in figs if not f.startswith("<figure")]
+        figs.insert(first, '<h2 id="heatmaps">visit heatmaps</h2><div class=grid>'
+                    + "".join(grid) + "</div>")  # fmt: skip
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head><body>
