@@ -93,11 +93,12 @@ def test_report_writes_every_named_plot_heatmaps_videos_and_the_page(tmp_path: P
     overlays = [Overlay(0, i) for i in range(3)]
     write_rollout(screens, overlays, run_dir / "videos", step=100_000)  # --video-interval
     write_rollout(screens, overlays, run_dir / "videos" / "final", step=150_000)  # eval stage
+    write_scalars(run_dir, range(10_000, 150_001, 10_000))  # the trainer's TensorBoard points
 
     assert report.main(["--run", "demo", "--runs-root", str(tmp_path)]) == 0
     out = run_dir / "report"
     assert set(report.PLOTS) == ISSUE_PLOTS
-    for name in ISSUE_PLOTS:
+    for name in (*ISSUE_PLOTS, "learner", "system"):
         assert (out / f"{name}.png").stat().st_size > 5000, name
     heatmaps = {p.name for p in out.glob("heatmap_*.png")}
     assert heatmaps == {
@@ -107,7 +108,8 @@ def test_report_writes_every_named_plot_heatmaps_videos_and_the_page(tmp_path: P
         "heatmap_dungeons.png",
     }
     page = (out / "index.html").read_text()
-    assert page.count("data:image/png;base64,") == len(ISSUE_PLOTS) + 4
+    assert page.count("data:image/png;base64,") == len(ISSUE_PLOTS) + 2 + 4
+    assert "No learner or system curves" not in page
     assert "300 from 8 envs" in page
     newest = (run_dir / "videos" / "final" / "rollout_150000.gif").read_bytes()
     assert embedded(page, "image/gif") == [newest]  # the newest rollout, in the page itself
@@ -201,12 +203,15 @@ def test_visit_counts_come_from_whichever_source_was_written_last(
     assert (CHECKPOINT_PART in source) is (newest == "checkpoint")
 
 
-def test_report_of_a_single_episode_without_visits_says_so_on_the_page(tmp_path: Path) -> None:
+def test_report_of_a_single_episode_without_visits_or_scalars_says_so_on_the_page(
+    tmp_path: Path,
+) -> None:
     run_dir = write_run(tmp_path, rows=1)
     assert report.main(["--run", "demo", "--runs-root", str(tmp_path)]) == 0
     page = (run_dir / "report" / "index.html").read_text()
-    assert "No visit heatmap yet" in page
+    assert "No visit heatmap yet" in page and "No learner or system curves" in page
     assert not list((run_dir / "report").glob("heatmap_*.png"))
+    assert not (run_dir / "report" / "learner.png").exists()
 
 
 @pytest.mark.parametrize(
@@ -386,25 +391,6 @@ def test_learner_scalars_read_back_without_the_points_a_resume_replayed(tmp_path
     assert {"losses/q_values", "replay/fill", "learner/updates_per_s", "time/env_share"} <= set(
         scalars
     )
-
-
-def test_report_draws_learner_health_and_system_use_from_event_files(tmp_path: Path) -> None:
-    run_dir = write_run(tmp_path)
-    write_scalars(run_dir, range(10_000, 150_001, 10_000))
-    assert report.main(["--run", "demo", "--runs-root", str(tmp_path)]) == 0
-    out = run_dir / "report"
-    for name in ("learner", "system"):
-        assert (out / f"{name}.png").stat().st_size > 5000, name
-    page = (out / "index.html").read_text()
-    assert 'id="learner"' in page and "No learner or system curves" not in page
-    assert local_links(page) == []
-
-
-def test_report_without_event_files_says_why_there_are_no_learner_curves(tmp_path: Path) -> None:
-    run_dir = write_run(tmp_path, rows=20)
-    assert report.main(["--run", "demo", "--runs-root", str(tmp_path)]) == 0
-    assert not (run_dir / "report" / "learner.png").exists()
-    assert "No learner or system curves" in (run_dir / "report" / "index.html").read_text()
 
 
 START = "[START] run=demo rom=practice device=cpu model=slim params=1 envs=2 replay_capacity=9 "
