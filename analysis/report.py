@@ -52,6 +52,7 @@ from daddy.io import atomic_write_text
 from daddy.run import episode_log
 from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK, OneLineParser
 from daddy.run.paths import COMPLETE, RUNS_ROOT, RunPaths
+from daddy.status import last_logged_step
 
 COMPONENTS = ("return_total", "return_env", "return_rnd", "return_novel", "return_bayes")
 TIER_NAMES = ("early", "mid", "late")
@@ -686,6 +687,7 @@ class RunInfo:
     checkpoint_created: str | None = None  # ISO time in the checkpoint's meta.json
     checkpoint_mtime: float | None = None
     scalar_last_step: int | None = None
+    log_step: int | None = None  # the run log's last [STEP]/[PROGRESS] line (the most live)
     wall_times: np.ndarray = field(default_factory=lambda: np.zeros(0))  # every known moment
     starts: int = 0  # trainer processes (the run log's [START] lines)
     settings: dict[str, object] = field(default_factory=dict)
@@ -715,6 +717,8 @@ def run_info(run_dir: Path, scalars: dict[str, pd.DataFrame]) -> RunInfo:
         info.starts = starts(paths.train_log.read_text(errors="replace").splitlines())
     except OSError:
         pass
+    logged = last_logged_step(paths.train_log)
+    info.log_step = logged[0] if logged else None
     info.settings, info.settings_source = load_settings(run_dir)
     return info
 
@@ -787,7 +791,8 @@ def summary(ep: Episodes, info: RunInfo | None = None) -> dict[str, str]:
     reached, labels = ep.reached_ever(), ep.labels()
     names = [labels[j] for j in ep.story_columns() if reached >> j & 1]
     ahead = [labels[j] for j in ep.next_columns(3)]
-    known = [int(df["global_step"].max()), info.checkpoint_step or 0, info.scalar_last_step or 0]
+    known = [int(df["global_step"].max()), info.checkpoint_step or 0,
+             info.scalar_last_step or 0, info.log_step or 0]  # fmt: skip
     times = [df["wall_time"].to_numpy(float), info.wall_times]
     if info.checkpoint_mtime is not None:
         times.append(np.array([info.checkpoint_mtime]))

@@ -8,7 +8,8 @@ that step. So a curve read here has no doubled or rewound points, like the one T
 
 Scalars come back as one DataFrame per tag with columns `step`, `wall_time`, `value`, sorted by
 step. Each tag keeps at most `MAX_POINTS` points (TensorBoard's reservoir: evenly thinned, the
-newest kept), so a months-long run reads in seconds.
+newest kept). Reading parses every event of the files (about 20k events a second on one core):
+a run with a million points takes about a minute.
 """
 
 from __future__ import annotations

@@ -444,6 +444,12 @@ def test_summary_names_the_runs_real_step_span_cuts_and_settings(tmp_path: Path)
     assert report.main(["--run", "demo", "--runs-root", str(tmp_path)]) == 0
     page = (run_dir / "report" / "index.html").read_text()
     assert "<th>env steps</th><td>160,000</td>" in page
+    with paths.train_log.open("a") as log:  # the trainer is on, past its checkpoint
+        log.write("[STEP 161000/900000 17.9%] sps=700\n[PROGRESS 161500/900000 17.9%] sps=700\n")
+    assert (
+        report.summary(report.load_episodes(run_dir), report.run_info(run_dir, {}))["env steps"]
+        == "161,500"
+    )
     assert "step 160,000, written" in page
     assert "2 trainer starts" in page and "1 without a word" in page
     assert "step 60,000: ended without a word" in page
