@@ -17,8 +17,8 @@ from daddy.intrinsic.rewards import MilestonePosteriors
 from daddy.swarm.curriculum import (
     CurriculumConfig,
     CurriculumManager,
-    make_watcher,
     entry_rank,
+    make_watcher,
     next_milestone,
     story_rank,
 )

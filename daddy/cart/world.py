@@ -59,7 +59,8 @@ RIVAL_TRIGGER_Y = 6  # OaksLab.asm: the rival stops a player with the starter at
 RIVAL_LEVEL, RIVAL_SPECIES = 5, 2
 # item ids (constants/item_constants.asm), kept in the object's species slot
 POKE_BALL, MOON_STONE, ANTIDOTE, POTION, REPEL, RARE_CANDY, NUGGET, ETHER, TM04 = (
-    0x04, 0x0A, 0x0B, 0x14, 0x1E, 0x28, 0x31, 0x50, 0xCC)
+    0x04, 0x0A, 0x0B, 0x14, 0x1E, 0x28, 0x31, 0x50, 0xCC,
+)  # fmt: skip
 
 STARTER_SPECIES = 1
 START = (0x26, 3, 6)  # REDS_HOUSE_2F, where the real game starts
