@@ -1,8 +1,8 @@
 """Daddy's pipeline: bootstrap savestates -> training segments 1..K -> eval rollouts -> report.
 
-    snakemake --cores 2 demo                    # one machine (segments run as local jobs)
-    snakemake --profile slurm big_run_01        # SLURM: every stage is a SLURM job
-    snakemake -n big_run_01                     # dry run: the jobs it would run
+    .venv/bin/snakemake --cores 2 demo              # one machine (segments run as local jobs)
+    .venv/bin/snakemake --profile slurm big_run_01  # SLURM: every stage is a SLURM job
+    .venv/bin/snakemake -n big_run_01               # dry run: the jobs it would run
 
 Every runs/<run>.yaml is a target rule named after the run. Rules live in pipeline/*.smk; stage
 paths and commands in pipeline/stages.py; how segments survive preemption in
