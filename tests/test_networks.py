@@ -54,7 +54,7 @@ def test_large_preset_has_more_parameters_than_slim() -> None:
     assert large > 2 * slim > 0
 
 
-@pytest.mark.parametrize("size", ["slim", "large"])
+@pytest.mark.parametrize("size", ["slim", "large", "slim_gru"])
 def test_step_and_sequence_shapes(size: str) -> None:
     net = QNetwork(model_config(size), num_actions=7, feature_dim=24)
     T, B = 3, 2
@@ -159,3 +159,25 @@ def test_as_tensors_accepts_numpy_batches(slim: QNetwork) -> None:
 def test_wrong_feature_width_is_a_clear_error(slim: QNetwork) -> None:
     with pytest.raises(ValueError, match="features have width 5"):
         slim.step(fake_obs((2,), feature_dim=5), slim.initial_state(2))
+
+
+def test_gru_only_preset_has_no_lstm_or_ssm_and_unrolls_like_its_steps() -> None:
+    """The ablation preset: the GRU alone feeds the head; its state is the GRU's."""
+    torch.manual_seed(0)
+    net = QNetwork(model_config("slim_gru"))
+    assert net.lstm is None and net.ssm is None
+    assert net.state_size == MODEL_CONFIGS["slim_gru"]["gru_hidden"]
+    assert count_parameters(net) < count_parameters(QNetwork(model_config("slim")))
+    T, B = 6, 2
+    obs, resets = fake_obs((T, B), seed=5), torch.zeros(T, B, dtype=torch.bool)
+    resets[3, 1] = True
+    state = torch.randn(B, net.state_size) * 0.5
+    with torch.no_grad():
+        q_seq, final = net.sequence(obs, state, resets)
+        s, qs = state, []
+        for t in range(T):
+            s = s * (~resets[t]).float()[:, None]
+            q, s = net.step({k: v[t] for k, v in obs.items()}, s)
+            qs.append(q)
+    torch.testing.assert_close(q_seq, torch.stack(qs), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(final, s, rtol=1e-4, atol=1e-5)

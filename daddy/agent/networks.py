@@ -39,6 +39,14 @@ MODEL_CONFIGS: dict[str, dict[str, object]] = {
         "lstm_hidden": 256,
         "ssm_hidden": 256,
     },
+    # the ablation of the hierarchy (bench/learning.py daddy_gru): slim's CNN and GRU alone
+    "slim_gru": {
+        "cnn_channels": [16, 32, 64],
+        "gru_hidden": 128,
+        "lstm_hidden": 128,
+        "ssm_hidden": 128,
+        "hierarchy": False,
+    },
 }
 
 
@@ -58,6 +66,8 @@ class ModelConfig:
     """width of the map-id embedding"""
     feature_hidden: int = 64
     """width of the game-features MLP"""
+    hierarchy: bool = True
+    """False: the GRU alone feeds the head (no LSTM, no SSM; the ablation preset `slim_gru`)"""
 
     def __post_init__(self) -> None:
         if len(self.cnn_channels) != 3 or min(self.cnn_channels) < 1:
@@ -228,8 +238,10 @@ class QNetwork(nn.Module):
         g, m, s = cfg.gru_hidden, cfg.lstm_hidden, cfg.ssm_hidden
         self.encoder = Encoder(cfg, feature_dim, out_dim=2 * g)
         self.gru = nn.GRUCell(2 * g, g)
-        self.lstm = nn.LSTMCell(g, m)
-        self.ssm = LRU(m, s)
+        if not cfg.hierarchy:
+            m = s = 0
+        self.lstm = nn.LSTMCell(g, m) if m else None
+        self.ssm = LRU(m, s) if s else None
         head_in = g + m + s  # skip connections: the head sees every time scale
         head_hidden = max(g, m, s)
         self.value = nn.Sequential(
@@ -269,6 +281,8 @@ class QNetwork(nn.Module):
         gh, lh, lc, x = self._unpack(state)
         e = self.encoder(obs)
         gh = self.gru(e, gh)
+        if self.lstm is None or self.ssm is None:  # GRU only
+            return self._q(gh, lh, lh), self._pack(gh, lh, lc, x)
         lh, lc = self.lstm(gh, (lh, lc))
         y, x = self.ssm.step(lh, x)
         return self._q(gh, lh, y), self._pack(gh, lh, lc, x)
@@ -293,9 +307,12 @@ class QNetwork(nn.Module):
         g_out, l_out = [], []
         for t in range(T):
             gh = self.gru(e[t], gh * keep[t])
-            lh, lc = self.lstm(gh, (lh * keep[t], lc * keep[t]))
+            if self.lstm is not None:
+                lh, lc = self.lstm(gh, (lh * keep[t], lc * keep[t]))
             g_out.append(gh)
             l_out.append(lh)
         gs, ls = torch.stack(g_out), torch.stack(l_out)
+        if self.ssm is None:  # GRU only: lh and ls are (…, 0)
+            return self._q(gs, ls, ls), self._pack(gh, lh, lc, x)
         y, x = self.ssm.scan(ls, x, resets)
         return self._q(gs, ls, y), self._pack(gh, lh, lc, x)

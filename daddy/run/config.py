@@ -140,8 +140,8 @@ class TrainConfig(_Settings):
     """env steps of the whole run, summed over envs"""
     batch_size: Int = Field(32, ge=1)
     """replayed sequences per learner update"""
-    model_size: Literal["slim", "large"] = "large"
-    """network preset (daddy.networks.MODEL_CONFIGS)"""
+    model_size: Literal["slim", "large", "slim_gru"] = "large"
+    """network preset (daddy.agent.networks.MODEL_CONFIGS; slim_gru: slim without LSTM and SSM, an ablation)"""
     log_interval: Int = Field(5000, ge=1)
     """env steps between structured terminal log lines"""
     save_interval: Int = Field(100_000, ge=1)
