@@ -136,20 +136,39 @@ def test_the_frontier_is_the_furthest_milestones_in_story_order(tmp_path: Path) 
     assert story_rank("map_0x2a_s3") == -1 and story_rank("beat_brock") > story_rank("route_1")
 
 
-def test_map_states_are_never_frontier_and_events_rank_past_their_mask(tmp_path: Path) -> None:
+def test_map_states_rank_by_their_story_and_events_rank_past_their_mask(tmp_path: Path) -> None:
     """A first-visit map state's mask holds where its episode came from (Red's house after
-    Viridian City); a required event (the parcel delivered) came after its mask's milestones."""
+    Viridian City): it ranks with its furthest story milestone (the starter), not the maps; a
+    required event (the parcel delivered) came after its mask's milestones."""
     index = story_index(tmp_path)
     home = add(index, "home", "early", milestone="map_0x25_s3",
                milestones=bits("got_starter", "route_1", "viridian_city", "viridian_forest",
                                "pewter_city"))
     parcel = add(index, "parcel", "early", milestone="oak_got_parcel",
                  milestones=bits("got_starter", "route_1", "viridian_city"))
-    assert entry_rank(home) == -1
+    assert entry_rank(home) == story_rank("got_starter")
+    house = next(e for e in index.entries if e.name == "house")
+    assert entry_rank(house) == -1  # a map state before any story milestone
     assert story_rank("viridian_city") < entry_rank(parcel) < story_rank("viridian_forest")
     cur = manager(index, curriculum_frontier=0.65, frontier_ranks=2)
     assert cur.frontier() == {"parcel", "pewter"}  # "parcel" ranks past viridian, "home" never
     assert manager(index, frontier_ranks=3).frontier() == {"viridian", "parcel", "pewter"}
+
+
+def test_maps_entered_after_the_newest_milestone_join_the_frontier(tmp_path: Path) -> None:
+    """The way back from Viridian Mart with the parcel: Viridian City, Route 1 and Pallet Town
+    entered after it are stepping stones at the frontier, beside the parcel's own state."""
+    index = StateIndex.create(tmp_path, "run", ROM, "2.8.1")
+    add(index, "boot", "early", milestone="bootstrap")
+    story = ("got_starter", "battled_rival_lab", "route_1", "viridian_city")
+    add(index, "viridian", "early", milestone="viridian_city", milestones=bits(*story))
+    add(index, "parcel", "early", milestone="got_oaks_parcel",
+        milestones=bits(*story, "got_oaks_parcel"))
+    for name, map_name in (("city_back", "map_0x01_s3"), ("route_back", "map_0x0c_s3"),
+                           ("pallet_back", "map_0x00_s3")):
+        add(index, name, "early", milestone=map_name,
+            milestones=bits(*story, "got_oaks_parcel"))
+    assert manager(index).frontier() == {"parcel", "city_back", "route_back", "pallet_back"}
 
 
 def test_without_milestone_states_there_is_no_frontier(index: StateIndex) -> None:

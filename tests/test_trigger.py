@@ -246,6 +246,18 @@ def test_a_map_counts_again_at_each_story_stage() -> None:
                                    events=(*STARTER, ram.EVENT_BEAT_BROCK)))) == ["map_0x25_s3"]
 
 
+def test_a_named_map_is_a_stepping_stone_at_later_story_stages() -> None:
+    """Pallet Town is its milestone at first entry; after the starter it fires again as a
+    map state (the walk back to Oak with the parcel needs states on the way)."""
+    w = MilestoneWatcher(1)
+    w.start_episode(0, game(0x25))
+    assert names(w.observe(0, game(PALLET))) == ["pallet_town"]
+    assert names(w.observe(0, game(0x28, events=STARTER))) == ["got_starter"]
+    assert names(w.observe(0, game(PALLET, events=STARTER))) == ["map_0x00_s1"]
+    assert names(w.observe(0, game(ROUTE_1, events=STARTER))) == ["route_1"]  # first entry
+    assert w.observe(0, game(PALLET, events=STARTER)) == []  # once per stage
+
+
 def test_map_trigger_states_load_settled_with_the_new_map_on_screen(practice_rom, boot_state):
     """A trigger savestate taken on first entry into a map, loaded into a fresh emulator, is
     in control on that map at a cell inside it, with the normal palette, and its screen is the

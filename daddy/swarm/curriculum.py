@@ -81,7 +81,8 @@ class CurriculumConfig:
     max_bytes: int | None = 1 << 30
     """Disk cap of the run's savestate folder (None: no cap)."""
     late_maps: tuple[int, ...] = (0x41, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A)
-    """Late-game areas (Cerulean Gym, Vermilion … Saffron): a state on first entry, tier late."""
+    """Maps always saved on first entry (Cerulean Gym, Vermilion … Saffron); their tier, like
+    every trigger's, is that of the furthest story milestone true in the state (tier_by_story)."""
     required_events: tuple[str, ...] = ("oak_got_parcel=D74E.0", *GYM_LEADER_EVENTS)
     """Event flags ('name=D74E.0': byte address.bit) that trigger a state when first set."""
     watch_new_maps: bool = True
@@ -523,11 +524,18 @@ _LIST_RANK = {m.name: i for i, m in enumerate(DEFAULT_MILESTONES)}
 def entry_rank(entry: StateEntry) -> float:
     """How far into the story a state's own trigger is: its milestone's story rank; a required
     event or unnamed badge ranks just past the furthest milestone its mask holds (it came
-    after those); a first-visit map state or the bootstrap state is -1, never frontier (a map
-    state's mask also holds milestones of where its episode came from: walking home from
-    Viridian City is not the frontier)."""
-    if entry.is_bootstrap or is_map_milestone(entry.milestone):
+    after those); a first-visit map state at a story stage ranks with the furthest *story*
+    milestone (event, badge, item) its mask holds, so the maps entered after the newest one
+    are stepping stones at the frontier (the walk from Viridian Mart back to Oak with the
+    parcel); the map milestones in its mask say only where its episode came from (walking home
+    from Viridian City is not the frontier). The bootstrap state, or a map state before any
+    story milestone, is -1: never frontier."""
+    if entry.is_bootstrap:
         return -1
+    if is_map_milestone(entry.milestone):
+        story = [story_rank(m.name) for i, m in enumerate(DEFAULT_MILESTONES)
+                 if entry.milestones >> i & 1 and m.kind != "map"]
+        return max(story) if story and max(story) >= 0 else -1
     own = story_rank(entry.milestone)
     if own >= 0:
         return own

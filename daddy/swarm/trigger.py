@@ -4,9 +4,14 @@ Pure logic over `GameState`s, no emulator: the trainer feeds each env's state af
 and when `MilestoneWatcher.observe` returns triggers it asks that env's worker for its
 `save_state()` bytes and hands them to the single writer (`StateIndex.add`) with `state_meta`.
 What counts: every `DEFAULT_MILESTONES` entry, every badge bit, each map entered for the first
-time in the run at its story stage (`map_0x0d`, later `map_0x0d_s3`), configured late-game
-maps, and configured required event flags (named, e.g. `beat_erika=D77C.1`: the gym leaders
-after Lt. Surge are there by default).
+time in the run at its story stage (`map_0x0d`, later `map_0x0d_s3`; a named map such as
+Pallet Town is its milestone at first entry, then `map_0x00_s3` at each later stage), configured
+late-game maps, and configured required event flags (named, e.g. `beat_erika=D77C.1`: the gym
+leaders after Lt. Surge are there by default).
+
+Why named maps count again at later stages: after Viridian Mart's parcel the way back to Oak
+crosses Viridian City, Route 1 and Pallet Town, all named and so never saved again; with no
+state on the way, no episode (150k-300k steps, bench/results/frontier) delivered the parcel.
 
 Why maps count per story stage: Pallet Town before and after receiving the starter are
 different places for exploration (the north gate is open only after). Keyed by map alone, the
@@ -269,8 +274,11 @@ class MilestoneWatcher:
             if s.event(flag):
                 out.append(Trigger(name, self._tier(s, mask), "event"))
         late = s.map_id in self.late_maps
-        if s.map_id not in self._named_maps and (self.watch_new_maps or late):
-            stage = (mask & self._story_mask).bit_count()
+        stage = (mask & self._story_mask).bit_count()
+        named = s.map_id in self._named_maps
+        # A named map (Pallet Town, Route 1, ...) is its milestone at first entry; entered
+        # again at a later story stage it is a stepping stone like any map (map_0x00_s4).
+        if (self.watch_new_maps or late) and (not named or stage > 0):
             out.append(Trigger(map_milestone(s.map_id, stage), self._tier(s, mask), "map"))
         return out
 
