@@ -114,14 +114,16 @@ def test_episode_line_shows_posteriors_of_reached_milestones():
     from types import SimpleNamespace
 
     from daddy.intrinsic.rewards import IntrinsicConfig, IntrinsicRewards
-    from daddy.run.episode import EpisodeSums
+    from daddy.run.episode import EpisodeRecord
+    from daddy.swarm.swarm import EpisodeEnd
 
     intrinsic = IntrinsicRewards(IntrinsicConfig(), num_envs=1)
-    sums = EpisodeSums(1)
     game = SimpleNamespace(map_id=0x28, badges=1)
-    record = sums.record(0, episode=3, step=10, ep={"length": 10, "return": 1.0}, game=game,
-                         reached=0b1, alarm=0b1, cells=7, epsilon=0.5, sps=1.0,
-                         posteriors=intrinsic.posteriors)  # fmt: skip
+    end = EpisodeEnd(env_id=0, length=10, return_env=1.0, return_total=1.0, return_rnd=0.0,
+                     return_novel=0.0, return_bayes=0.0, game=game, spawn=None, reached=0b1,
+                     episode_mask=0b1, alarm=0b1, new_cells=0, cells_visited=7)  # fmt: skip
+    record = EpisodeRecord.from_end(end, episode=3, step=10, epsilon=0.5, sps=1.0,
+                                    posteriors=intrinsic.posteriors)  # fmt: skip
     summary = record.summary(intrinsic.posteriors.means())
     assert summary.posteriors == {"Starter": pytest.approx(0.5)}
     assert summary.alarms == ["Starter"] and summary.badges == 1

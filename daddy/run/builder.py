@@ -2,7 +2,8 @@
 
 `build(cfg, paths)` constructs the ROM, the savestate index (bootstrapped on first use), the
 networks, learner, actor, replay, intrinsic rewards, curriculum and milestone watcher;
-`make_envs` starts the emulator pool whose resets the curriculum chooses.
+`make_swarm` starts the emulator pool whose resets the curriculum chooses, wrapped with the
+watcher, visit counts and intrinsic rewards as one vector env (`daddy.swarm.swarm.Swarm`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import torch
 
@@ -20,7 +22,7 @@ from daddy.agent.replay import SequenceReplay
 from daddy.eval.heatmap import VisitCounts
 from daddy.game.bootstrap import bootstrap
 from daddy.game.env import PokemonEnv, make_env
-from daddy.game.rom import Rom
+from daddy.game.rom import Rom, resolve_rom
 from daddy.intrinsic.rewards import IntrinsicRewards
 from daddy.run.checkpoint import CheckpointManager
 from daddy.run.config import TrainConfig
@@ -28,6 +30,7 @@ from daddy.run.paths import RunPaths
 from daddy.swarm.curriculum import CurriculumManager, make_watcher
 from daddy.swarm.state_import import StateRefused, inspect_state
 from daddy.swarm.state_index import StateIndex, StateIndexError
+from daddy.swarm.swarm import Swarm
 from daddy.swarm.trigger import MilestoneWatcher
 from daddy.swarm.vec import VecEnv
 
@@ -94,6 +97,34 @@ def make_envs(c: Components) -> VecEnv:
     env_fn = partial(make_env, c.rom, max_episode_steps=c.cfg.max_episode_steps)
     return VecEnv(env_fn, c.cfg.num_envs, reset_state=c.curriculum.reset_state,
                   restart_on_error=True)  # fmt: skip
+
+
+def make_swarm(c: Components, step: int) -> Swarm:
+    """The run's swarm at env step `step`: the pool plus the run's curriculum, watcher, visit
+    counts and intrinsic rewards (the same objects the checkpoint holds; the learner trains
+    RND from its replay)."""
+    return Swarm(make_envs(c), c.curriculum, c.watcher, c.visits, c.intrinsic, step=step,
+                 pressure_every=c.cfg.log_interval, seed=c.cfg.seed)  # fmt: skip
+
+
+def open_swarm(cfg: TrainConfig, paths: RunPaths | None = None, rom: Rom | None = None, *,
+               rnd_train_every: int = 32) -> Swarm:  # fmt: skip
+    """Daddy's swarm for another algorithm (`daddy.swarm.sb3`): `cfg`'s ROM, savestates
+    (bootstrapped on first use), curriculum, trigger savestates and intrinsic rewards, with no
+    Q-agent. RND trains itself every `rnd_train_every` vector steps (0: never, curiosity then
+    stays that of a fixed random predictor). Nothing is checkpointed: the savestates persist.
+    """
+    paths = paths or RunPaths(cfg.run_name, Path(cfg.runs_root), Path(cfg.states_root))
+    rom = rom or resolve_rom(cfg.rom, allow_unknown=cfg.allow_unknown_rom)
+    torch.manual_seed(cfg.seed)
+    index = open_savestates(cfg.run_name, rom, paths)
+    curriculum = CurriculumManager(index, cfg.curriculum_config(), cfg.num_envs, seed=cfg.seed)
+    env_fn = partial(make_env, rom, max_episode_steps=cfg.max_episode_steps)
+    vec = VecEnv(env_fn, cfg.num_envs, reset_state=curriculum.reset_state, restart_on_error=True)
+    return Swarm(vec, curriculum, make_watcher(curriculum.cfg, cfg.num_envs, index),
+                 VisitCounts(), IntrinsicRewards(cfg.intrinsic_config(), cfg.num_envs),
+                 pressure_every=cfg.log_interval, rnd_train_every=rnd_train_every,
+                 seed=cfg.seed)  # fmt: skip
 
 
 def open_savestates(run: str, rom: Rom, paths: RunPaths) -> StateIndex:

@@ -2,8 +2,8 @@
 
 Why one module: the running sums of an episode, the logged row and the terminal's summary used
 to be four shapes (an env tracker, a row dict, the terminal's summary, the log's columns) kept in
-step by hand. Here `EpisodeSums` holds what accumulates per env while episodes run, and
-`EpisodeRecord` is the row: its fields are exactly the log's columns (a test pins that), and the
+step by hand. The swarm (`daddy.swarm.swarm`) sums each episode while it runs and hands an
+`EpisodeEnd` when it finishes; `EpisodeRecord` is the row: its fields are exactly the log's columns (a test pins that), and the
 terminal's `EpisodeSummary` is made from it.
 """
 
@@ -18,9 +18,7 @@ import numpy as np
 from daddy.game.milestones import DEFAULT_MILESTONES
 from daddy.run.episode_log import TIER_CODES
 from daddy.run.terminal import EpisodeSummary
-from daddy.swarm.state_index import StateEntry
-
-_SUMS = ("r_total", "r_rnd", "r_novel", "r_bayes")
+from daddy.swarm.swarm import EpisodeEnd
 
 
 @dataclass
@@ -49,6 +47,22 @@ class EpisodeRecord:
     alpha: np.ndarray = field(repr=False)  # the posteriors after this episode
     beta: np.ndarray = field(repr=False)
 
+    @classmethod
+    def from_end(cls, end: EpisodeEnd, *, episode: int, step: int, epsilon: float, sps: float,
+                 posteriors: Any) -> EpisodeRecord:  # fmt: skip
+        """The row of an episode the swarm finished: `episode` (run-wide number) at `step`."""
+        spawn = end.spawn
+        return cls(
+            episode=episode, env_id=end.env_id, global_step=step, length=end.length,
+            return_env=end.return_env, return_total=end.return_total,
+            return_rnd=end.return_rnd, return_novel=end.return_novel,
+            return_bayes=end.return_bayes, badges=end.game.badges, map_id=end.game.map_id,
+            savestate_tag=spawn.name if spawn else "",
+            spawn_tier=TIER_CODES[spawn.tier] if spawn else 0, milestones_reached=end.reached,
+            alarm=end.alarm, cells_visited=end.cells_visited, epsilon=epsilon,
+            wall_time=time.time(), sps=sps, alpha=posteriors.alpha, beta=posteriors.beta,
+        )  # fmt: skip
+
     def row(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -64,40 +78,4 @@ class EpisodeRecord:
             return_novel=self.return_novel, return_bayes=self.return_bayes,
             cells=self.cells_visited, posteriors={n: posterior_means[n] for n in reached},
             alarms=alarms,
-        )  # fmt: skip
-
-
-class EpisodeSums:
-    """Per-env running sums of the episodes in progress, and the state each one spawned from."""
-
-    def __init__(self, num_envs: int) -> None:
-        self.spawn: list[StateEntry | None] = [None] * num_envs
-        self.new_cells = np.zeros(num_envs, np.int64)
-        for name in _SUMS:
-            setattr(self, name, np.zeros(num_envs, np.float64))
-
-    def add(self, rewards: Any) -> None:
-        """Add one step's rewards of every env (anything with r_total/r_rnd/... arrays)."""
-        for name in _SUMS:
-            getattr(self, name)[:] += getattr(rewards, name)
-
-    def start(self, env_id: int, spawn: StateEntry | None) -> None:
-        for name in (*_SUMS, "new_cells"):
-            getattr(self, name)[env_id] = 0
-        self.spawn[env_id] = spawn
-
-    def record(self, env_id: int, *, episode: int, step: int, ep: dict[str, Any], game: Any,
-               reached: int, alarm: int, cells: int, epsilon: float, sps: float,
-               posteriors: Any) -> EpisodeRecord:  # fmt: skip
-        """The finished episode of `env_id` (before `start` begins the next one)."""
-        spawn = self.spawn[env_id]
-        return EpisodeRecord(
-            episode=episode, env_id=env_id, global_step=step, length=int(ep["length"]),
-            return_env=float(ep["return"]), return_total=float(self.r_total[env_id]),
-            return_rnd=float(self.r_rnd[env_id]), return_novel=float(self.r_novel[env_id]),
-            return_bayes=float(self.r_bayes[env_id]), badges=game.badges, map_id=game.map_id,
-            savestate_tag=spawn.name if spawn else "",
-            spawn_tier=TIER_CODES[spawn.tier] if spawn else 0, milestones_reached=reached,
-            alarm=alarm, cells_visited=cells, epsilon=epsilon, wall_time=time.time(), sps=sps,
-            alpha=posteriors.alpha, beta=posteriors.beta,
         )  # fmt: skip

@@ -1,10 +1,11 @@
 """The training loop, top to bottom (CleanRL's `dqn_atari.py` order).
 
-Each turn: act ε-greedily in every env → start the emulators' step and, on the learner thread,
-this turn's updates (`replay_ratio` trained steps per collected step) → wait for the step →
-rewards (milestones, trigger savestates, visit counts, intrinsic rewards) → store the step in the
-replay → collect the updates → finished episodes (log row, terminal line, posteriors,
-curriculum) → periodic work (interval line, checkpoint, video, stop signal). Episode ends and
+Each turn: act ε-greedily in every env → start the swarm's step and, on the learner thread,
+this turn's updates (`replay_ratio` trained steps per collected step) → wait for the step (the
+swarm, `daddy.swarm.swarm`, pays the rewards and keeps its books: milestones, trigger
+savestates, visit counts, posteriors, curriculum) → store the step in the replay → collect the
+updates → finished episodes (log row, terminal line) → periodic work (interval line,
+checkpoint, video, stop signal). Episode ends and
 interval lines are also TensorBoard points (`daddy.run.tensorboard`) at the global step. The
 phases are timed (`TimeSplit`, a few perf_counter calls a turn) for the dashboard's time split.
 
@@ -27,7 +28,7 @@ from daddy.game.milestones import DEFAULT_MILESTONES
 from daddy.io import atomic_write
 from daddy.run.builder import Components
 from daddy.run.checkpoint import CheckpointError
-from daddy.run.episode import EpisodeRecord, EpisodeSums
+from daddy.run.episode import EpisodeRecord
 from daddy.run.episode_log import EpisodeLogger
 from daddy.run.exit_codes import EXIT_OK, EXIT_STOPPED
 from daddy.run.paths import COMPLETE
@@ -36,11 +37,7 @@ from daddy.run.stop import Stop
 from daddy.run.system_use import SystemUse
 from daddy.run.tensorboard import ScalarLog, episode_scalars, interval_scalars, posterior_scalars
 from daddy.run.terminal import IntervalStats, Terminal
-from daddy.swarm.state_index import StateIndexError
-from daddy.swarm.trigger import Trigger, entry_name
-from daddy.swarm.vec import VecEnv
-
-ALL_MILESTONES = (1 << len(DEFAULT_MILESTONES)) - 1
+from daddy.swarm.swarm import EpisodeEnd, Swarm
 
 
 @dataclass
@@ -123,6 +120,11 @@ class TimeSplit:
         self.seconds[phase] += now - self.last
         self.last = now
 
+    def charge(self, seconds: float, source: str, to: str) -> None:
+        """Move `seconds` already lapped to `source` over to phase `to`."""
+        self.seconds[source] -= seconds
+        self.seconds[to] += seconds
+
     def shares(self) -> dict[str, float]:
         total = sum(self.seconds.values())
         return {k: v / total for k, v in self.seconds.items()} if total > 0 else {}
@@ -148,15 +150,14 @@ def env_epsilons(eps: float, num_envs: int, explore_envs: float) -> np.ndarray:
 class TrainLoop:
     """Runs a built, resumed run until its stop step or a stop signal."""
 
-    def __init__(self, c: Components, s: TrainState, vec: VecEnv, logger: EpisodeLogger,
+    def __init__(self, c: Components, s: TrainState, swarm: Swarm, logger: EpisodeLogger,
                  terminal: Terminal, stop: Stop, stop_step: int,
                  scalars: ScalarLog | None = None) -> None:  # fmt: skip
-        self.c, self.s, self.vec, self.logger = c, s, vec, logger
+        self.c, self.s, self.swarm, self.logger = c, s, swarm, logger
         self.scalars = scalars or ScalarLog(None)  # TensorBoard / wandb curves
         self.system = SystemUse()
         self.terminal, self.stop, self.stop_step = terminal, stop, stop_step
         cfg, step = c.cfg, s.counters.step
-        self.sums = EpisodeSums(cfg.num_envs)
         self.recent: deque[tuple[float, float, float]] = deque(maxlen=100)  # len, R_env, R_total
         self.interval = Interval(step)
         self.log_every, self.save_every = Every(cfg.log_interval, step), Every(cfg.save_interval, step)
@@ -170,10 +171,8 @@ class TrainLoop:
         self.tell_checkpoint()
 
     def run(self) -> int:
-        c, s, cfg, vec = self.c, self.s, self.c.cfg, self.vec
-        obs, infos = vec.reset()
-        for i, info in enumerate(infos):
-            self.start_episode(i, info)
+        c, s, cfg, swarm = self.c, self.s, self.c.cfg, self.swarm
+        obs, _ = swarm.reset()  # every env spawns from the curriculum's draw
         firsts = np.ones(cfg.num_envs, bool)
         loop_start, loop_start_step = time.monotonic(), s.counters.step
         lap = self.split.lap  # time split: each lap charges the time since the last one
@@ -185,25 +184,22 @@ class TrainLoop:
             actions, states = c.actor.act(prev_obs, env_epsilons(eps, cfg.num_envs, cfg.explore_envs),
                                           firsts=firsts)  # fmt: skip
             lap("act")
-            vec.step_async(actions)
+            swarm.step_async(actions)
             lap("env")
             batches = self.sample_batches()
             c.updates.submit(batches)
             lap("learn")
-            obs, r_env, terminated, truncated, infos = vec.step_wait()
+            # --- the swarm's step: emulators, then its books (milestones, trigger savestates,
+            # visits, the rewards with their rules, posteriors and curriculum at episode ends)
+            turn = swarm.step_wait()
+            obs = turn.obs
             lap("env")
-            dones = terminated | truncated
-            games = [info["final_info"]["game"] if d else info["game"] for info, d in zip(infos, dones)]
-
-            # --- rewards: milestones (and their savestates), visits, intrinsic rewards
-            newly = [self.observe(i, g, bool(dones[i])) for i, g in enumerate(games)]
-            rewards = c.intrinsic.step(obs, games, newly, r_env)  # text-box rule inside
+            self.split.charge(swarm.books_s, "env", to="rewards")  # the swarm's books
 
             # --- store: the step into the replay (a truncation shows as the next `firsts`)
-            c.replay.add(prev_obs, actions, rewards.r_total, terminated, firsts, states)
-            self.sums.add(rewards)
-            self.interval.add(rewards)
-            firsts = vec.firsts.copy()
+            c.replay.add(prev_obs, actions, turn.rewards.r_total, turn.terminated, firsts, states)
+            self.interval.add(turn.rewards)
+            firsts = swarm.firsts.copy()
             s.counters.step += cfg.num_envs
             self.terminal.progress(s.counters.step)
             lap("rewards")
@@ -213,11 +209,8 @@ class TrainLoop:
                 self.learned(batch, metrics)
             lap("learn")
 
-            # --- finished episodes: log, posteriors, curriculum; the next one has started
-            finished = []
-            for i in np.flatnonzero(dones):
-                finished.append(self.finish_episode(int(i), infos[i], eps))
-                self.start_episode(int(i), infos[i])
+            # --- finished episodes: log row, terminal line; the next ones have started
+            finished = [self.finish_episode(end, eps) for end in turn.ended]
             self.scalars.log(episode_scalars(finished), s.counters.step)
 
             # --- periodic work: interval line, checkpoint, video, stop signal
@@ -242,18 +235,6 @@ class TrainLoop:
             batches.append(c.replay.sample(cfg.batch_size))
         return batches
 
-    def observe(self, i: int, game: Any, done: bool) -> int:
-        """Milestones and visits of env i's new state; returns the milestones it just reached."""
-        w, visits = self.c.watcher, self.c.visits
-        before = w.new_mask(i)
-        for trig in w.observe(i, game):
-            if not done:  # the state after a done is the next episode's first
-                self.save_trigger_state(i, trig, game)
-        if visits.count(*game.cell) == 0:
-            self.sums.new_cells[i] += 1
-        visits.add_cell(*game.cell)
-        return w.new_mask(i) & ~before
-
     def learned(self, batch: Any, metrics: dict[str, float]) -> None:
         if metrics["losses/nonfinite"]:
             print(f"[ALARM] step {self.s.counters.step}: NaN/inf in the loss or Q-values, update "
@@ -262,40 +243,26 @@ class TrainLoop:
         self.c.intrinsic.train_step(batch.obs["screen"][-1])
         self.interval.learned(metrics)
 
-    def start_episode(self, i: int, info: dict[str, Any]) -> None:
-        spawn = self.c.curriculum.spawned_from(i)
-        self.sums.start(i, spawn)
-        self.c.watcher.start_episode(i, info["game"], spawn.milestones if spawn else 0)
-
-    def finish_episode(self, i: int, info: dict[str, Any], eps: float) -> EpisodeRecord:
-        c, n, w = self.c, self.s.counters, self.c.watcher
+    def finish_episode(self, end: EpisodeEnd, eps: float) -> EpisodeRecord:
+        """Log row, terminal line and alarms of an episode the swarm has finished."""
+        c, n = self.c, self.s.counters
         n.episodes += 1
-        fin, ep = info["final_info"], info["episode"]
-        eligible = ALL_MILESTONES & ~(w.episode_mask(i) & ~w.new_mask(i))  # not true at spawn
-        alarm = c.intrinsic.on_episode_end(i, eligible, w.new_mask(i))
-        record = self.sums.record(
-            i, episode=n.episodes, step=n.step, ep=ep, game=fin["game"],
-            reached=w.new_mask(i), alarm=alarm,  # the mask the posteriors just learned from
-            cells=int(fin.get("cells_visited", 0)), epsilon=eps,
-            sps=self.interval.sps(n.step), posteriors=c.intrinsic.posteriors,
-        )  # fmt: skip
+        record = EpisodeRecord.from_end(end, episode=n.episodes, step=n.step, epsilon=eps,
+                                        sps=self.interval.sps(n.step),
+                                        posteriors=c.intrinsic.posteriors)  # fmt: skip
         self.logger.append(record.row())
         self.most_badges = max(self.most_badges, int(record.badges).bit_count())
-        self.recent.append((ep["length"], ep["return"], record.return_total))
+        self.recent.append((end.length, end.return_env, record.return_total))
         self.terminal.episode(record.summary(c.intrinsic.posteriors.means()))
-        if alarm:
-            self.alarms += alarm.bit_count()
-            self.terminal.alarm(c.intrinsic.posteriors.describe_alarm(alarm), step=n.step)
-        c.curriculum.update(i, record.savestate_tag, new_cells=int(self.sums.new_cells[i]),
-                            milestones_mask=w.episode_mask(i),
-                            episode_return=float(ep["return"]))  # fmt: skip
+        if end.alarm:
+            self.alarms += end.alarm.bit_count()
+            self.terminal.alarm(c.intrinsic.posteriors.describe_alarm(end.alarm), step=n.step)
         return record
 
     def periodic(self, eps: float) -> bool:
         """Interval line, checkpoint, video; True when a stop signal asks to end the run."""
         step = self.s.counters.step
         if self.log_every.due(step):
-            self.c.curriculum.set_milestone_pressure(self.c.intrinsic.posteriors.pressure())
             stats = self.interval_stats(eps)
             self.terminal.interval(stats)
             self.scalars.log(self.interval_scalars(stats), step)
@@ -313,29 +280,13 @@ class TrainLoop:
         return True
 
     # ---------------------------------------------------------------- helpers
-    def save_trigger_state(self, env_id: int, trig: Trigger, game: Any) -> None:
-        """A milestone reached for the first time in the run: keep a savestate of it."""
-        data = self.vec.save_state(env_id)
-        if data is None:
-            return
-        step = self.s.counters.step
-        meta = self.c.watcher.state_meta(env_id, trig, game, step)
-        try:
-            entry, migrating = self.c.curriculum.add_state(entry_name(trig.name), data, meta)
-        except StateIndexError as e:  # e.g. a full disk: one lost savestate must not stop the run
-            print(f"[WARN] savestate {trig.name} not saved: {e}", flush=True)
-            return
-        if entry is not None:
-            print(f"[SAVESTATE] {trig.name} tier={trig.tier} env={env_id} step={step} "
-                  f"map=0x{game.map_id:02X} -> {entry.path}; migrating envs {migrating}", flush=True)
-
     def save(self, step: int) -> Path:
         """Checkpoint `step` (once: a second call at the same step returns the same folder)."""
         c = self.c
         if self.saved_step == step:
             return c.checkpoints.path(step)
         self.saved_step = step
-        payload = self.s.state_dict(logger_rows=self.logger.rows, restarts_now=self.vec.restarts)
+        payload = self.s.state_dict(logger_rows=self.logger.rows, restarts_now=self.swarm.restarts)
         bad = nonfinite_tensors({"model": payload["model"], "learner": payload["learner"],
                                  "rnd": payload["intrinsic"]["rnd"]})  # fmt: skip
         if bad:
@@ -394,7 +345,7 @@ class TrainLoop:
             mean_r_env=float(parts[0]), mean_r_rnd=float(parts[1]), mean_r_novel=float(parts[2]),
             mean_r_bayes=float(parts[3]), curriculum=c.curriculum.summary(),
             posteriors=c.intrinsic.posteriors.summary(), alarm_count=self.alarms,
-            worker_restarts=n.worker_restarts + self.vec.restarts, loss=iv.loss, q_mean=iv.q,
+            worker_restarts=n.worker_restarts + self.swarm.restarts, loss=iv.loss, q_mean=iv.q,
             replay_fill=c.replay.size / max(c.replay.capacity, 1),
             updates_per_s=(c.learner.updates - self.updates_at_interval) / dt,
             time_split=self.split.shares(), system=self.system.sample(),

@@ -15,7 +15,7 @@ from pathlib import Path
 from daddy.agent.networks import count_parameters
 from daddy.game.milestones import DEFAULT_MILESTONES
 from daddy.game.rom import RomError, resolve_rom
-from daddy.run.builder import Components, build, make_envs
+from daddy.run.builder import Components, build, make_swarm
 from daddy.run.checkpoint import CheckpointError
 from daddy.run.config import TrainConfig, parse_train_args
 from daddy.run.episode_log import EpisodeLogError, EpisodeLogger, open_episode_log
@@ -92,7 +92,7 @@ def _train(c: Components, stop: Stop, run_log: RunLog) -> int:
 def _run_loop(c: Components, state: TrainState, logger: EpisodeLogger, scalars: ScalarLog,
               stop: Stop, stop_step: int, run_log: RunLog) -> int:  # fmt: skip
     cfg, step = c.cfg, state.counters.step
-    vec = make_envs(c)
+    swarm = make_swarm(c, step)
     # the panel draws on the screen under the log's tee; its plain lines go to the log itself
     terminal = Terminal(cfg.total_steps, cfg.num_envs, start_step=step, stream=screen(),
                         log=run_log.write_line)  # fmt: skip
@@ -100,12 +100,12 @@ def _run_loop(c: Components, state: TrainState, logger: EpisodeLogger, scalars: 
     print(f"[START] run={cfg.run_name} rom={c.rom.name} device={c.device} model={cfg.model_size} "
           f"params={count_parameters(c.net)} envs={cfg.num_envs} replay_capacity={c.replay.capacity} "
           f"step={step}/{cfg.total_steps} stop_at={stop_step}", flush=True)  # fmt: skip
-    loop = TrainLoop(c, state, vec, logger, terminal, stop, stop_step, scalars)
+    loop = TrainLoop(c, state, swarm, logger, terminal, stop, stop_step, scalars)
     try:
         return loop.run()
     finally:
         terminal.close()
-        vec.close()
+        swarm.close()
         logger.close()
         loop.close()
 
