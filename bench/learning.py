@@ -1,12 +1,22 @@
 """Learning benchmark: does Daddy learn the practice cartridge, and faster than the alternatives?
 
-Four methods get the same env-step budget, the same bootstrap state and the same number of
+Every method gets the same env-step budget, the same bootstrap state and the same number of
 parallel envs on the practice cartridge; episode length is each method's own (EPISODE_STEPS):
+512 for every method on the swarm, 2048 for those that start each episode at the bootstrap.
 
     random         uniform random actions (the floor: what exploration alone finds)
     ppo            stable-baselines3 PPO, MultiInputPolicy (what a user would pick instead)
     daddy          `train_big`, slim preset, curriculum swarm and intrinsic rewards
     daddy_noswarm  the same, but every episode spawns from the bootstrap state
+    random_swarm   uniform random actions on Daddy's swarm (`daddy.swarm.Swarm`): Go-Explore's
+                   explore phase, spawned by the same curriculum from the same trigger states
+    ppo_swarm      sb3-contrib RecurrentPPO (CNN + LSTM) on the swarm (`daddy.swarm.sb3`), paid
+                   the swarm's r_total (the game's reward, RND, episodic novelty, Bayesian
+                   shaping): pokemonred_puffer's recipe (LSTM PPO, migration, exploration reward)
+    daddy_nornd    Daddy without RND curiosity (beta_rnd 0)
+    daddy_nobayes  Daddy without Bayesian milestone shaping (beta_bayes 0; the posteriors
+                   still steer the curriculum)
+    daddy_gru      Daddy with the GRU alone (preset slim_gru: no LSTM, no SSM)
 
 Each (method, seed) is its own long invocation that writes one JSON result, so the work can be
 spread over time and machines; `aggregate` turns a folder of results into the table (medians
@@ -18,7 +28,8 @@ over seeds) and the plot:
 Every method is measured the same way: the env step (summed over envs) at which the run first
 reached each milestone and each badge count, distinct (map, x, y) cells over the whole run,
 wall-clock and CPU-seconds (the machine-load-free cost). PPO and random see only the env's own
-reward r_env; intrinsic rewards and the curriculum are what Daddy brings. Daddy's numbers come from its own logs (savestate index, episodes.h5, the final
+reward r_env; intrinsic rewards and the curriculum are what Daddy brings, and the *_swarm methods
+get both too. Daddy's numbers come from its own logs (savestate index, episodes.h5, the final
 checkpoint's visit counts); random's and PPO's from watching their envs' GameState each step.
 The last stdout line of each command is one JSON object (bench/ convention).
 """
@@ -47,22 +58,36 @@ import yaml
 from daddy.game.milestones import DEFAULT_MILESTONES, STORY_ORDER, reached_mask, watch_key
 from daddy.game.ram import GameState
 from daddy.game.rom import add_rom_flags, rom_from_args
-from daddy.game.spec import NUM_MAPS
 from daddy.io import atomic_write
 from daddy.run.paths import RunPaths
 
-METHODS = ("random", "ppo", "daddy", "daddy_noswarm")
-DADDY_METHODS = ("daddy", "daddy_noswarm")
+METHODS = ("random", "ppo", "daddy", "daddy_noswarm", "random_swarm", "ppo_swarm",
+           "daddy_nornd", "daddy_nobayes", "daddy_gru")
+DADDY_METHODS = ("daddy", "daddy_noswarm", "daddy_nornd", "daddy_nobayes", "daddy_gru")
+SWARM_METHODS = ("random_swarm", "ppo_swarm")  # another algorithm on Daddy's swarm
+# what each ablation changes in Daddy's config (train: keys)
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "daddy_nornd": {"beta_rnd": 0.0},
+    "daddy_nobayes": {"beta_bayes": 0.0},
+    "daddy_gru": {"model_size": "slim_gru"},
+}
 # Episode length is part of each method's design, so each gets its own default. The swarm
 # restarts from the frontier savestates: short episodes mean more restarts there (Go-Explore's
 # "return, then explore"). Every method that starts each episode from the bootstrap state
 # needs long episodes to get anywhere, so random, PPO and Daddy without the swarm get 2048.
-EPISODE_STEPS = {"random": 2048, "ppo": 2048, "daddy": 512, "daddy_noswarm": 2048}
+EPISODE_STEPS = {"random": 2048, "ppo": 2048, "daddy": 512, "daddy_noswarm": 2048,
+                 "random_swarm": 512, "ppo_swarm": 512, "daddy_nornd": 512, "daddy_nobayes": 512,
+                 "daddy_gru": 512}  # fmt: skip
 COLOURS = {
     "random": "tab:gray",
     "ppo": "tab:blue",
     "daddy": "tab:red",
     "daddy_noswarm": "tab:orange",
+    "random_swarm": "black",
+    "ppo_swarm": "tab:cyan",
+    "daddy_nornd": "tab:pink",
+    "daddy_nobayes": "tab:purple",
+    "daddy_gru": "tab:brown",
 }
 DADDY_BLOCKS = {"train", "curriculum", "intrinsic"}  # a run config's blocks the bench uses
 MILESTONES = [m.name for m in DEFAULT_MILESTONES]  # bit order (bit i = MILESTONES[i])
@@ -162,12 +187,15 @@ def load_params(args: RunArgs) -> dict[str, Any]:
         raise SystemExit(f"cannot read {args.config}: {e}; pass --config with a YAML file")
     if not isinstance(params, dict):
         raise SystemExit(f"{args.config} must be a mapping of settings")
-    extra = set(params) - DADDY_BLOCKS if args.method in DADDY_METHODS else set()
+    blocks = (DADDY_BLOCKS | {"ppo"}) if args.method in SWARM_METHODS else DADDY_BLOCKS
+    daddy_like = args.method in DADDY_METHODS or args.method in SWARM_METHODS
+    extra = set(params) - blocks if daddy_like else set()
     if extra:
-        raise SystemExit(
-            f"{args.config}: unknown blocks {sorted(extra)}; use {sorted(DADDY_BLOCKS)}"
-        )
-    target = params.setdefault("train", {}) if args.method in DADDY_METHODS else params
+        raise SystemExit(f"{args.config}: unknown blocks {sorted(extra)}; use {sorted(blocks)}")
+    if args.method == "ppo_swarm":
+        target = params.setdefault("ppo", {})
+    else:
+        target = params.setdefault("train", {}) if daddy_like else params
     target.update(args.overrides)
     return params
 
@@ -211,30 +239,9 @@ def sb3_env(rom: str, state: bytes, max_episode_steps: int) -> Any:
 
 
 def sb3_observation(env: Any) -> Any:
-    """Same information, SB3's encoding: the screen as a 1-channel 0..255 image (so SB3 gives
-    it NatureCNN instead of an MLP over 5,760 raw pixels), map_id as a Discrete (one-hot)."""
-    import gymnasium as gym
-    from gymnasium import spaces
-
-    screen_shape = env.observation_space["screen"].shape
-
-    class SB3Observation(gym.ObservationWrapper):
-        def __init__(self, inner: gym.Env) -> None:
-            super().__init__(inner)
-            self.observation_space = spaces.Dict(
-                {
-                    "screen": spaces.Box(0, 255, (1, *screen_shape), np.uint8),
-                    "map_id": spaces.Discrete(NUM_MAPS),
-                    "features": inner.observation_space["features"],
-                }
-            )
-
-        def observation(self, obs: dict[str, np.ndarray]) -> dict[str, Any]:
-            return {
-                "screen": (obs["screen"] * 85)[None],
-                "map_id": int(obs["map_id"]),
-                "features": obs["features"],
-            }
+    """Same information, SB3's encoding (`daddy.swarm.sb3`: the screen as a 1-channel 0..255
+    image so SB3 gives it NatureCNN, map_id as a Discrete), as the swarm's SB3 env shows it."""
+    from daddy.swarm.sb3 import SB3Observation
 
     return SB3Observation(env)
 
@@ -243,25 +250,12 @@ def run_ppo(args: RunArgs, params: dict[str, Any]) -> Outcome:
     """SB3 PPO on the same env: r_env only, no curriculum, no intrinsic rewards."""
     try:
         from stable_baselines3 import PPO
-        from stable_baselines3.common.callbacks import BaseCallback
         from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
     except ImportError:
         raise SystemExit(
             "--method ppo needs stable-baselines3: pip install -e '.[bench]' "
             "(or pip install stable-baselines3==2.9.2)"
         ) from None
-
-    class Watch(BaseCallback):
-        """Feeds every env's GameState into Progress (SB3 infos hold the step's, pre-reset)."""
-
-        def __init__(self, progress: Progress) -> None:
-            super().__init__()
-            self.progress = progress
-
-        def _on_step(self) -> bool:
-            for i, info in enumerate(self.locals["infos"]):
-                self.progress.observe(self.num_timesteps, i, info["game"])
-            return True
 
     set_torch_threads()
     hyper = dict(params)
@@ -276,11 +270,25 @@ def run_ppo(args: RunArgs, params: dict[str, Any]) -> Outcome:
         except (TypeError, ValueError) as e:
             raise SystemExit(f"{args.config}: PPO rejects these settings: {e}") from None
         t0 = time.perf_counter()
-        model.learn(total_timesteps=args.steps, callback=Watch(progress))
+        model.learn(total_timesteps=args.steps, callback=watch_callback(progress))
         loop_s = time.perf_counter() - t0
     finally:
         vec.close()
     return Outcome.from_progress(progress, int(model.num_timesteps), loop_s)
+
+
+def watch_callback(progress: Progress) -> Any:
+    """An SB3 callback that feeds every env's GameState into Progress (SB3 infos hold the
+    step's own, before the autoreset)."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Watch(BaseCallback):
+        def _on_step(self) -> bool:
+            for i, info in enumerate(self.locals["infos"]):
+                progress.observe(self.num_timesteps, i, info["game"])
+            return True
+
+    return Watch()
 
 
 # --------------------------------------------------------------------------- Daddy
@@ -294,6 +302,7 @@ def daddy_config(args: RunArgs, params: dict[str, Any], run_name: str) -> Any:
         curriculum.update(spawn="bootstrap", migration=False)
     values = {
         **(params.get("train") or {}),
+        **ABLATIONS.get(args.method, {}),
         "run_name": run_name,
         "seed": args.seed,
         "total_steps": args.steps,
@@ -312,10 +321,8 @@ def daddy_config(args: RunArgs, params: dict[str, Any], run_name: str) -> Any:
         raise SystemExit(str(e)) from None
 
 
-def run_daddy(args: RunArgs, params: dict[str, Any]) -> Outcome:
-    """train_big in this process, in a fresh work folder; its log lines go to stderr."""
-    from daddy.run import train as train_big
-
+def fresh_paths(args: RunArgs) -> RunPaths:
+    """The run's folders under the work folder, emptied: a stale run would be resumed."""
     run_name = f"bench_{args.method}_s{args.seed}"
     paths = RunPaths(
         run_name,
@@ -323,8 +330,16 @@ def run_daddy(args: RunArgs, params: dict[str, Any]) -> Outcome:
         args.states_root or args.work / "savestates",
     )
     for old in (paths.dir, paths.states):
-        shutil.rmtree(old, ignore_errors=True)  # a stale run would be resumed, not re-measured
-    cfg = daddy_config(args, params, run_name)
+        shutil.rmtree(old, ignore_errors=True)
+    return paths
+
+
+def run_daddy(args: RunArgs, params: dict[str, Any]) -> Outcome:
+    """train_big in this process, in a fresh work folder; its log lines go to stderr."""
+    from daddy.run import train as train_big
+
+    paths = fresh_paths(args)
+    cfg = daddy_config(args, params, paths.run)
     with contextlib.redirect_stdout(sys.stderr):
         code = train_big.train(cfg, runs_root=paths.runs_root, states_root=paths.states_root)
     if code != 0:
@@ -405,17 +420,80 @@ def final_posteriors(rows: Any) -> dict[str, float] | None:
     }
 
 
+# --------------------------------------------------------------------------- on the swarm
+def open_bench_swarm(args: RunArgs, params: dict[str, Any], rnd_train_every: int) -> Any:
+    """Daddy's swarm with the daddy config's curriculum and intrinsic settings, fresh folders."""
+    from daddy.run.builder import open_swarm
+
+    paths = fresh_paths(args)
+    cfg = daddy_config(args, {k: v for k, v in params.items() if k != "ppo"}, paths.run)
+    return open_swarm(cfg, paths, rnd_train_every=rnd_train_every)
+
+
+def run_random_swarm(args: RunArgs, params: dict[str, Any]) -> Outcome:
+    """Uniform random actions on the swarm (nobody reads r_total: RND does not train)."""
+    from daddy.game.env import ACTIONS
+
+    rng = np.random.default_rng(args.seed)
+    progress, step = Progress(), 0
+    with contextlib.redirect_stdout(sys.stderr):  # [SAVESTATE] lines
+        swarm = open_bench_swarm(args, params, rnd_train_every=0)
+        try:
+            swarm.reset()
+            t0 = time.perf_counter()
+            while step < args.steps:
+                swarm.step_async(rng.integers(0, len(ACTIONS), args.num_envs))
+                turn = swarm.step_wait()
+                step += args.num_envs
+                dones = turn.terminated | turn.truncated
+                for i, info in enumerate(turn.infos):
+                    progress.observe(step, i, info["final_info"]["game"] if dones[i] else info["game"])
+            loop_s = time.perf_counter() - t0
+        finally:
+            swarm.close()
+    return Outcome.from_progress(progress, step, loop_s)
+
+
+def run_ppo_swarm(args: RunArgs, params: dict[str, Any]) -> Outcome:
+    """sb3-contrib RecurrentPPO on the swarm, trained on its r_total (RND trains itself)."""
+    try:
+        from sb3_contrib import RecurrentPPO
+    except ImportError:
+        raise SystemExit("--method ppo_swarm needs sb3-contrib: pip install -e '.[bench]'") from None
+    from daddy.swarm.sb3 import SwarmVecEnv
+
+    set_torch_threads()
+    hyper = dict(params.get("ppo") or {})
+    policy = hyper.pop("policy", "MultiInputLstmPolicy")
+    progress = Progress()
+    with contextlib.redirect_stdout(sys.stderr):
+        env = SwarmVecEnv(open_bench_swarm(args, params, rnd_train_every=32))
+        try:
+            try:
+                model = RecurrentPPO(policy, env, seed=args.seed, verbose=0, **hyper)
+            except (TypeError, ValueError) as e:
+                raise SystemExit(f"{args.config}: RecurrentPPO rejects these settings: {e}") from None
+            t0 = time.perf_counter()
+            model.learn(total_timesteps=args.steps, callback=watch_callback(progress))
+            loop_s = time.perf_counter() - t0
+        finally:
+            env.close()
+    return Outcome.from_progress(progress, int(model.num_timesteps), loop_s)
+
+
 # --------------------------------------------------------------------------- run command
 RUNNERS: dict[str, Callable[[RunArgs, dict[str, Any]], Outcome]] = {
     "random": run_random,
     "ppo": run_ppo,
-    "daddy": run_daddy,
-    "daddy_noswarm": run_daddy,
+    **dict.fromkeys(DADDY_METHODS, run_daddy),
+    "random_swarm": run_random_swarm,
+    "ppo_swarm": run_ppo_swarm,
 }
 DEFAULT_CONFIGS = {
     "ppo": CONFIGS / "ppo.yaml",
-    "daddy": CONFIGS / "daddy.yaml",
-    "daddy_noswarm": CONFIGS / "daddy.yaml",
+    **dict.fromkeys(DADDY_METHODS, CONFIGS / "daddy.yaml"),
+    "random_swarm": CONFIGS / "daddy.yaml",
+    "ppo_swarm": CONFIGS / "ppo_swarm.yaml",
 }
 
 
@@ -740,6 +818,34 @@ def ppo_ratio(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> list[str]
     return lines
 
 
+def swarm_ratio(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> list[str]:
+    """Issue 17's goal: each Daddy variant's steps to badges 1, 2, 3 against the better of
+    random_swarm and ppo_swarm (medians over seeds, same budget), target <= 0.5."""
+    lines = []
+    for (method, budget), runs in grouped.items():
+        rivals = [(m, grouped[(m, budget)]) for m in SWARM_METHODS if (m, budget) in grouped]
+        if method not in DADDY_METHODS or not rivals:
+            continue
+        parts = []
+        for k in range(1, CARTRIDGE_BADGES + 1):
+            d = median_steps([r["badge_steps"].get(str(k)) for r in runs])
+            best, rival = min((median_steps([r["badge_steps"].get(str(k)) for r in rs]), m)
+                              for m, rs in rivals)  # fmt: skip
+            if np.isinf(d) and np.isinf(best):
+                parts.append(f"badge {k}: neither")
+            elif np.isinf(best):
+                parts.append(f"badge {k}: {d:,.0f} vs > {budget:,} (met)")
+            elif np.isinf(d):
+                parts.append(f"badge {k}: > {budget:,} vs {best:,.0f} ({rival}; not met)")
+            else:
+                met = "met" if d <= 0.5 * best else "not met"
+                parts.append(f"badge {k}: {d / best:.2f} of {rival} ({met})")
+        names = "/".join(m for m, _ in rivals)
+        lines.append(f"- {budget:,} steps, {method} vs the better of {names} "
+                     f"(target <= 0.5): " + "; ".join(parts))
+    return lines
+
+
 def discovery_curve(runs: list[dict[str, Any]], key: str, grid: np.ndarray) -> np.ndarray:
     """Median over seeds of how many `key` entries (milestones, badge counts) were reached by
     each step of `grid`."""
@@ -796,6 +902,7 @@ def cmd_aggregate(ns: argparse.Namespace) -> None:
         for t in (
             markdown_table(grouped),
             "\n".join(ppo_ratio(grouped)),
+            "\n".join(swarm_ratio(grouped)),
             milestone_table(grouped),
             posterior_table(grouped),
         )

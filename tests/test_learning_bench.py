@@ -56,3 +56,28 @@ def test_aggregate_table_medians_and_ratio(tmp_path: Path) -> None:
     assert rows["got_starter"].endswith("| 12,000 (3/3) | 5,000 (3/3) |")  # PPO first, then Daddy
     assert "route_1" not in rows  # no method reached it: no row
     assert (tmp_path / "learning.png").stat().st_size > 0
+
+
+def test_aggregate_compares_daddy_with_the_better_swarm_baseline(tmp_path: Path) -> None:
+    """Issue 17's goal line: Daddy's median steps to a badge over the better (lower) median of
+    random_swarm and ppo_swarm, target <= 0.5."""
+    runs = [
+        record("random_swarm", 0, 100_000, 9_000, 512),
+        record("random_swarm", 1, 120_000, 9_000, 512),
+        record("random_swarm", 2, None, 9_000, 512),
+        record("ppo_swarm", 0, 80_000, 9_000, 512),
+        record("ppo_swarm", 1, 200_000, 9_000, 512),
+        record("ppo_swarm", 2, 90_000, 9_000, 512),
+        record("daddy", 0, 30_000, 4_000, 512),
+        record("daddy", 1, 50_000, 5_000, 512),
+        record("daddy", 2, 40_000, 6_000, 512),
+    ]
+    for r in runs:
+        (tmp_path / f"{r['method']}_s{r['seed']}.json").write_text(json.dumps(r))
+    subprocess.run([sys.executable, "bench/learning.py", "aggregate", "--results", str(tmp_path)],
+                   cwd=REPO, capture_output=True, text=True, check=True)  # fmt: skip
+    table = (tmp_path / "learning_table.md").read_text()
+    line = next(x for x in table.splitlines() if x.startswith("- 300,000 steps, daddy vs"))
+    # medians: ppo_swarm 90,000 < random_swarm 120,000; daddy 40,000 / 90,000 = 0.44
+    assert "badge 1: 0.44 of ppo_swarm (met)" in line
+    assert "badge 2: neither" in line
