@@ -263,17 +263,23 @@ def run_ppo(args: RunArgs, params: dict[str, Any]) -> Outcome:
     state = bootstrap_state(args.rom)
     fns = [partial(sb3_env, args.rom, state, args.max_episode_steps)] * args.num_envs
     vec = SubprocVecEnv(fns, start_method="forkserver") if args.num_envs > 1 else DummyVecEnv(fns)
+    return learn_sb3(PPO, policy, vec, args, hyper)
+
+
+def learn_sb3(algo: Any, policy: str, env: Any, args: RunArgs, hyper: dict[str, Any]) -> Outcome:
+    """Train SB3 algorithm `algo` on `env` for the budget, watching every env's GameState;
+    closes `env`."""
     progress = Progress()
     try:
         try:
-            model = PPO(policy, vec, seed=args.seed, verbose=0, **hyper)
+            model = algo(policy, env, seed=args.seed, verbose=0, **hyper)
         except (TypeError, ValueError) as e:
-            raise SystemExit(f"{args.config}: PPO rejects these settings: {e}") from None
+            raise SystemExit(f"{args.config}: {algo.__name__} rejects these settings: {e}") from None
         t0 = time.perf_counter()
         model.learn(total_timesteps=args.steps, callback=watch_callback(progress))
         loop_s = time.perf_counter() - t0
     finally:
-        vec.close()
+        env.close()
     return Outcome.from_progress(progress, int(model.num_timesteps), loop_s)
 
 
@@ -465,20 +471,9 @@ def run_ppo_swarm(args: RunArgs, params: dict[str, Any]) -> Outcome:
     set_torch_threads()
     hyper = dict(params.get("ppo") or {})
     policy = hyper.pop("policy", "MultiInputLstmPolicy")
-    progress = Progress()
-    with contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(sys.stderr):  # [SAVESTATE] lines
         env = SwarmVecEnv(open_bench_swarm(args, params, rnd_train_every=32))
-        try:
-            try:
-                model = RecurrentPPO(policy, env, seed=args.seed, verbose=0, **hyper)
-            except (TypeError, ValueError) as e:
-                raise SystemExit(f"{args.config}: RecurrentPPO rejects these settings: {e}") from None
-            t0 = time.perf_counter()
-            model.learn(total_timesteps=args.steps, callback=watch_callback(progress))
-            loop_s = time.perf_counter() - t0
-        finally:
-            env.close()
-    return Outcome.from_progress(progress, int(model.num_timesteps), loop_s)
+        return learn_sb3(RecurrentPPO, policy, env, args, hyper)
 
 
 # --------------------------------------------------------------------------- run command
