@@ -2,7 +2,7 @@
 
 import sys
 
-from daddy.run.config import main
+from daddy.run.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

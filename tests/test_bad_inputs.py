@@ -29,7 +29,7 @@ import torch
 from daddy.game.rom import Rom
 from daddy.run import train as train_big
 from daddy.run.checkpoint import CheckpointManager
-from daddy.run.config import parse_train_args
+from daddy.run.cli import parse_train_args
 from daddy.run.paths import TRAIN_LOG
 from daddy.run.state import must_match
 from daddy.swarm.state_index import INDEX_FILE

@@ -9,17 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from daddy.run.config import (
-    ConfigError,
-    TrainConfig,
-    build_parser,
-    checkpoint_settings,
-    load_run_config,
-    main,
-    parse_train_args,
-    resolve,
-    train_fields,
-)
+from daddy.run.cli import build_parser, main, parse_train_args, resolve, train_fields
+from daddy.run.config import ConfigError, TrainConfig, checkpoint_settings, load_run_config
 from tests.rom_util import fake_rom, practice_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,7 +79,7 @@ def test_demo_is_small_and_on_the_practice_cartridge() -> None:
         ("run_name: exp\ntrain: {value_rescale: 1}\n", "train.value_rescale needs true or false"),
         ("run_name: exp\ntrain: {num_envs: 0}\n", "train.num_envs must be >= 1, got 0"),
         ("run_name: exp\ntrain: {total_steps: -1}\n", "train.total_steps must be >= 1, got -1"),
-        ("run_name: exp\ntrain: {model_size: huge}\n", "train.model_size must be one of slim, large, got 'huge'"),
+        ("run_name: exp\ntrain: {model_size: huge}\n", "train.model_size must be one of slim, large, slim_gru, got 'huge'"),
         ("run_name: exp\ntrain: {gamma: 1.5}\n", "train.gamma must be <= 1, got 1.5"),
         ("run_name: exp\ntrain: {lr: 0}\n", "train.lr must be > 0, got 0"),
         ("run_name: exp\ntrain: {burn_in: 60, seq_len: 60}\n", "train.burn_in (60) must be smaller than seq_len (60)"),
@@ -190,7 +181,7 @@ def test_config_command_says_ok_or_one_line_and_exit_2(
         (["--num-envs", "0"], "argument --num-envs: must be >= 1, got 0"),
         (["--total-steps", "-1"], "argument --total-steps: must be >= 1, got -1"),
         (["--batch-size", "0"], "argument --batch-size: must be >= 1, got 0"),
-        (["--model-size", "huge"], "argument --model-size: must be one of slim, large, got 'huge'"),
+        (["--model-size", "huge"], "argument --model-size: must be one of slim, large, slim_gru, got 'huge'"),
         (["--gamma", "1.5"], "argument --gamma: must be <= 1, got 1.5"),
         (["--lr", "fast"], "argument --lr: needs a number, got 'fast'"),
         (["--eps-schedule", "cosine"], "argument --eps-schedule: must be one of linear, exponential"),

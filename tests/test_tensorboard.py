@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from daddy.run.config import parse_train_args
+from daddy.run.cli import parse_train_args
 from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from daddy.run.paths import RunPaths
 from daddy.run.tensorboard import (

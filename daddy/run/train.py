@@ -17,7 +17,8 @@ from daddy.game.milestones import DEFAULT_MILESTONES
 from daddy.game.rom import RomError, resolve_rom
 from daddy.run.builder import Components, build, make_swarm
 from daddy.run.checkpoint import CheckpointError
-from daddy.run.config import TrainConfig, parse_train_args
+from daddy.run.cli import parse_train_args
+from daddy.run.config import TrainConfig
 from daddy.run.episode_log import EpisodeLogError, EpisodeLogger, open_episode_log
 from daddy.run.exit_codes import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK
 from daddy.run.lock import RunLock, RunLockedError
