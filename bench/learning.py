@@ -440,6 +440,7 @@ def run_random_swarm(args: RunArgs, params: dict[str, Any]) -> Outcome:
     """Uniform random actions on the swarm (nobody reads r_total: RND does not train)."""
     from daddy.game.env import ACTIONS
 
+    set_torch_threads()  # the swarm's RND runs in this process
     rng = np.random.default_rng(args.seed)
     progress, step = Progress(), 0
     with contextlib.redirect_stdout(sys.stderr):  # [SAVESTATE] lines
