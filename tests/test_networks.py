@@ -107,21 +107,27 @@ def test_lru_decay_stays_inside_unit_circle_for_any_parameters() -> None:
     assert (lru._lambda().abs() <= 1).all()
 
 
+def assert_sequence_equals_steps(net: QNetwork, obs: dict[str, torch.Tensor],
+                                 state: torch.Tensor, resets: torch.Tensor) -> None:
+    """`sequence` over T steps gives the Q-values and final state of T `step` calls."""
+    with torch.no_grad():
+        q_seq, final = net.sequence(obs, state, resets)
+        s, qs = state, []
+        for t in range(resets.shape[0]):
+            s = s * (~resets[t]).float()[:, None]
+            q, s = net.step({k: v[t] for k, v in obs.items()}, s)
+            qs.append(q)
+    torch.testing.assert_close(q_seq, torch.stack(qs), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(final, s, rtol=1e-4, atol=1e-5)
+
+
 def test_sequence_equals_stepwise_unroll_with_resets(slim: QNetwork) -> None:
     T, B = 9, 3
     obs = fake_obs((T, B), seed=3)
     state = torch.randn(B, slim.state_size) * 0.5
     resets = torch.zeros(T, B, dtype=torch.bool)
     resets[0, 2] = resets[4, 0] = resets[5, 1] = True
-    with torch.no_grad():
-        q_seq, final = slim.sequence(obs, state, resets)
-        s, qs = state, []
-        for t in range(T):
-            s = s * (~resets[t]).float()[:, None]
-            q, s = slim.step({k: v[t] for k, v in obs.items()}, s)
-            qs.append(q)
-    torch.testing.assert_close(q_seq, torch.stack(qs), rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(final, s, rtol=1e-4, atol=1e-5)
+    assert_sequence_equals_steps(slim, obs, state, resets)
 
 
 def test_sequence_in_two_halves_equals_one_pass(slim: QNetwork) -> None:
@@ -172,12 +178,4 @@ def test_gru_only_preset_has_no_lstm_or_ssm_and_unrolls_like_its_steps() -> None
     obs, resets = fake_obs((T, B), seed=5), torch.zeros(T, B, dtype=torch.bool)
     resets[3, 1] = True
     state = torch.randn(B, net.state_size) * 0.5
-    with torch.no_grad():
-        q_seq, final = net.sequence(obs, state, resets)
-        s, qs = state, []
-        for t in range(T):
-            s = s * (~resets[t]).float()[:, None]
-            q, s = net.step({k: v[t] for k, v in obs.items()}, s)
-            qs.append(q)
-    torch.testing.assert_close(q_seq, torch.stack(qs), rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(final, s, rtol=1e-4, atol=1e-5)
+    assert_sequence_equals_steps(net, obs, state, resets)
