@@ -23,16 +23,16 @@ from pydantic.fields import FieldInfo
 from daddy.run.config import (
     ConfigError,
     TrainConfig,
-    _expand,
-    _read_yaml,
-    _section,
-    _yaml_place,
     check_run_rom,
     checkpoint_settings,
+    expand_env,
     load_run_config,
     make_train_config,
     problems_of,
+    read_yaml,
     report,
+    yaml_place,
+    yaml_section,
 )
 
 
@@ -87,12 +87,12 @@ def build_parser(prog: str = "python -m daddy.train_big") -> argparse.ArgumentPa
 
 def _flag_place(flags: Mapping[str, Any]) -> Callable[[tuple[Any, ...]], str]:
     """Names a problem by its flag when the value came from one ('argument --num-envs: ')."""
-    yaml_place = _yaml_place(TrainConfig)
+    in_yaml = yaml_place(TrainConfig)
 
     def where(loc: tuple[Any, ...]) -> str:
         if len(loc) == 1 and loc[0] in flags:
             return f"argument {_flag(str(loc[0]))}: "
-        return yaml_place(loc)
+        return in_yaml(loc)
 
     return where
 
@@ -102,7 +102,7 @@ def _checked_flags(flags: Mapping[str, Any], environ: Mapping[str, str] | None) 
     named as such before it meets the YAML or a checkpoint."""
     environ = os.environ if environ is None else environ
     problems: list[str] = []
-    out = {k: _expand(v, environ, f"argument {_flag(k)}:", problems) for k, v in flags.items()}
+    out = {k: expand_env(v, environ, f"argument {_flag(k)}:", problems) for k, v in flags.items()}
     try:
         TrainConfig.model_validate(out)
     except ValidationError as e:
@@ -118,7 +118,7 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     flags = {name: getattr(args, name) for name in train_fields() if hasattr(args, name)}
     config = getattr(args, "config", None)
     flags = _checked_flags(flags, environ)
-    yaml_train = _section(_read_yaml(Path(config)), "train", []) if config else {}
+    yaml_train = yaml_section(read_yaml(Path(config)), "train", []) if config else {}
     run_name = flags.get("run_name") or (Path(config).stem if config else None)
     runs_root = flags.get("runs_root") or yaml_train.get("runs_root") or "runs"
     base = checkpoint_settings(Path(str(runs_root)) / run_name) if run_name else {}

@@ -510,7 +510,7 @@ def problems_of(
     return out
 
 
-def _yaml_place(model: type[BaseModel]) -> Callable[[tuple[Any, ...]], str]:
+def yaml_place(model: type[BaseModel]) -> Callable[[tuple[Any, ...]], str]:
     """Places as a run config names them: 'train.num_envs ' for a value, 'train.' for a block."""
 
     def where(loc: tuple[Any, ...]) -> str:
@@ -523,13 +523,13 @@ def _yaml_place(model: type[BaseModel]) -> Callable[[tuple[Any, ...]], str]:
 
 
 # --- loading -------------------------------------------------------------------------------
-def _expand(value: Any, environ: Mapping[str, str], where: str, problems: list[str]) -> Any:
+def expand_env(value: Any, environ: Mapping[str, str], where: str, problems: list[str]) -> Any:
     """${VAR} references replaced from the environment; an unset one is a problem, and the
     setting is left out (so it is not reported twice). `where` names the value's place."""
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
-            v = _expand(v, environ, f"{where}.{k}" if where else str(k), problems)
+            v = expand_env(v, environ, f"{where}.{k}" if where else str(k), problems)
             if v is not _UNSET:
                 out[k] = v
         return out
@@ -547,7 +547,7 @@ def _expand(value: Any, environ: Mapping[str, str], where: str, problems: list[s
     return _ENV_REF.sub(lambda m: environ[m.group(1)], value)
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path) -> Any:
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -568,7 +568,7 @@ def _read_yaml(path: Path) -> Any:
     return doc or {}
 
 
-def _section(doc: Mapping[str, Any], key: str, problems: list[str]) -> dict[str, Any]:
+def yaml_section(doc: Mapping[str, Any], key: str, problems: list[str]) -> dict[str, Any]:
     value = doc.get(key) or {}
     if not isinstance(value, Mapping):
         problems.append(f"{key}: needs a mapping of settings, got {value!r}")
@@ -603,11 +603,11 @@ def load_run_config(
     """Read and validate `runs/<run>.yaml`: train options are defaults <- `base` <- the file's
     <- `overrides`. Raises ConfigError listing every problem, one line each."""
     path = Path(path)
-    doc = _read_yaml(path)
+    doc = read_yaml(path)
     problems = [_unknown_key(str(k), list(TOP_LEVEL_KEYS), "") for k in doc
                 if k not in TOP_LEVEL_KEYS]  # fmt: skip
     run_name = _check_run_name(doc.get("run_name"), path, problems)
-    train = {**(base or {}), **_section(doc, "train", problems)}
+    train = {**(base or {}), **yaml_section(doc, "train", problems)}
     if train.setdefault("run_name", run_name) != run_name:
         problems.append(
             f"train.run_name {train['run_name']!r} differs from run_name {run_name!r}; "
@@ -620,14 +620,14 @@ def load_run_config(
     choice = choose_rom(overrides or {}, yaml_rom, base or {}, environ)
     train["rom"] = choice.spec
     for block in BLOCKS:
-        train[block] = {**train.get(block, {}), **_section(doc, block, problems)}
-    raw = {"run_name": run_name, "train": train, "pipeline": _section(doc, "pipeline", problems)}
-    raw = _expand(raw, os.environ if environ is None else environ, "", problems)
+        train[block] = {**train.get(block, {}), **yaml_section(doc, block, problems)}
+    raw = {"run_name": run_name, "train": train, "pipeline": yaml_section(doc, "pipeline", problems)}
+    raw = expand_env(raw, os.environ if environ is None else environ, "", problems)
     problems.extend(rom_problems(raw.get("train", {}), choice))
     try:
         run = RunConfig.model_validate({**raw, "path": path})
     except ValidationError as e:
-        problems.extend(problems_of(e.errors(), RunConfig, _yaml_place(RunConfig)))
+        problems.extend(problems_of(e.errors(), RunConfig, yaml_place(RunConfig)))
     if problems:
         raise ConfigError(str(path), problems)
     return run
@@ -645,12 +645,12 @@ def make_train_config(
     problems: list[str] = []
     choice = choose_rom(values, None, base or {}, environ)
     values = {**(base or {}), **values, "rom": choice.spec}
-    values = _expand(values, os.environ if environ is None else environ, "", problems)
+    values = expand_env(values, os.environ if environ is None else environ, "", problems)
     problems.extend(rom_problems(values, choice))
     try:
         train = TrainConfig.model_validate(values)
     except ValidationError as e:
-        problems.extend(problems_of(e.errors(), TrainConfig, where or _yaml_place(TrainConfig)))
+        problems.extend(problems_of(e.errors(), TrainConfig, where or yaml_place(TrainConfig)))
     else:
         if train.run_name is None:
             problems.append("run_name is missing; pass --run-name NAME or --config runs/NAME.yaml")
@@ -703,7 +703,7 @@ def rom_problems(train: Mapping[str, Any], choice: RomChoice) -> list[str]:
     """The chosen ROM checked (exists, size, header checksum, SHA-1) before anything runs;
     one line naming where the setting came from."""
     spec = train.get("rom")
-    if not isinstance(spec, str):  # unset ${VAR}: reported by _expand
+    if not isinstance(spec, str):  # unset ${VAR}: reported by expand_env
         return []
     try:
         check_rom(spec, allow_unknown=train.get("allow_unknown_rom") is True)
