@@ -239,9 +239,9 @@ class QNetwork(nn.Module):
         self.encoder = Encoder(cfg, feature_dim, out_dim=2 * g)
         self.gru = nn.GRUCell(2 * g, g)
         if not cfg.hierarchy:
-            m = s = 0
-        self.lstm = nn.LSTMCell(g, m) if m else None
-        self.ssm = LRU(m, s) if s else None
+            m = s = 0  # GRU only: no LSTM or SSM, and no state for them
+        self.lstm = nn.LSTMCell(g, m) if cfg.hierarchy else None
+        self.ssm = LRU(m, s) if cfg.hierarchy else None
         head_in = g + m + s  # skip connections: the head sees every time scale
         head_hidden = max(g, m, s)
         self.value = nn.Sequential(
@@ -281,7 +281,7 @@ class QNetwork(nn.Module):
         gh, lh, lc, x = self._unpack(state)
         e = self.encoder(obs)
         gh = self.gru(e, gh)
-        if self.lstm is None or self.ssm is None:  # GRU only
+        if not self.cfg.hierarchy:  # GRU only: lh is (B, 0)
             return self._q(gh, lh, lh), self._pack(gh, lh, lc, x)
         lh, lc = self.lstm(gh, (lh, lc))
         y, x = self.ssm.step(lh, x)
@@ -307,12 +307,12 @@ class QNetwork(nn.Module):
         g_out, l_out = [], []
         for t in range(T):
             gh = self.gru(e[t], gh * keep[t])
-            if self.lstm is not None:
+            if self.cfg.hierarchy:
                 lh, lc = self.lstm(gh, (lh * keep[t], lc * keep[t]))
             g_out.append(gh)
             l_out.append(lh)
         gs, ls = torch.stack(g_out), torch.stack(l_out)
-        if self.ssm is None:  # GRU only: lh and ls are (…, 0)
+        if not self.cfg.hierarchy:  # GRU only: lh and ls are (…, 0)
             return self._q(gs, ls, ls), self._pack(gh, lh, lc, x)
         y, x = self.ssm.scan(ls, x, resets)
         return self._q(gs, ls, y), self._pack(gh, lh, lc, x)

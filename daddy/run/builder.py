@@ -93,9 +93,14 @@ def build(cfg: TrainConfig, paths: RunPaths, rom: Rom) -> Components:
 
 
 def make_envs(c: Components) -> VecEnv:
+    """The run's emulator pool."""
+    return make_pool(c.rom, c.cfg, c.curriculum)
+
+
+def make_pool(rom: Rom, cfg: TrainConfig, curriculum: CurriculumManager) -> VecEnv:
     """The emulator pool; every reset spawns from the state the curriculum draws."""
-    env_fn = partial(make_env, c.rom, max_episode_steps=c.cfg.max_episode_steps)
-    return VecEnv(env_fn, c.cfg.num_envs, reset_state=c.curriculum.reset_state,
+    env_fn = partial(make_env, rom, max_episode_steps=cfg.max_episode_steps)
+    return VecEnv(env_fn, cfg.num_envs, reset_state=curriculum.reset_state,
                   restart_on_error=True)  # fmt: skip
 
 
@@ -119,9 +124,7 @@ def open_swarm(cfg: TrainConfig, paths: RunPaths | None = None, rom: Rom | None 
     torch.manual_seed(cfg.seed)
     index = open_savestates(cfg.run_name, rom, paths)
     curriculum = CurriculumManager(index, cfg.curriculum_config(), cfg.num_envs, seed=cfg.seed)
-    env_fn = partial(make_env, rom, max_episode_steps=cfg.max_episode_steps)
-    vec = VecEnv(env_fn, cfg.num_envs, reset_state=curriculum.reset_state, restart_on_error=True)
-    return Swarm(vec, curriculum, make_watcher(curriculum.cfg, cfg.num_envs, index),
+    return Swarm(make_pool(rom, cfg, curriculum), curriculum, make_watcher(curriculum.cfg, cfg.num_envs, index),
                  VisitCounts(), IntrinsicRewards(cfg.intrinsic_config(), cfg.num_envs),
                  pressure_every=cfg.log_interval, rnd_train_every=rnd_train_every,
                  seed=cfg.seed)  # fmt: skip

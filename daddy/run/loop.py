@@ -200,7 +200,7 @@ class TrainLoop:
             c.replay.add(prev_obs, actions, turn.rewards.r_total, turn.terminated, firsts, states)
             self.interval.add(turn.rewards)
             firsts = swarm.firsts.copy()
-            s.counters.step += cfg.num_envs
+            s.counters.step = swarm.step  # env steps, summed over envs (the swarm counts them)
             self.terminal.progress(s.counters.step)
             lap("rewards")
 

@@ -149,9 +149,10 @@ class Swarm:
         rewards = self.intrinsic.step(obs, games, newly, r_env)  # text-box rule inside
         self.sums.add(rewards)
         self.step += self.num_envs
-        ended = [self._end_episode(int(i), infos[i]) for i in np.flatnonzero(dones)]
-        for i in np.flatnonzero(dones):
-            self._start_episode(int(i), infos[int(i)]["game"])
+        done_ids = np.flatnonzero(dones).tolist()
+        ended = [self._end_episode(i, infos[i]) for i in done_ids]
+        for i in done_ids:
+            self._start_episode(i, infos[i]["game"])
         self._steer()
         self._train_curiosity(obs)
         self.books_s = time.perf_counter() - t0
