@@ -149,3 +149,22 @@ def test_actor_state_dict_round_trip_continues_identically(net: QNetwork) -> Non
 def test_actor_load_rejects_other_env_count(net: QNetwork) -> None:
     with pytest.raises(ValueError, match="num-envs"):
         Actor(net, 2).load_state_dict(Actor(net, 3).state_dict())
+
+
+def test_policy_stats_count_greedy_actions_random_draws_and_q_spread(net: QNetwork) -> None:
+    """The `policy/` tags: greedy histogram over every step, ε's draws, spread of Q."""
+    actor = Actor(net, num_envs=2, seed=5)
+    obs = obs_batch(2)
+    q, _ = net.step({k: torch.as_tensor(v) for k, v in obs_batch(2).items()}, net.initial_state(2))
+    greedy = q.argmax(-1).numpy()
+    actor.act(obs, np.array([0.0, 1.0]), firsts=np.ones(2, bool))  # env 1 always draws
+    tags = actor.stats.take(("down", "left", "right", "up", "a", "b", "start"))
+    names = ["down", "left", "right", "up", "a", "b", "start"]
+    expected = np.bincount(greedy, minlength=7) / 2
+    np.testing.assert_allclose([tags[f"policy/greedy_{n}"] for n in names], expected)
+    assert tags["policy/random_share"] == 0.5
+    spread = (q.max(-1).values - q.min(-1).values).mean().item()
+    assert tags["policy/q_spread"] == pytest.approx(spread, rel=1e-5)
+    assert 0 <= tags["policy/q_gap"] <= tags["policy/q_spread"]
+    assert 0 <= tags["policy/greedy_entropy"] <= 1
+    assert actor.stats.take(tuple(names)) == {}  # counting starts anew after each take

@@ -117,6 +117,50 @@ class EpsilonSchedule:
         return self.start * math.exp(frac * math.log(self.end / self.start))
 
 
+class PolicyStats:
+    """What the acting policy did since the last `take`: the greedy actions' histogram, the
+    share of actions drawn at random and the Q-values' spread over actions.
+
+    Why: "is the agent learning?" is first "does the greedy policy do anything but press one
+    button?". An untrained net's argmax is nearly constant over states, so its steps are worth
+    less than random ones; these tags show when that changes.
+    """
+
+    def __init__(self, num_actions: int) -> None:
+        self.num_actions = num_actions
+        self.restart()
+
+    def restart(self) -> None:
+        self.greedy = np.zeros(self.num_actions, np.int64)
+        self.random_taken, self.n = 0, 0
+        self.spread_sum = self.gap_sum = 0.0
+
+    def add(self, q: torch.Tensor, greedy: np.ndarray, randomised: int) -> None:
+        """One acting step: Q (B, A), the greedy actions (B,), how many were replaced at random."""
+        top2 = q.topk(min(2, q.shape[-1]), dim=-1).values
+        self.greedy += np.bincount(greedy, minlength=self.num_actions)
+        self.random_taken += randomised
+        self.spread_sum += float((q.max(-1).values - q.min(-1).values).sum())
+        self.gap_sum += float((top2[:, 0] - top2[:, -1]).sum())
+        self.n += len(greedy)
+
+    def take(self, names: tuple[str, ...]) -> dict[str, float]:
+        """Tags over the steps since the last call (`policy/...`), then start counting anew."""
+        if self.n == 0:
+            return {}
+        share = self.greedy / self.n
+        nz = share[share > 0]
+        out = {f"policy/greedy_{name}": float(v) for name, v in zip(names, share)}
+        out |= {
+            "policy/greedy_entropy": float(-(nz * np.log(nz)).sum() / np.log(self.num_actions)),
+            "policy/random_share": self.random_taken / self.n,
+            "policy/q_spread": self.spread_sum / self.n,
+            "policy/q_gap": self.gap_sum / self.n,
+        }
+        self.restart()
+        return out
+
+
 class Actor:
     """ε-greedy acting with a recurrent state per env."""
 
@@ -128,6 +172,7 @@ class Actor:
         self.net, self.num_envs, self.device = net, num_envs, torch.device(device)
         self.state = net.initial_state(num_envs, self.device)
         self.rngs = [make_rng(s) for s in np.random.SeedSequence(seed).spawn(num_envs)]
+        self.stats = PolicyStats(net.num_actions)
 
     def reset(self, env_ids: np.ndarray | list[int]) -> None:
         """Zero these envs' recurrent state: call when their episode starts."""
@@ -150,11 +195,13 @@ class Actor:
         q, self.state = self.net.step(as_tensors(obs, self.device), before)
         if q.shape[0] != self.num_envs:
             raise ValueError(f"observation batch has {q.shape[0]} envs, actor has {self.num_envs}")
-        actions = q.argmax(dim=-1).cpu().numpy().astype(np.int64)
+        greedy = q.argmax(dim=-1).cpu().numpy().astype(np.int64)
+        actions, randomised = greedy.copy(), 0
         for i, rng in enumerate(self.rngs):  # always 2 draws/env: the stream stays aligned
             u, a = rng.random(), rng.integers(self.net.num_actions)
             if u < eps[i]:
-                actions[i] = a
+                actions[i], randomised = a, randomised + 1
+        self.stats.add(q.float(), greedy, randomised)
         return actions, before.float().cpu().numpy()
 
     def state_dict(self) -> dict[str, np.ndarray]:

@@ -25,6 +25,7 @@ import numpy as np
 
 from daddy.eval.rollout import start_evaluation
 from daddy.game.milestones import DEFAULT_MILESTONES
+from daddy.game.spec import ACTIONS
 from daddy.io import atomic_write
 from daddy.run.builder import Components
 from daddy.run.checkpoint import CheckpointError
@@ -357,7 +358,7 @@ class TrainLoop:
         time split (`time/<phase>_share`) and the best so far."""
         c, iv = self.c, self.interval
         updates = c.learner.updates
-        out = {**interval_scalars(stats), **iv.learn_means(),
+        out = {**interval_scalars(stats), **iv.learn_means(), **c.actor.stats.take(ACTIONS),
                **posterior_scalars(dict(zip(c.intrinsic.posteriors.names,
                                             c.intrinsic.posteriors.mean_array().tolist()))),
                **{f"curriculum/{k}": v for k, v in c.curriculum.summary_dict().items()},
