@@ -26,7 +26,7 @@ class AgentConfig:
     """Recurrent Q-learning (R2D2-style) hyperparameters.
 
     A field that is also a train_big option has the option's name (TrainConfig.agent_config
-    passes them by name); `period`, `adam_eps`, `grad_clip`, `loss` and `double_q` are not options.
+    passes them by name); `period`, `grad_clip`, `loss` and `double_q` are not options.
     """
 
     gamma: float = 0.99
