@@ -793,6 +793,24 @@ def milestone_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str
     return "\n".join(lines)
 
 
+def runs_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
+    """One row per result: which commit and machine it ran on, and its badges — the medians'
+    provenance, since runs of one table are spread over sessions and commits."""
+    n_badges = badge_columns(grouped)
+    head = ["run", "seed", *[f"badge {k}" for k in range(1, n_badges + 1)], "commit", "host",
+            "CPUs", "wall-clock"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (method, budget), runs in grouped.items():
+        for r in runs:
+            badges = [fmt_steps([r["badge_steps"].get(str(k))], budget).split(" (")[0]
+                      for k in range(1, n_badges + 1)]  # fmt: skip
+            cells = [f"{method} ({budget:,})", str(r["seed"]), *badges, str(r.get("git") or "—"),
+                     str(r.get("host") or "—"), str(r.get("cpus") or "—"),
+                     f"{r['wall_s'] / 60:.1f} min"]  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def ppo_ratio(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> list[str]:
     """The issue's target: Daddy's first badge in <= 1/3 of PPO's steps (same budget)."""
     lines = []
@@ -901,6 +919,7 @@ def cmd_aggregate(ns: argparse.Namespace) -> None:
             "\n".join(swarm_ratio(grouped)),
             milestone_table(grouped),
             posterior_table(grouped),
+            runs_table(grouped),
         )
         if t
     )

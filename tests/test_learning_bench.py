@@ -25,7 +25,8 @@ def record(method: str, seed: int, badge1: int | None, starter: int | None, epis
         "badge_steps": {"1": badge1, "2": None, "3": None}, "milestone_steps": milestones,
         "milestones_found": sum(v is not None for v in milestones.values()),
         "cells_visited": 100 + seed, "posteriors": {}, "wall_s": 60.0, "sps": 5000.0,
-        "loop_sps": 5000.0, "steps_per_cpu_s": 2500.0,
+        "loop_sps": 5000.0, "steps_per_cpu_s": 2500.0, "git": f"abc{seed}", "host": "vm",
+        "cpus": 2,
     }  # fmt: skip
 
 
@@ -55,6 +56,8 @@ def test_aggregate_table_medians_and_ratio(tmp_path: Path) -> None:
     assert "daddy/PPO steps to badge 1 = 0.27 (target <= 0.33)" in table
     assert rows["got_starter"].endswith("| 12,000 (3/3) | 5,000 (3/3) |")  # PPO first, then Daddy
     assert "route_1" not in rows  # no method reached it: no row
+    runs_rows = [x for x in table.splitlines() if x.startswith("| daddy (300,000) |")]
+    assert runs_rows[2] == "| daddy (300,000) | 2 | > 300,000 | > 300,000 | > 300,000 | abc2 | vm | 2 | 1.0 min |"
     assert (tmp_path / "learning.png").stat().st_size > 0
 
 
