@@ -41,8 +41,10 @@ class AgentConfig:
     """a sequence (and its stored recurrent state) starts every `period` steps"""
     lr: float = 1e-4
     """Adam learning rate"""
-    adam_eps: float = 1e-3
-    """Adam epsilon (R2D2 uses 1e-3: steadier with rescaled values)"""
+    adam_eps: float = 1e-8
+    """Adam epsilon. Not R2D2's 1e-3: the intrinsic rewards here (~0.03 a step) give gradients of
+    ~2-5e-5 per weight, and an epsilon 20-50x above them shrinks every Adam step as much (the
+    greedy policy then pressed one button for 60k+ steps, bench/README_learning.md)"""
     batch_size: int = 32
     """sequences per update"""
     target_update_interval: int = 1000

@@ -162,8 +162,8 @@ class TrainConfig(_Settings):
     """env steps collected before the first update"""
     lr: Float = Field(1e-4, gt=0)
     """Adam learning rate"""
-    adam_eps: Float = Field(1e-3, gt=0)
-    """Adam epsilon: keep it well below the gradients' size, or it divides the step down"""
+    adam_eps: Float = Field(1e-8, gt=0)
+    """Adam epsilon: well below the gradients (~1e-5 per weight here), or it divides the steps down"""
     gamma: Float = Field(0.99, ge=0, le=1)
     """discount factor"""
     n_step: Int = Field(5, ge=1)
