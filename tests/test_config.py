@@ -330,6 +330,7 @@ def test_component_configs_share_the_options_names() -> None:
         burn_in=10,
         eps_schedule="exponential",
         target_update_interval=77,
+        adam_eps=1e-6,
         curriculum_late=0.0,
         beta_rnd=0.5,
         curriculum={"migration": False},
@@ -337,6 +338,7 @@ def test_component_configs_share_the_options_names() -> None:
     agent = cfg.agent_config()
     assert (agent.burn_in, agent.seq_len, agent.trace_len, agent.period) == (10, 30, 20, 10)
     assert (agent.eps_schedule, agent.target_update_interval) == ("exponential", 77)
+    assert agent.adam_eps == 1e-6 and TrainConfig(run_name="x").agent_config().adam_eps == 1e-8
     cur = cfg.curriculum_config()
     assert cur.mixture == {"early": 0.45, "mid": 0.35, "late": 0.0} and cur.migration is False
     assert cfg.intrinsic_config().beta_rnd == 0.5

@@ -100,6 +100,12 @@ def test_burn_in_starts_from_the_stored_state(learner: Learner) -> None:
     assert q_a.shape[0] == learner.cfg.window - learner.cfg.burn_in
 
 
+def test_adam_epsilon_reaches_the_optimizer() -> None:
+    """`--adam-eps` is the optimizer's: at ~1e-5 gradients per weight, 1e-3 stalls learning."""
+    learner = Learner(QNetwork(TINY), tiny_cfg(adam_eps=1e-6), "cpu")
+    assert learner.optimizer.param_groups[0]["eps"] == 1e-6
+
+
 def test_update_changes_weights_and_reports_metrics(learner: Learner) -> None:
     batch = filled_replay(learner.cfg, learner.net).sample(4)
     before = [p.detach().clone() for p in learner.net.parameters()]
