@@ -1,0 +1,71 @@
+"""Who finds the new places: Daddy's explorer envs (always random) or its greedy envs?
+
+Every trigger savestate (a milestone, a map first entered at a story stage) is a discovery, and
+its `[SAVESTATE]` line in the run's train.log names the env that made it. train_big gives the
+first round(explore_envs * num_envs) envs ε = 1; the rest follow ε's schedule. After ε has
+decayed, the discoveries per env of each group say whether the greedy policy explores better or
+worse than random actions from the same spawn states (each env spends the same steps):
+`greedy_vs_random` > 1 means a greedy env finds more than a random one.
+
+    python bench/discoveries.py runs/bench_learning/runs/bench_daddy_s0 --after 100000
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+SAVESTATE = re.compile(r"^\[SAVESTATE\] (\S+) tier=\S+ env=(\d+) step=(\d+) ")
+
+
+def discoveries(log: Path) -> list[tuple[str, int, int]]:
+    """(trigger name, env, step) of every trigger savestate in a train.log, in order."""
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        m = SAVESTATE.match(line)
+        if m:
+            out.append((m.group(1), int(m.group(2)), int(m.group(3))))
+    return out
+
+
+def split(found: list[tuple[str, int, int]], explorers: int, num_envs: int, after: int) -> dict[str, Any]:
+    """Discoveries after step `after` by explorer envs (ids < explorers) and greedy envs."""
+    late = [(name, env) for name, env, step in found if step > after]
+    by_explorers = sum(env < explorers for _, env in late)
+    by_greedy = len(late) - by_explorers
+    greedy_envs = num_envs - explorers
+    per_explorer = by_explorers / explorers if explorers else None
+    per_greedy = by_greedy / greedy_envs if greedy_envs else None
+    ratio = per_greedy / per_explorer if per_explorer and per_greedy is not None else None
+    return {
+        "after_step": after, "discoveries": len(late), "by_explorer_envs": by_explorers,
+        "by_greedy_envs": by_greedy, "explorer_envs": explorers, "greedy_envs": greedy_envs,
+        "explorer_share": by_explorers / len(late) if late else None,
+        "greedy_vs_random": ratio,
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("run_dir", type=Path, help="a train_big run folder (holds train.log)")
+    p.add_argument("--after", type=int, default=0, help="count discoveries after this env step")
+    p.add_argument("--num-envs", type=int, default=8)
+    p.add_argument("--explore-envs", type=float, default=0.25, help="train_big's --explore-envs")
+    ns = p.parse_args(argv)
+    log = ns.run_dir / "train.log"
+    if not log.is_file():
+        raise SystemExit(f"{log} not found: pass a train_big run folder (runs/<run>)")
+    from daddy.run.loop import env_epsilons  # the rule that picks the explorer envs
+
+    explorers = int((env_epsilons(0.0, ns.num_envs, ns.explore_envs) == 1.0).sum())
+    result = split(discoveries(log), explorers, ns.num_envs, ns.after)
+    print(json.dumps({"bench": "discoveries", "run": str(ns.run_dir), **result}))
+
+
+if __name__ == "__main__":
+    main()
