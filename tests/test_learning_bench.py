@@ -84,3 +84,24 @@ def test_aggregate_compares_daddy_with_the_better_swarm_baseline(tmp_path: Path)
     # medians: ppo_swarm 90,000 < random_swarm 120,000; daddy 40,000 / 90,000 = 0.44
     assert "badge 1: 0.44 of ppo_swarm (met)" in line
     assert "badge 2: neither" in line
+
+
+def test_discoveries_split_explorer_and_greedy_envs(tmp_path: Path) -> None:
+    """bench/discoveries.py: per-env discoveries of the random (explorer) and greedy envs after
+    a step, read from train.log's [SAVESTATE] lines (8 envs, explore_envs 0.25: envs 0-1)."""
+    lines = [
+        "[SAVESTATE] got_starter tier=early env=5 step=900 map=0x28 -> a.state; migrating envs []",
+        "[STEP 1000/5000 20.0%] sps=1",
+        "[SAVESTATE] route_1 tier=early env=0 step=1200 map=0x0C -> b.state; migrating envs [3]",
+        "[SAVESTATE] map_0x01_s3 tier=early env=1 step=1300 map=0x01 -> c.state; migrating envs []",
+        "[SAVESTATE] viridian_city tier=early env=7 step=1400 map=0x01 -> d.state; migrating envs []",
+    ]
+    (tmp_path / "train.log").write_text("\n".join(lines) + "\n")
+    out = subprocess.run([sys.executable, "bench/discoveries.py", str(tmp_path), "--after", "1000"],
+                         cwd=REPO, capture_output=True, text=True, check=True)  # fmt: skip
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (got["discoveries"], got["by_explorer_envs"], got["by_greedy_envs"]) == (3, 2, 1)
+    assert got["greedy_vs_random"] == (1 / 6) / (2 / 2)
+    missing = subprocess.run([sys.executable, "bench/discoveries.py", str(tmp_path / "none")],
+                             cwd=REPO, capture_output=True, text=True, check=False)  # fmt: skip
+    assert missing.returncode != 0 and "train.log not found" in missing.stderr
