@@ -50,6 +50,14 @@ def split(found: list[tuple[str, int, int]], explorers: int, num_envs: int, afte
     }  # fmt: skip
 
 
+def of_run(run_dir: Path, num_envs: int, explore_envs: float, after: int) -> dict[str, Any]:
+    """`split` for a train_big run folder, with train_big's own rule for the explorer envs."""
+    from daddy.run.loop import env_epsilons
+
+    explorers = int((env_epsilons(0.0, num_envs, explore_envs) == 1.0).sum())
+    return split(discoveries(run_dir / "train.log"), explorers, num_envs, after)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run_dir", type=Path, help="a train_big run folder (holds train.log)")
@@ -60,10 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     log = ns.run_dir / "train.log"
     if not log.is_file():
         raise SystemExit(f"{log} not found: pass a train_big run folder (runs/<run>)")
-    from daddy.run.loop import env_epsilons  # the rule that picks the explorer envs
-
-    explorers = int((env_epsilons(0.0, ns.num_envs, ns.explore_envs) == 1.0).sum())
-    result = split(discoveries(log), explorers, ns.num_envs, ns.after)
+    result = of_run(ns.run_dir, ns.num_envs, ns.explore_envs, ns.after)
     print(json.dumps({"bench": "discoveries", "run": str(ns.run_dir), **result}))
 
 

@@ -135,6 +135,7 @@ class Outcome:
     cells_visited: int
     posteriors: dict[str, float] | None = None  # Daddy's final Beta posterior means
     loop_s: float | None = None  # wall-clock of the acting/learning loop alone, when known
+    discoveries: dict[str, Any] | None = None  # Daddy: greedy vs explorer envs (discoveries.py)
 
     @classmethod
     def from_progress(cls, p: Progress, steps_done: int, loop_s: float) -> Outcome:
@@ -351,9 +352,20 @@ def run_daddy(args: RunArgs, params: dict[str, Any]) -> Outcome:
     if code != 0:
         raise SystemExit(f"train_big stopped with exit code {code} before step {args.steps}")
     outcome = daddy_outcome(paths.dir, paths.states)
+    outcome.discoveries = greedy_discoveries(paths.dir, cfg)
     if not args.keep_checkpoint:  # mostly the replay buffer (--set replay_memory_mb), on disk
         shutil.rmtree(paths.checkpoints, ignore_errors=True)
     return outcome
+
+
+def greedy_discoveries(run_dir: Path, cfg: Any) -> dict[str, Any]:
+    """Who made the run's discoveries once ε had decayed: the explorer (always random) envs or
+    the greedy ones, per env. Why: it says whether the learned policy explores better than
+    random actions from the same spawn states (issue 17's measured limit)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/discoveries.py
+    from discoveries import of_run
+
+    return of_run(run_dir, cfg.num_envs, cfg.explore_envs, after=cfg.eps_decay_steps)
 
 
 def daddy_outcome(run_dir: Path, states_dir: Path) -> Outcome:
@@ -532,6 +544,7 @@ def result_record(
         "milestones_found": len(out.milestone_step),
         "cells_visited": out.cells_visited,
         "posteriors": out.posteriors,
+        "discoveries": out.discoveries,
         "wall_s": round(wall_s, 1),
         "sps": round(out.steps_done / wall_s, 1) if wall_s > 0 else None,
         "loop_sps": round(out.steps_done / out.loop_s, 1) if out.loop_s else None,
@@ -798,7 +811,7 @@ def runs_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
     provenance, since runs of one table are spread over sessions and commits."""
     n_badges = badge_columns(grouped)
     head = ["run", "seed", *[f"badge {k}" for k in range(1, n_badges + 1)], "commit", "host",
-            "CPUs", "wall-clock"]  # fmt: skip
+            "CPUs", "wall-clock", "greedy/random finds"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (method, budget), runs in grouped.items():
         for r in runs:
@@ -806,9 +819,16 @@ def runs_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
                       for k in range(1, n_badges + 1)]  # fmt: skip
             cells = [f"{method} ({budget:,})", str(r["seed"]), *badges, str(r.get("git") or "—"),
                      str(r.get("host") or "—"), str(r.get("cpus") or "—"),
-                     f"{r['wall_s'] / 60:.1f} min"]  # fmt: skip
+                     f"{r['wall_s'] / 60:.1f} min", greedy_share(r)]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def greedy_share(result: dict[str, Any]) -> str:
+    """Discoveries of one greedy env per discovery of one explorer env after ε decayed ('—' for
+    methods without both kinds of env)."""
+    ratio = (result.get("discoveries") or {}).get("greedy_vs_random")
+    return "—" if ratio is None else f"{ratio:.2f}"
 
 
 def ppo_ratio(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> list[str]:

@@ -1,4 +1,5 @@
-"""`bench/learning.py aggregate`: medians over seeds, censored steps, the PPO ratio line.
+"""`bench/learning.py`: aggregation (medians over seeds, censored steps, the PPO ratio line) and
+one short real Daddy run.
 
 The runs themselves take CPU-hours (run by hand); the aggregation that turns their JSON into the
 README table is checked here on hand-made results with known medians.
@@ -37,7 +38,7 @@ def test_aggregate_table_medians_and_ratio(tmp_path: Path) -> None:
         record("ppo", 2, 150_000, 14_000, 2048),
         record("daddy", 0, 30_000, 4_000, 512),
         record("daddy", 1, 40_000, 5_000, 512),
-        record("daddy", 2, None, 6_000, 512),
+        {**record("daddy", 2, None, 6_000, 512), "discoveries": {"greedy_vs_random": 0.25}},
     ]
     for r in runs:
         (tmp_path / f"{r['method']}_s{r['seed']}.json").write_text(json.dumps(r))
@@ -57,7 +58,8 @@ def test_aggregate_table_medians_and_ratio(tmp_path: Path) -> None:
     assert rows["got_starter"].endswith("| 12,000 (3/3) | 5,000 (3/3) |")  # PPO first, then Daddy
     assert "route_1" not in rows  # no method reached it: no row
     runs_rows = [x for x in table.splitlines() if x.startswith("| daddy (300,000) |")]
-    assert runs_rows[2] == "| daddy (300,000) | 2 | > 300,000 | > 300,000 | > 300,000 | abc2 | vm | 2 | 1.0 min |"
+    assert runs_rows[2] == "| daddy (300,000) | 2 | > 300,000 | > 300,000 | > 300,000 | abc2 | vm | 2 | 1.0 min | 0.25 |"
+    assert runs_rows[1].endswith("| 1.0 min | — |")  # a result without the split
     assert (tmp_path / "learning.png").stat().st_size > 0
 
 
@@ -105,3 +107,25 @@ def test_discoveries_split_explorer_and_greedy_envs(tmp_path: Path) -> None:
     missing = subprocess.run([sys.executable, "bench/discoveries.py", str(tmp_path / "none")],
                              cwd=REPO, capture_output=True, text=True, check=False)  # fmt: skip
     assert missing.returncode != 0 and "train.log not found" in missing.stderr
+
+
+def test_daddy_run_records_cells_and_greedy_discoveries(tmp_path: Path) -> None:
+    """`learning.py run --method daddy`, a real short train_big run on the practice cartridge: the
+    result JSON has the budget done, the visited cells, and the discoveries split (after ε has
+    decayed, here at once) counted over the same train.log the run wrote."""
+    out, work = tmp_path / "out", tmp_path / "work"
+    cmd = [sys.executable, "bench/learning.py", "run", "--method", "daddy", "--seed", "0",
+           "--steps", "2400", "--num-envs", "4", "--max-episode-steps", "600", "--out", str(out),
+           "--work", str(work), "--set", "learning_starts=400", "--set", "eps_decay_steps=1",
+           "--set", "replay_memory_mb=16", "--set", "log_interval=400"]  # fmt: skip
+    subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True, timeout=600)
+    got = json.loads((out / "daddy_s0.json").read_text())
+    assert (got["method"], got["steps_done"], got["num_envs"]) == ("daddy", 2400, 4)
+    assert got["params"]["train"]["eps_decay_steps"] == 1 and got["cells_visited"] > 0
+    split = got["discoveries"]
+    assert (split["after_step"], split["explorer_envs"], split["greedy_envs"]) == (1, 1, 3)
+    log = (work / "runs" / "bench_daddy_s0" / "train.log").read_text().splitlines()
+    late = [ln for ln in log if ln.startswith("[SAVESTATE]")
+            and int(ln.split(" step=")[1].split()[0]) > 1]  # fmt: skip
+    assert split["discoveries"] == len(late) > 0
+    assert split["by_explorer_envs"] == sum(" env=0 " in ln for ln in late)
