@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from discoveries import of_run as discoveries_of_run  # bench/discoveries.py, beside this script
 
 from daddy.game.milestones import DEFAULT_MILESTONES, STORY_ORDER, reached_mask, watch_key
 from daddy.game.ram import GameState
@@ -362,10 +363,7 @@ def greedy_discoveries(run_dir: Path, cfg: Any) -> dict[str, Any]:
     """Who made the run's discoveries once ε had decayed: the explorer (always random) envs or
     the greedy ones, per env. Why: it says whether the learned policy explores better than
     random actions from the same spawn states (issue 17's measured limit)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/discoveries.py
-    from discoveries import of_run
-
-    return of_run(run_dir, cfg.num_envs, cfg.explore_envs, after=cfg.eps_decay_steps)
+    return discoveries_of_run(run_dir, cfg.num_envs, cfg.explore_envs, after=cfg.eps_decay_steps)
 
 
 def daddy_outcome(run_dir: Path, states_dir: Path) -> Outcome:
