@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from daddy.agent.actor import Actor, AgentConfig, EpsilonSchedule
+from daddy.agent.actor import Actor, AgentConfig, EpsilonSchedule, boltzmann_actions
 from daddy.agent.networks import QNetwork, model_config
 
 
@@ -168,3 +168,34 @@ def test_policy_stats_count_greedy_actions_random_draws_and_q_spread(net: QNetwo
     assert 0 <= tags["policy/q_gap"] <= tags["policy/q_spread"]
     assert 0 <= tags["policy/greedy_entropy"] <= 1
     assert actor.stats.take(tuple(names)) == {}  # counting starts anew after each take
+
+
+def test_boltzmann_actions_follow_the_softmax_of_standardised_q() -> None:
+    """Inverse-CDF draws: the same uniforms pick the same actions at any Q scale."""
+    q = torch.tensor([[0.0, 0.0, 3.0], [1.0, 1.0, 1.0]])
+    z = (q[0] - q[0].mean()) / q[0].std()
+    cdf = torch.softmax(z / 0.5, -1).cumsum(-1).numpy()
+    u = np.array([cdf[1] - 1e-3, 0.5])  # row 0: just below the second edge -> action 1
+    assert boltzmann_actions(q, 0.5, u).tolist() == [1, 1]  # row 1: equal Q -> uniform thirds
+    assert boltzmann_actions(q * 1e-3 + 7, 0.5, u).tolist() == [1, 1]  # scale-free
+    assert boltzmann_actions(q, 0.5, np.array([0.9999, 0.9999])).tolist() == [2, 2]
+    draws = boltzmann_actions(q[:1].expand(4000, 3), 0.5, np.random.default_rng(0).random(4000))
+    np.testing.assert_allclose(np.bincount(draws, minlength=3) / 4000, np.diff(cdf, prepend=0),
+                               atol=0.02)  # fmt: skip
+
+
+def test_boltzmann_actor_samples_reproducibly_and_resumes(net: QNetwork) -> None:
+    """Temperature > 0: non-random steps vary around argmax; a resumed actor draws the same."""
+    obs = obs_batch(3)
+    hot = Actor(net, num_envs=3, seed=2, temperature=1.0)
+    acts = np.stack([hot.act(obs, 0.0, firsts=np.ones(3, bool))[0] for _ in range(60)])
+    assert all(len(set(acts[:, i])) > 1 for i in range(3))  # argmax would repeat one action
+    again = Actor(net, num_envs=3, seed=2, temperature=1.0)
+    np.testing.assert_array_equal(acts[0], again.act(obs, 0.0, firsts=np.ones(3, bool))[0])
+    resumed = Actor(net, num_envs=3, seed=9, temperature=1.0)
+    resumed.load_state_dict(again.state_dict())
+    np.testing.assert_array_equal(resumed.act(obs, 0.0)[0], again.act(obs, 0.0)[0])
+    with pytest.raises(ValueError, match="temperature"):
+        Actor(net, num_envs=1, temperature=-1.0)
+    with pytest.raises(ValueError, match="act_temperature"):
+        AgentConfig(act_temperature=-0.1)

@@ -65,6 +65,9 @@ class AgentConfig:
     """ε from `eps_decay_steps` on"""
     eps_decay_steps: int = 1_000_000
     """env steps over which ε moves from start to end"""
+    act_temperature: float = 0.0
+    """how non-random steps pick: 0 = argmax Q (ε-greedy); > 0 = sample softmax(z / T), z the
+    env's Q-values standardised over actions (Boltzmann acting on a scale-free Q)"""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.gamma <= 1.0:
@@ -76,6 +79,8 @@ class AgentConfig:
             raise ValueError(f"need 0 <= burn_in < seq_len, got {self.burn_in} and {self.seq_len}")
         if self.lr <= 0 or self.adam_eps <= 0 or self.grad_clip <= 0:
             raise ValueError("lr, adam_eps and grad_clip must be > 0")
+        if self.act_temperature < 0:
+            raise ValueError(f"act_temperature must be >= 0, got {self.act_temperature}")
         if self.loss not in ("huber", "mse"):
             raise ValueError(f"loss must be 'huber' or 'mse', got {self.loss!r}")
         self.epsilon_schedule()  # validates the ε fields
@@ -163,14 +168,34 @@ class PolicyStats:
         return out
 
 
+def boltzmann_actions(q: torch.Tensor, temperature: float, uniforms: np.ndarray) -> np.ndarray:
+    """Actions (B,) drawn by inverse CDF with `uniforms` (B,) from softmax(z / temperature), z
+    each row of Q (B, A) standardised over actions.
+
+    Why standardised: the Q-values' action gaps here are ~0.5-3% of their size and drift with
+    the intrinsic rewards, so a temperature in Q units would be right at one step and wrong at
+    the next; on z the temperature means the same all run (T = 1: an action 2.4 sd above the
+    others gets ~3/4 of the draws; equal Q-values give uniform draws).
+    """
+    q = q.double()
+    z = (q - q.mean(-1, keepdim=True)) / q.std(-1, keepdim=True).clamp_min(1e-12)
+    cdf = torch.softmax(z / temperature, dim=-1).cumsum(-1).cpu().numpy()
+    picks = (cdf < uniforms[:, None] * cdf[:, -1:]).sum(-1)
+    return np.minimum(picks, q.shape[-1] - 1).astype(np.int64)
+
+
 class Actor:
-    """ε-greedy acting with a recurrent state per env."""
+    """ε-greedy (or ε-Boltzmann, `temperature` > 0) acting with a recurrent state per env."""
 
     def __init__(
-        self, net: QNetwork, num_envs: int, device: torch.device | str = "cpu", seed: int = 0
-    ) -> None:
+        self, net: QNetwork, num_envs: int, device: torch.device | str = "cpu", seed: int = 0,
+        temperature: float = 0.0,
+    ) -> None:  # fmt: skip
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        self.temperature = temperature
         self.net, self.num_envs, self.device = net, num_envs, torch.device(device)
         self.state = net.initial_state(num_envs, self.device)
         self.rngs = [make_rng(s) for s in np.random.SeedSequence(seed).spawn(num_envs)]
@@ -199,8 +224,11 @@ class Actor:
             raise ValueError(f"observation batch has {q.shape[0]} envs, actor has {self.num_envs}")
         greedy = q.argmax(dim=-1).cpu().numpy().astype(np.int64)
         actions, randomised = greedy.copy(), 0
-        for i, rng in enumerate(self.rngs):  # always 2 draws/env: the stream stays aligned
-            u, a = rng.random(), rng.integers(self.net.num_actions)
+        draws = [(rng.random(), rng.integers(self.net.num_actions)) for rng in self.rngs]
+        if self.temperature > 0:  # one more draw per env, always: the streams stay aligned
+            uniforms = np.array([rng.random() for rng in self.rngs])
+            actions = boltzmann_actions(q, self.temperature, uniforms)
+        for i, (u, a) in enumerate(draws):  # always 2 draws/env: the stream stays aligned
             if u < eps[i]:
                 actions[i], randomised = a, randomised + 1
         self.stats.add(q.float(), greedy, randomised)

@@ -84,7 +84,8 @@ def build(cfg: TrainConfig, paths: RunPaths, rom: Rom) -> Components:
     return Components(
         cfg=cfg, paths=paths, rom=rom, device=device, agent_cfg=agent_cfg, index=index, net=net,
         learner=learner, updates=updates,
-        actor=Actor(updates.acting_net, cfg.num_envs, device, seed=cfg.seed), replay=replay,
+        actor=Actor(updates.acting_net, cfg.num_envs, device, seed=cfg.seed,
+                    temperature=agent_cfg.act_temperature), replay=replay,
         intrinsic=IntrinsicRewards(cfg.intrinsic_config(), cfg.num_envs, device=device),
         curriculum=curriculum, watcher=make_watcher(curriculum.cfg, cfg.num_envs, index),
         visits=VisitCounts(), epsilon=agent_cfg.epsilon_schedule(),

@@ -182,6 +182,8 @@ class TrainConfig(_Settings):
     """env steps over which epsilon goes start -> end"""
     eps_schedule: Literal["linear", "exponential"] = "linear"
     """shape of the epsilon decay"""
+    act_temperature: Float = Field(0.0, ge=0)
+    """non-random steps: 0 = argmax Q; > 0 = sample softmax(z / T) of the Q-values standardised over actions (Boltzmann)"""
     explore_envs: Float = Field(0.25, ge=0, le=1)
     """share of envs that always act at random (epsilon 1): Go-Explore's explore phase from each spawn state, kept after epsilon has decayed"""
     replay_memory_mb: Int = Field(2048, ge=1)
