@@ -7,6 +7,9 @@ decayed, the discoveries per env of each group say whether the greedy policy exp
 worse than random actions from the same spawn states (each env spends the same steps):
 `greedy_vs_random` > 1 means a greedy env finds more than a random one.
 
+Discoveries are few (~30 in 400k steps), so a second measure counts every episode: the mean
+distinct cells per episode of each group, from the run's episodes.h5 (`cells_per_episode`).
+
     python bench/discoveries.py runs/bench_learning/runs/bench_daddy_s0 --after 100000
 
 Prints one JSON object.
@@ -50,12 +53,37 @@ def split(found: list[tuple[str, int, int]], explorers: int, num_envs: int, afte
     }  # fmt: skip
 
 
+def cells_per_episode(run_dir: Path, explorers: int, after: int) -> dict[str, Any] | None:
+    """Mean distinct cells per episode that ended after step `after`, explorer envs (ids <
+    `explorers`) vs greedy envs, from the run's episode log; None without one.
+
+    Why: every episode counts here, so this says within one run what the discoveries say over
+    three seeds (a greedy env that walks in circles covers few cells, found or not).
+    """
+    from daddy.run import episode_log
+
+    if not (run_dir / episode_log.FILE_NAME).is_file():
+        return None
+    df = episode_log.read(run_dir / episode_log.FILE_NAME)
+    late = df[df["global_step"] > after]
+    explorer = late[late["env_id"] < explorers]["cells_visited"]
+    greedy = late[late["env_id"] >= explorers]["cells_visited"]
+    mean_e = float(explorer.mean()) if len(explorer) else None
+    mean_g = float(greedy.mean()) if len(greedy) else None
+    return {
+        "episodes": len(late), "explorer": mean_e, "greedy": mean_g,
+        "greedy_vs_random": mean_g / mean_e if mean_e and mean_g is not None else None,
+    }  # fmt: skip
+
+
 def of_run(run_dir: Path, num_envs: int, explore_envs: float, after: int) -> dict[str, Any]:
-    """`split` for a train_big run folder, with train_big's own rule for the explorer envs."""
+    """`split` for a train_big run folder, with train_big's own rule for the explorer envs, and
+    its `cells_per_episode`."""
     from daddy.run.loop import env_epsilons
 
     explorers = int((env_epsilons(0.0, num_envs, explore_envs) == 1.0).sum())
-    return split(discoveries(run_dir / "train.log"), explorers, num_envs, after)
+    out = split(discoveries(run_dir / "train.log"), explorers, num_envs, after)
+    return {**out, "cells_per_episode": cells_per_episode(run_dir, explorers, after)}
 
 
 def main(argv: list[str] | None = None) -> None:

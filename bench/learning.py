@@ -809,7 +809,7 @@ def runs_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
     provenance, since runs of one table are spread over sessions and commits."""
     n_badges = badge_columns(grouped)
     head = ["run", "seed", *[f"badge {k}" for k in range(1, n_badges + 1)], "commit", "host",
-            "CPUs", "wall-clock", "greedy/random finds"]  # fmt: skip
+            "CPUs", "wall-clock", "greedy/random finds", "greedy/random cells"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (method, budget), runs in grouped.items():
         for r in runs:
@@ -817,7 +817,7 @@ def runs_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
                       for k in range(1, n_badges + 1)]  # fmt: skip
             cells = [f"{method} ({budget:,})", str(r["seed"]), *badges, str(r.get("git") or "—"),
                      str(r.get("host") or "—"), str(r.get("cpus") or "—"),
-                     f"{r['wall_s'] / 60:.1f} min", greedy_share(r)]  # fmt: skip
+                     f"{r['wall_s'] / 60:.1f} min", greedy_share(r), greedy_cells(r)]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -826,6 +826,13 @@ def greedy_share(result: dict[str, Any]) -> str:
     """Discoveries of one greedy env per discovery of one explorer env after ε decayed ('—' for
     methods without both kinds of env)."""
     ratio = (result.get("discoveries") or {}).get("greedy_vs_random")
+    return "—" if ratio is None else f"{ratio:.2f}"
+
+
+def greedy_cells(result: dict[str, Any]) -> str:
+    """Mean cells per episode of a greedy env per that of an explorer env after ε decayed."""
+    cells = (result.get("discoveries") or {}).get("cells_per_episode") or {}
+    ratio = cells.get("greedy_vs_random")
     return "—" if ratio is None else f"{ratio:.2f}"
 
 

@@ -12,6 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 MILESTONES = ["got_starter", "route_1", "viridian_city", "badge_boulder"]
 
@@ -38,7 +41,8 @@ def test_aggregate_table_medians_and_ratio(tmp_path: Path) -> None:
         record("ppo", 2, 150_000, 14_000, 2048),
         record("daddy", 0, 30_000, 4_000, 512),
         record("daddy", 1, 40_000, 5_000, 512),
-        {**record("daddy", 2, None, 6_000, 512), "discoveries": {"greedy_vs_random": 0.25}},
+        {**record("daddy", 2, None, 6_000, 512), "discoveries": {"greedy_vs_random": 0.25,
+                                                           "cells_per_episode": {"greedy_vs_random": 0.5}}},
     ]
     for r in runs:
         (tmp_path / f"{r['method']}_s{r['seed']}.json").write_text(json.dumps(r))
@@ -58,8 +62,8 @@ def test_aggregate_table_medians_and_ratio(tmp_path: Path) -> None:
     assert rows["got_starter"].endswith("| 12,000 (3/3) | 5,000 (3/3) |")  # PPO first, then Daddy
     assert "route_1" not in rows  # no method reached it: no row
     runs_rows = [x for x in table.splitlines() if x.startswith("| daddy (300,000) |")]
-    assert runs_rows[2] == "| daddy (300,000) | 2 | > 300,000 | > 300,000 | > 300,000 | abc2 | vm | 2 | 1.0 min | 0.25 |"
-    assert runs_rows[1].endswith("| 1.0 min | — |")  # a result without the split
+    assert runs_rows[2] == "| daddy (300,000) | 2 | > 300,000 | > 300,000 | > 300,000 | abc2 | vm | 2 | 1.0 min | 0.25 | 0.50 |"
+    assert runs_rows[1].endswith("| 1.0 min | — | — |")  # a result without the split
     assert (tmp_path / "learning.png").stat().st_size > 0
 
 
@@ -104,6 +108,7 @@ def test_discoveries_split_explorer_and_greedy_envs(tmp_path: Path) -> None:
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert (got["discoveries"], got["by_explorer_envs"], got["by_greedy_envs"]) == (3, 2, 1)
     assert got["greedy_vs_random"] == (1 / 6) / (2 / 2)
+    assert got["cells_per_episode"] is None  # no episodes.h5 in this folder
     missing = subprocess.run([sys.executable, "bench/discoveries.py", str(tmp_path / "none")],
                              cwd=REPO, capture_output=True, text=True, check=False)  # fmt: skip
     assert missing.returncode != 0 and "train.log not found" in missing.stderr
@@ -129,3 +134,11 @@ def test_daddy_run_records_cells_and_greedy_discoveries(tmp_path: Path) -> None:
             and int(ln.split(" step=")[1].split()[0]) > 1]  # fmt: skip
     assert split["discoveries"] == len(late) > 0
     assert split["by_explorer_envs"] == sum(" env=0 " in ln for ln in late)
+    with h5py.File(work / "runs" / "bench_daddy_s0" / "episodes.h5", "r") as f:  # read back
+        n = int(f["n_rows"][0])
+        env, step, cells = (f[k][:n] for k in ("env_id", "global_step", "cells_visited"))
+    late = step > 1
+    got_cells = split["cells_per_episode"]
+    assert got_cells["episodes"] == int(late.sum()) > 0
+    assert got_cells["explorer"] == pytest.approx(cells[late & (env == 0)].mean())
+    assert got_cells["greedy"] == pytest.approx(cells[late & (env > 0)].mean())
