@@ -817,22 +817,17 @@ def runs_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
                       for k in range(1, n_badges + 1)]  # fmt: skip
             cells = [f"{method} ({budget:,})", str(r["seed"]), *badges, str(r.get("git") or "—"),
                      str(r.get("host") or "—"), str(r.get("cpus") or "—"),
-                     f"{r['wall_s'] / 60:.1f} min", greedy_share(r), greedy_cells(r)]  # fmt: skip
+                     f"{r['wall_s'] / 60:.1f} min", greedy_vs_random(r),
+                     greedy_vs_random(r, "cells_per_episode")]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def greedy_share(result: dict[str, Any]) -> str:
-    """Discoveries of one greedy env per discovery of one explorer env after ε decayed ('—' for
-    methods without both kinds of env)."""
-    ratio = (result.get("discoveries") or {}).get("greedy_vs_random")
-    return "—" if ratio is None else f"{ratio:.2f}"
-
-
-def greedy_cells(result: dict[str, Any]) -> str:
-    """Mean cells per episode of a greedy env per that of an explorer env after ε decayed."""
-    cells = (result.get("discoveries") or {}).get("cells_per_episode") or {}
-    ratio = cells.get("greedy_vs_random")
+def greedy_vs_random(result: dict[str, Any], measure: str | None = None) -> str:
+    """A greedy env's share of an explorer env's discoveries after ε decayed (`measure` None), or
+    of its cells per episode ("cells_per_episode"); '—' for methods without both kinds of env."""
+    split = result.get("discoveries") or {}
+    ratio = (split.get(measure) or {} if measure else split).get("greedy_vs_random")
     return "—" if ratio is None else f"{ratio:.2f}"
 
 

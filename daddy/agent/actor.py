@@ -223,12 +223,17 @@ class Actor:
         if q.shape[0] != self.num_envs:
             raise ValueError(f"observation batch has {q.shape[0]} envs, actor has {self.num_envs}")
         greedy = q.argmax(dim=-1).cpu().numpy().astype(np.int64)
-        actions, randomised = greedy.copy(), 0
-        draws = [(rng.random(), rng.integers(self.net.num_actions)) for rng in self.rngs]
-        if self.temperature > 0:  # one more draw per env, always: the streams stay aligned
-            uniforms = np.array([rng.random() for rng in self.rngs])
-            actions = boltzmann_actions(q, self.temperature, uniforms)
-        for i, (u, a) in enumerate(draws):  # always 2 draws/env: the stream stays aligned
+        hot = self.temperature > 0
+        # the same draws per env every step (ε's coin, a random action, Boltzmann's uniform when
+        # hot): each env's stream stays aligned whatever the others do
+        draws = [(rng.random(), rng.integers(self.net.num_actions), rng.random() if hot else 0.0)
+                 for rng in self.rngs]  # fmt: skip
+        if hot:
+            actions = boltzmann_actions(q, self.temperature, np.array([d[2] for d in draws]))
+        else:
+            actions = greedy.copy()
+        randomised = 0
+        for i, (u, a, _) in enumerate(draws):
             if u < eps[i]:
                 actions[i], randomised = a, randomised + 1
         self.stats.add(q.float(), greedy, randomised)
