@@ -12,7 +12,8 @@ distinct cells per episode of each group, from the run's episodes.h5 (`cells_per
 
     python bench/discoveries.py runs/bench_learning/runs/bench_daddy_s0 --after 100000
 
-Prints one JSON object.
+`--before` closes the window, so a short probe can be set against the same steps of a long run
+(`--after 100000 --before 150000`). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ def discoveries(log: Path) -> list[tuple[str, int, int]]:
     return out
 
 
-def split(found: list[tuple[str, int, int]], explorers: int, num_envs: int, after: int) -> dict[str, Any]:
-    """Discoveries after step `after` by explorer envs (ids < explorers) and greedy envs."""
-    late = [(name, env) for name, env, step in found if step > after]
+def split(
+    found: list[tuple[str, int, int]], explorers: int, num_envs: int, after: int,
+    before: int | None = None,
+) -> dict[str, Any]:
+    """Discoveries in steps (after, before] by explorer envs (ids < explorers) and greedy envs."""
+    late = [(name, env) for name, env, step in found if after < step <= (before or step)]
     by_explorers = sum(env < explorers for _, env in late)
     by_greedy = len(late) - by_explorers
     greedy_envs = num_envs - explorers
@@ -46,15 +50,17 @@ def split(found: list[tuple[str, int, int]], explorers: int, num_envs: int, afte
     per_greedy = by_greedy / greedy_envs if greedy_envs else None
     ratio = per_greedy / per_explorer if per_explorer and per_greedy is not None else None
     return {
-        "after_step": after, "discoveries": len(late), "by_explorer_envs": by_explorers,
+        "after_step": after, **({"before_step": before} if before else {}), "discoveries": len(late), "by_explorer_envs": by_explorers,
         "by_greedy_envs": by_greedy, "explorer_envs": explorers, "greedy_envs": greedy_envs,
         "explorer_share": by_explorers / len(late) if late else None,
         "greedy_vs_random": ratio,
     }  # fmt: skip
 
 
-def cells_per_episode(run_dir: Path, explorers: int, after: int) -> dict[str, Any] | None:
-    """Mean distinct cells per episode that ended after step `after`, explorer envs (ids <
+def cells_per_episode(
+    run_dir: Path, explorers: int, after: int, before: int | None = None
+) -> dict[str, Any] | None:
+    """Mean distinct cells per episode that ended in steps (after, before], explorer envs (ids <
     `explorers`) vs greedy envs, from the run's episode log; None without one.
 
     Why: every episode counts here, so this says within one run what the discoveries say over
@@ -65,7 +71,7 @@ def cells_per_episode(run_dir: Path, explorers: int, after: int) -> dict[str, An
     if not (run_dir / episode_log.FILE_NAME).is_file():
         return None
     df = episode_log.read(run_dir / episode_log.FILE_NAME)
-    late = df[df["global_step"] > after]
+    late = df[(df["global_step"] > after) & (df["global_step"] <= (before or df["global_step"]))]
     explorer = late[late["env_id"] < explorers]["cells_visited"]
     greedy = late[late["env_id"] >= explorers]["cells_visited"]
     mean_e = float(explorer.mean()) if len(explorer) else None
@@ -76,27 +82,32 @@ def cells_per_episode(run_dir: Path, explorers: int, after: int) -> dict[str, An
     }  # fmt: skip
 
 
-def of_run(run_dir: Path, num_envs: int, explore_envs: float, after: int) -> dict[str, Any]:
+def of_run(
+    run_dir: Path, num_envs: int, explore_envs: float, after: int, before: int | None = None
+) -> dict[str, Any]:
     """`split` for a train_big run folder, with train_big's own rule for the explorer envs, and
     its `cells_per_episode`."""
     from daddy.run.loop import env_epsilons
 
     explorers = int((env_epsilons(0.0, num_envs, explore_envs) == 1.0).sum())
-    out = split(discoveries(run_dir / "train.log"), explorers, num_envs, after)
-    return {**out, "cells_per_episode": cells_per_episode(run_dir, explorers, after)}
+    out = split(discoveries(run_dir / "train.log"), explorers, num_envs, after, before)
+    return {**out, "cells_per_episode": cells_per_episode(run_dir, explorers, after, before)}
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run_dir", type=Path, help="a train_big run folder (holds train.log)")
     p.add_argument("--after", type=int, default=0, help="count discoveries after this env step")
+    p.add_argument("--before", type=int, default=None, help="...and up to this env step")
     p.add_argument("--num-envs", type=int, default=8)
     p.add_argument("--explore-envs", type=float, default=0.25, help="train_big's --explore-envs")
     ns = p.parse_args(argv)
     log = ns.run_dir / "train.log"
     if not log.is_file():
         raise SystemExit(f"{log} not found: pass a train_big run folder (runs/<run>)")
-    result = of_run(ns.run_dir, ns.num_envs, ns.explore_envs, ns.after)
+    if ns.before is not None and ns.before <= ns.after:
+        raise SystemExit(f"--before {ns.before} must be above --after {ns.after}")
+    result = of_run(ns.run_dir, ns.num_envs, ns.explore_envs, ns.after, ns.before)
     print(json.dumps({"bench": "discoveries", "run": str(ns.run_dir), **result}))
 
 

@@ -109,6 +109,11 @@ def test_discoveries_split_explorer_and_greedy_envs(tmp_path: Path) -> None:
     assert (got["discoveries"], got["by_explorer_envs"], got["by_greedy_envs"]) == (3, 2, 1)
     assert got["greedy_vs_random"] == (1 / 6) / (2 / 2)
     assert got["cells_per_episode"] is None  # no episodes.h5 in this folder
+    window = subprocess.run([sys.executable, "bench/discoveries.py", str(tmp_path), "--after",
+                             "1000", "--before", "1300"], cwd=REPO, capture_output=True, text=True,
+                            check=True)  # fmt: skip
+    got = json.loads(window.stdout.strip().splitlines()[-1])  # steps 1200 and 1300, not 1400
+    assert (got["discoveries"], got["by_explorer_envs"], got["before_step"]) == (2, 2, 1300)
     missing = subprocess.run([sys.executable, "bench/discoveries.py", str(tmp_path / "none")],
                              cwd=REPO, capture_output=True, text=True, check=False)  # fmt: skip
     assert missing.returncode != 0 and "train.log not found" in missing.stderr
