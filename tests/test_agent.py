@@ -163,6 +163,7 @@ def test_policy_stats_count_greedy_actions_random_draws_and_q_spread(net: QNetwo
     expected = np.bincount(greedy, minlength=7) / 2
     np.testing.assert_allclose([tags[f"policy/greedy_{n}"] for n in names], expected)
     assert tags["policy/random_share"] == 0.5
+    assert tags["policy/off_argmax_share"] <= 0.5  # env 0 is greedy; env 1's draw may hit argmax
     spread = (q.max(-1).values - q.min(-1).values).mean().item()
     assert tags["policy/q_spread"] == pytest.approx(spread, rel=1e-5)
     assert 0 <= tags["policy/q_gap"] <= tags["policy/q_spread"]
@@ -190,6 +191,11 @@ def test_boltzmann_actor_samples_reproducibly_and_resumes(net: QNetwork) -> None
     hot = Actor(net, num_envs=3, seed=2, temperature=1.0)
     acts = np.stack([hot.act(obs, 0.0, firsts=np.ones(3, bool))[0] for _ in range(60)])
     assert all(len(set(acts[:, i])) > 1 for i in range(3))  # argmax would repeat one action
+    q, _ = net.step({k: torch.as_tensor(v) for k, v in obs.items()}, net.initial_state(3))
+    tags = hot.stats.take(("down", "left", "right", "up", "a", "b", "start"))
+    assert tags["policy/random_share"] == 0.0  # ε 0: every departure is Boltzmann's
+    assert tags["policy/off_argmax_share"] == pytest.approx((acts != q.argmax(-1).numpy()).mean())
+    assert tags["policy/off_argmax_share"] > 0
     again = Actor(net, num_envs=3, seed=2, temperature=1.0)
     np.testing.assert_array_equal(acts[0], again.act(obs, 0.0, firsts=np.ones(3, bool))[0])
     resumed = Actor(net, num_envs=3, seed=9, temperature=1.0)

@@ -36,7 +36,8 @@ TAGS = [
     "losses/td_loss", "losses/q_values", "rewards/r_env", "rewards/r_rnd", "rewards/r_novel",
     "rewards/r_bayes", "curriculum/spawn_early", "milestones/got_starter_posterior",
     "replay/fill", "learner/updates", "system/cpu_percent", "system/rss_gb",
-    "policy/greedy_entropy", "policy/random_share", "policy/q_spread", "policy/greedy_up",
+    "policy/greedy_entropy", "policy/random_share", "policy/off_argmax_share", "policy/q_spread",
+    "policy/greedy_up",
 ]  # fmt: skip
 
 

@@ -126,7 +126,8 @@ class EpsilonSchedule:
 
 class PolicyStats:
     """What the acting policy did since the last `take`: the greedy actions' histogram, the
-    share of actions drawn at random and the Q-values' spread over actions.
+    share of actions drawn at random, the share that was not the argmax (ε's draws that differ
+    from it, and Boltzmann's departures) and the Q-values' spread over actions.
 
     Why: "is the agent learning?" is first "does the greedy policy do anything but press one
     button?". An untrained net's argmax is nearly constant over states, so its steps are worth
@@ -139,14 +140,16 @@ class PolicyStats:
 
     def restart(self) -> None:
         self.greedy = np.zeros(self.num_actions, np.int64)
-        self.random_taken, self.n = 0, 0
+        self.random_taken = self.off_argmax = self.n = 0
         self.spread_sum = self.gap_sum = 0.0
 
-    def add(self, q: torch.Tensor, greedy: np.ndarray, randomised: int) -> None:
-        """One acting step: Q (B, A), the greedy actions (B,), how many were replaced at random."""
+    def add(self, q: torch.Tensor, greedy: np.ndarray, randomised: int, taken: np.ndarray) -> None:
+        """One acting step: Q (B, A), the greedy actions (B,), how many were replaced at random,
+        the actions taken (B,)."""
         top2 = q.topk(min(2, q.shape[-1]), dim=-1).values
         self.greedy += np.bincount(greedy, minlength=self.num_actions)
         self.random_taken += randomised
+        self.off_argmax += int((taken != greedy).sum())
         self.spread_sum += float((q.max(-1).values - q.min(-1).values).sum())
         self.gap_sum += float((top2[:, 0] - top2[:, -1]).sum())
         self.n += len(greedy)
@@ -161,6 +164,7 @@ class PolicyStats:
         out |= {
             "policy/greedy_entropy": float(-(nz * np.log(nz)).sum() / np.log(self.num_actions)),
             "policy/random_share": self.random_taken / self.n,
+            "policy/off_argmax_share": self.off_argmax / self.n,
             "policy/q_spread": self.spread_sum / self.n,
             "policy/q_gap": self.gap_sum / self.n,
         }
@@ -236,7 +240,7 @@ class Actor:
         for i, (u, a, _) in enumerate(draws):
             if u < eps[i]:
                 actions[i], randomised = a, randomised + 1
-        self.stats.add(q.float(), greedy, randomised)
+        self.stats.add(q.float(), greedy, randomised, actions)
         return actions, before.float().cpu().numpy()
 
     def state_dict(self) -> dict[str, np.ndarray]:

@@ -10,7 +10,9 @@ runs` on a laptop with the runs folder synced or mounted). Tags use CleanRL's na
     curriculum/ spawn shares and savestates per tier; milestones/<name>_posterior;
     replay/    fill, size; learner/ updates, updates_per_s; system/ cpu, memory, GPU memory
     policy/    greedy_<button> (the greedy actions' histogram), greedy_entropy (0: one button,
-               1: uniform), random_share (ε's draws), q_spread / q_gap (max-min, max-second)
+               1: uniform), random_share (ε's draws), off_argmax_share (steps whose action
+               was not the argmax: ε's differing draws, Boltzmann's departures), q_spread /
+               q_gap (max-min, max-second)
 
 x is the global env step (all envs together), as in episodes.h5 and the terminal.
 
