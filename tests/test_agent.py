@@ -205,3 +205,46 @@ def test_boltzmann_actor_samples_reproducibly_and_resumes(net: QNetwork) -> None
         Actor(net, num_envs=1, temperature=-1.0)
     with pytest.raises(ValueError, match="act_temperature"):
         AgentConfig(act_temperature=-0.1)
+
+
+def test_ez_greedy_holds_random_actions_for_zeta_durations(net: QNetwork) -> None:
+    """εz-greedy: at ε 1 a random action repeats for several steps (ε-greedy repeats only by
+    chance, 1 in 7); at ε 0 every step is the argmax; a new episode drops the held action."""
+    def repeats(zeta: float) -> float:
+        actor = Actor(net, num_envs=3, seed=4, zeta=zeta)
+        acts = np.stack([actor.act(obs_batch(3, i), 1.0)[0] for i in range(300)])
+        return float((acts[1:] == acts[:-1]).mean())
+
+    assert repeats(0.0) < 0.3 and repeats(2.0) > 0.5
+    actor = Actor(net, num_envs=2, seed=4, zeta=2.0)
+    for i in range(40):
+        actor.act(obs_batch(2, i), 1.0)
+    actor.reset([0, 1])
+    assert (actor.hold[0] == 0).all()
+    greedy, _ = actor.act(obs_batch(2, 99), 0.0, firsts=np.ones(2, bool))
+    q, _ = net.step({k: torch.as_tensor(v) for k, v in obs_batch(2, 99).items()},
+                    net.initial_state(2))  # fmt: skip
+    np.testing.assert_array_equal(greedy, q.argmax(-1).numpy())
+    tags = actor.stats.take(("down", "left", "right", "up", "a", "b", "start"))
+    assert tags["policy/random_share"] == 80 / 82  # 40 steps held or drawn, then one greedy
+
+
+def test_ez_greedy_resumes_mid_hold_and_reads_old_checkpoints(net: QNetwork) -> None:
+    """A held action survives the checkpoint; an actor dict from before εz-greedy (no "holds")
+    loads with nothing held; μ must be 0 or above 1."""
+    a = Actor(net, num_envs=3, seed=7, zeta=1.5)
+    for i in range(25):
+        a.act(obs_batch(3, i), 0.5)
+    assert a.hold[0].any()  # some env is mid-hold (zeta 1.5: long holds)
+    b = Actor(net, num_envs=3, seed=0, zeta=1.5)
+    b.load_state_dict(a.state_dict())
+    for i in range(25, 60):
+        np.testing.assert_array_equal(a.act(obs_batch(3, i), 0.5)[0], b.act(obs_batch(3, i), 0.5)[0])
+    old = {k: v for k, v in a.state_dict().items() if k != "holds"}
+    b.load_state_dict(old)
+    assert not b.hold.any()
+    for bad in (0.5, 1.0, -2.0):
+        with pytest.raises(ValueError, match="eps_zeta"):
+            Actor(net, num_envs=1, zeta=bad)
+    with pytest.raises(ValueError, match="eps_zeta"):
+        AgentConfig(eps_zeta=1.0)

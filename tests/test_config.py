@@ -99,6 +99,7 @@ def test_demo_is_small_and_on_the_practice_cartridge() -> None:
         ("run_name: exp\ntrain: {eps_schedule: exponential, eps_end: 0}\n", "train.eps_end must be > 0 with eps_schedule exponential"),
         ("run_name: exp\ntrain: {total_steps: 10, until_step: 20}\n", "train.until_step (20) is beyond total_steps (10)"),
         ("run_name: exp\ntrain: {lr: .inf}\n", "train.lr must be a finite number"),
+        ("run_name: exp\ntrain: {eps_zeta: 1.0}\n", "train.eps_zeta must be 0 (off) or > 1"),
         ("run_name: exp\ntrain: {num_envs: true}\n", "train.num_envs needs an integer, got True"),
         ("run_name: exp\ntrain: {rom: '${NO_SUCH_VAR_X}'}\n", "train.rom uses ${NO_SUCH_VAR_X}, but environment variable NO_SUCH_VAR_X is not set"),
         ("run_name: exp\npipeline: {resources: {train: 3}}\n", "pipeline.resources.train needs a mapping, got 3"),
@@ -239,7 +240,7 @@ def _other_value(name: str, info, rom_file: Path) -> tuple[list[str], object]:
         value = next(c for c in choices if c != info.default)
         return [flag, value], value
     value = {"run_name": "other", "rom": str(rom_file), "seq_len": 70, "runs_root": "r",
-             "states_root": "s"}.get(name)  # fmt: skip
+             "states_root": "s", "eps_zeta": 2.0}.get(name)  # fmt: skip
     if value is None:
         value = 0.5 if info.annotation is float else 7
     return [flag, str(value)], value

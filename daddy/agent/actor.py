@@ -68,6 +68,9 @@ class AgentConfig:
     act_temperature: float = 0.0
     """how non-random steps pick: 0 = argmax Q (ε-greedy); > 0 = sample softmax(z / T), z the
     env's Q-values standardised over actions (Boltzmann acting on a scale-free Q)"""
+    eps_zeta: float = 0.0
+    """how long a random action lasts: 0 = one step (ε-greedy); > 1 = held for n ~ zeta(μ)
+    steps, μ this value (εz-greedy, Dabney et al. 2021: μ = 2), at most `HOLD_MAX`"""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.gamma <= 1.0:
@@ -81,6 +84,7 @@ class AgentConfig:
             raise ValueError("lr, adam_eps and grad_clip must be > 0")
         if self.act_temperature < 0:
             raise ValueError(f"act_temperature must be >= 0, got {self.act_temperature}")
+        check_zeta(self.eps_zeta)
         if self.loss not in ("huber", "mse"):
             raise ValueError(f"loss must be 'huber' or 'mse', got {self.loss!r}")
         self.epsilon_schedule()  # validates the ε fields
@@ -100,6 +104,16 @@ class AgentConfig:
         return EpsilonSchedule(
             self.eps_schedule, self.eps_start, self.eps_end, self.eps_decay_steps
         )
+
+
+HOLD_MAX = 100
+"""the longest an εz-greedy random action is held, in steps (zeta's tail is heavy)"""
+
+
+def check_zeta(zeta: float) -> None:
+    """εz-greedy's μ: 0 (off) or above 1 (zeta(μ) has no normalising constant at or below 1)."""
+    if zeta != 0.0 and not zeta > 1.0:
+        raise ValueError(f"eps_zeta must be 0 (off) or > 1 (Dabney et al. use 2), got {zeta}")
 
 
 class EpsilonSchedule:
@@ -189,17 +203,21 @@ def boltzmann_actions(q: torch.Tensor, temperature: float, uniforms: np.ndarray)
 
 
 class Actor:
-    """ε-greedy (or ε-Boltzmann, `temperature` > 0) acting with a recurrent state per env."""
+    """ε-greedy (or ε-Boltzmann, `temperature` > 0) acting with a recurrent state per env;
+    with `zeta` > 1 each random action is held for a zeta-distributed number of steps
+    (εz-greedy), because single random presses dither in place where held ones walk away."""
 
     def __init__(
         self, net: QNetwork, num_envs: int, device: torch.device | str = "cpu", seed: int = 0,
-        temperature: float = 0.0,
+        temperature: float = 0.0, zeta: float = 0.0,
     ) -> None:  # fmt: skip
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
-        self.temperature = temperature
+        check_zeta(zeta)
+        self.temperature, self.zeta = temperature, zeta
+        self.hold = np.zeros((2, num_envs), np.int64)  # steps left to hold, the held action
         self.net, self.num_envs, self.device = net, num_envs, torch.device(device)
         self.state = net.initial_state(num_envs, self.device)
         self.rngs = [make_rng(s) for s in np.random.SeedSequence(seed).spawn(num_envs)]
@@ -207,8 +225,9 @@ class Actor:
 
     def reset(self, env_ids: np.ndarray | list[int]) -> None:
         """Zero these envs' recurrent state: call when their episode starts."""
-        ids = torch.as_tensor(np.asarray(env_ids, dtype=np.int64), device=self.device)
-        self.state[ids] = 0.0
+        ids = np.asarray(env_ids, dtype=np.int64)
+        self.state[torch.as_tensor(ids, device=self.device)] = 0.0
+        self.hold[:, ids] = 0  # a new episode starts with no held action
 
     @torch.no_grad()
     def act(
@@ -238,16 +257,22 @@ class Actor:
             actions = greedy.copy()
         randomised = 0
         for i, (u, a, _) in enumerate(draws):
-            if u < eps[i]:
+            if self.hold[0, i] > 0:  # εz-greedy: still holding a random action
+                self.hold[0, i] -= 1
+                actions[i], randomised = self.hold[1, i], randomised + 1
+            elif u < eps[i]:
                 actions[i], randomised = a, randomised + 1
+                if self.zeta:
+                    self.hold[:, i] = min(int(self.rngs[i].zipf(self.zeta)), HOLD_MAX) - 1, a
         self.stats.add(q.float(), greedy, randomised, actions)
         return actions, before.float().cpu().numpy()
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Recurrent states and per-env RNG states as plain arrays."""
+        """Recurrent states, per-env RNG states and held actions as plain arrays."""
         return {
             "states": self.state.float().cpu().numpy(),
             "rngs": np.stack([rng_to_array(r) for r in self.rngs]),
+            "holds": self.hold.copy(),
         }
 
     def load_state_dict(self, d: Mapping[str, np.ndarray]) -> None:
@@ -260,3 +285,5 @@ class Actor:
             )
         self.state = torch.as_tensor(states, dtype=torch.float32, device=self.device).clone()
         self.rngs = [rng_from_array(w) for w in rngs]
+        holds = d.get("holds")  # absent from checkpoints written before εz-greedy: none held
+        self.hold = np.zeros_like(self.hold) if holds is None else np.asarray(holds, np.int64).copy()

@@ -184,6 +184,8 @@ class TrainConfig(_Settings):
     """shape of the epsilon decay"""
     act_temperature: Float = Field(0.0, ge=0)
     """non-random steps: 0 = argmax Q; > 0 = sample softmax(z / T) of the Q-values standardised over actions (Boltzmann)"""
+    eps_zeta: Float = Field(0.0, ge=0)
+    """random actions' duration: 0 = one step; > 1 = held n ~ zeta(mu) steps, mu this value (εz-greedy, Dabney et al. 2021 use 2), at most 100"""
     explore_envs: Float = Field(0.25, ge=0, le=1)
     """share of envs that always act at random (epsilon 1): Go-Explore's explore phase from each spawn state, kept after epsilon has decayed"""
     replay_memory_mb: Int = Field(2048, ge=1)
@@ -229,6 +231,13 @@ class TrainConfig(_Settings):
         if name is not None and not _RUN_NAME.match(name):
             raise ValueError(f"{name!r} {_BAD_RUN_NAME}")
         return name
+
+    @field_validator("eps_zeta")
+    @classmethod
+    def _zeta_off_or_above_one(cls, zeta: float) -> float:
+        if zeta != 0.0 and not zeta > 1.0:  # zeta(mu) has no normalising constant at mu <= 1
+            raise ValueError(f"must be 0 (off) or > 1 (Dabney et al. use 2), got {zeta}")
+        return zeta
 
     @field_validator("curriculum")
     @classmethod
