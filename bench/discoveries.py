@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,8 @@ def split(
     before: int | None = None,
 ) -> dict[str, Any]:
     """Discoveries in steps (after, before] by explorer envs (ids < explorers) and greedy envs."""
-    late = [(name, env) for name, env, step in found if after < step <= (before or step)]
+    last = math.inf if before is None else before
+    late = [(name, env) for name, env, step in found if after < step <= last]
     by_explorers = sum(env < explorers for _, env in late)
     by_greedy = len(late) - by_explorers
     greedy_envs = num_envs - explorers
@@ -50,8 +52,8 @@ def split(
     per_greedy = by_greedy / greedy_envs if greedy_envs else None
     ratio = per_greedy / per_explorer if per_explorer and per_greedy is not None else None
     return {
-        "after_step": after, **({"before_step": before} if before else {}), "discoveries": len(late), "by_explorer_envs": by_explorers,
-        "by_greedy_envs": by_greedy, "explorer_envs": explorers, "greedy_envs": greedy_envs,
+        "after_step": after, **({} if before is None else {"before_step": before}),
+        "discoveries": len(late), "by_explorer_envs": by_explorers, "by_greedy_envs": by_greedy, "explorer_envs": explorers, "greedy_envs": greedy_envs,
         "explorer_share": by_explorers / len(late) if late else None,
         "greedy_vs_random": ratio,
     }  # fmt: skip
@@ -71,7 +73,8 @@ def cells_per_episode(
     if not (run_dir / episode_log.FILE_NAME).is_file():
         return None
     df = episode_log.read(run_dir / episode_log.FILE_NAME)
-    late = df[(df["global_step"] > after) & (df["global_step"] <= (before or df["global_step"]))]
+    step = df["global_step"]
+    late = df[(step > after) & (step <= (math.inf if before is None else before))]
     explorer = late[late["env_id"] < explorers]["cells_visited"]
     greedy = late[late["env_id"] >= explorers]["cells_visited"]
     mean_e = float(explorer.mean()) if len(explorer) else None

@@ -827,7 +827,9 @@ def greedy_vs_random(result: dict[str, Any], measure: str | None = None) -> str:
     """A greedy env's share of an explorer env's discoveries after ε decayed (`measure` None), or
     of its cells per episode ("cells_per_episode"); '—' for methods without both kinds of env."""
     split = result.get("discoveries") or {}
-    ratio = (split.get(measure) or {} if measure else split).get("greedy_vs_random")
+    if measure is not None:
+        split = split.get(measure) or {}
+    ratio = split.get("greedy_vs_random")
     return "—" if ratio is None else f"{ratio:.2f}"
 
 

@@ -110,10 +110,12 @@ HOLD_MAX = 100
 """the longest an εz-greedy random action is held, in steps (zeta's tail is heavy)"""
 
 
-def check_zeta(zeta: float) -> None:
-    """εz-greedy's μ: 0 (off) or above 1 (zeta(μ) has no normalising constant at or below 1)."""
+def check_zeta(zeta: float, name: str = "eps_zeta") -> None:
+    """εz-greedy's μ: 0 (off) or above 1 (zeta(μ) has no normalising constant at or below 1).
+    `name` leads the message ("" where the caller names the setting itself)."""
     if zeta != 0.0 and not zeta > 1.0:
-        raise ValueError(f"eps_zeta must be 0 (off) or > 1 (Dabney et al. use 2), got {zeta}")
+        lead = f"{name} " if name else ""
+        raise ValueError(f"{lead}must be 0 (off) or > 1 (Dabney et al. use 2), got {zeta}")
 
 
 class EpsilonSchedule:

@@ -235,8 +235,9 @@ class TrainConfig(_Settings):
     @field_validator("eps_zeta")
     @classmethod
     def _zeta_off_or_above_one(cls, zeta: float) -> float:
-        if zeta != 0.0 and not zeta > 1.0:  # zeta(mu) has no normalising constant at mu <= 1
-            raise ValueError(f"must be 0 (off) or > 1 (Dabney et al. use 2), got {zeta}")
+        from daddy.agent.actor import check_zeta  # lazy: imports torch (only when set)
+
+        check_zeta(zeta, name="")  # pydantic names the setting
         return zeta
 
     @field_validator("curriculum")
