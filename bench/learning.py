@@ -17,6 +17,8 @@ parallel envs on the practice cartridge; episode length is each method's own (EP
     daddy_nobayes  Daddy without Bayesian milestone shaping (beta_bayes 0; the posteriors
                    still steer the curriculum)
     daddy_gru      Daddy with the GRU alone (preset slim_gru: no LSTM, no SSM)
+    daddy_novelty  Daddy paid only the game's reward and episodic novelty (beta_rnd 0 and
+                   beta_bayes 0: the two ablations that each sped Daddy up, together)
 
 Each (method, seed) is its own long invocation that writes one JSON result, so the work can be
 spread over time and machines; `aggregate` turns a folder of results into the table (medians
@@ -63,14 +65,16 @@ from daddy.io import atomic_write
 from daddy.run.paths import RunPaths
 
 METHODS = ("random", "ppo", "daddy", "daddy_noswarm", "random_swarm", "ppo_swarm",
-           "daddy_nornd", "daddy_nobayes", "daddy_gru")
-DADDY_METHODS = ("daddy", "daddy_noswarm", "daddy_nornd", "daddy_nobayes", "daddy_gru")
+           "daddy_nornd", "daddy_nobayes", "daddy_gru", "daddy_novelty")
+DADDY_METHODS = ("daddy", "daddy_noswarm", "daddy_nornd", "daddy_nobayes", "daddy_gru",
+                 "daddy_novelty")
 SWARM_METHODS = ("random_swarm", "ppo_swarm")  # another algorithm on Daddy's swarm
 # what each ablation changes in Daddy's config (train: keys)
 ABLATIONS: dict[str, dict[str, Any]] = {
     "daddy_nornd": {"beta_rnd": 0.0},
     "daddy_nobayes": {"beta_bayes": 0.0},
     "daddy_gru": {"model_size": "slim_gru"},
+    "daddy_novelty": {"beta_rnd": 0.0, "beta_bayes": 0.0},
 }
 # Episode length is part of each method's design, so each gets its own default. The swarm
 # restarts from the frontier savestates: short episodes mean more restarts there (Go-Explore's
@@ -78,7 +82,7 @@ ABLATIONS: dict[str, dict[str, Any]] = {
 # needs long episodes to get anywhere, so random, PPO and Daddy without the swarm get 2048.
 EPISODE_STEPS = {"random": 2048, "ppo": 2048, "daddy": 512, "daddy_noswarm": 2048,
                  "random_swarm": 512, "ppo_swarm": 512, "daddy_nornd": 512, "daddy_nobayes": 512,
-                 "daddy_gru": 512}  # fmt: skip
+                 "daddy_gru": 512, "daddy_novelty": 512}  # fmt: skip
 COLOURS = {
     "random": "tab:gray",
     "ppo": "tab:blue",
@@ -89,6 +93,7 @@ COLOURS = {
     "daddy_nornd": "tab:pink",
     "daddy_nobayes": "tab:purple",
     "daddy_gru": "tab:brown",
+    "daddy_novelty": "tab:olive",
 }
 DADDY_BLOCKS = {"train", "curriculum", "intrinsic"}  # a run config's blocks the bench uses
 MILESTONES = [m.name for m in DEFAULT_MILESTONES]  # bit order (bit i = MILESTONES[i])
