@@ -73,7 +73,8 @@ def test_agent_config_defaults_and_derived_lengths() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [{"n_step": 0}, {"gamma": 1.5}, {"burn_in": -1}, {"loss": "l1"}, {"eps_end": 2.0}]
+    "bad", [{"n_step": 0}, {"gamma": 1.5}, {"burn_in": -1}, {"loss": "l1"}, {"eps_end": 2.0},
+            {"munchausen": 1.0}, {"munchausen": -0.1}, {"munchausen_tau": 0.0}],
 )
 def test_bad_agent_config_is_rejected(bad: dict) -> None:
     with pytest.raises(ValueError):

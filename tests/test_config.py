@@ -100,6 +100,7 @@ def test_demo_is_small_and_on_the_practice_cartridge() -> None:
         ("run_name: exp\ntrain: {total_steps: 10, until_step: 20}\n", "train.until_step (20) is beyond total_steps (10)"),
         ("run_name: exp\ntrain: {lr: .inf}\n", "train.lr must be a finite number"),
         ("run_name: exp\ntrain: {eps_zeta: 1.0}\n", "train.eps_zeta must be 0 (off) or > 1"),
+        ("run_name: exp\ntrain: {munchausen: 1.0}\n", "train.munchausen must be < 1"),
         ("run_name: exp\ntrain: {num_envs: true}\n", "train.num_envs needs an integer, got True"),
         ("run_name: exp\ntrain: {rom: '${NO_SUCH_VAR_X}'}\n", "train.rom uses ${NO_SUCH_VAR_X}, but environment variable NO_SUCH_VAR_X is not set"),
         ("run_name: exp\npipeline: {resources: {train: 3}}\n", "pipeline.resources.train needs a mapping, got 3"),

@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from daddy.agent.actor import Actor, AgentConfig
-from daddy.agent.learner import Learner, inverse_value_rescale, n_step_targets, value_rescale
+from daddy.agent.learner import (
+    Learner,
+    inverse_value_rescale,
+    munchausen_terms,
+    n_step_targets,
+    value_rescale,
+)
 from daddy.agent.networks import ModelConfig, QNetwork, model_config
 from daddy.agent.replay import SequenceReplay
 
@@ -59,6 +65,18 @@ def test_truncated_episode_bootstraps_from_its_last_stored_obs() -> None:
 def test_value_rescale_inverts() -> None:
     x = torch.linspace(-500, 500, 101, dtype=torch.float64)
     torch.testing.assert_close(inverse_value_rescale(value_rescale(x)), x)
+
+
+def test_munchausen_terms_by_hand() -> None:
+    """π = softmax(Q/τ) of Q = (1, 0), τ 0.5: log π = (-log(1+e^-2), -log(1+e^2))."""
+    q = torch.tensor([[[1.0, 0.0]], [[1.0, 0.0]]])
+    bonus, soft_v = munchausen_terms(q, torch.tensor([[0], [1]]), tau=0.5, alpha=0.9)
+    expected_bonus = torch.tensor([[-0.9 * 0.5 * np.log1p(np.exp(-2.0))], [-0.9]])  # 2nd clipped
+    torch.testing.assert_close(bonus, expected_bonus.float())
+    torch.testing.assert_close(soft_v, torch.full((2, 1), 0.5 * float(np.log1p(np.exp(2.0)))))
+    cold_bonus, cold_v = munchausen_terms(q, torch.tensor([[0], [0]]), tau=1e-3, alpha=0.9)
+    torch.testing.assert_close(cold_v, torch.ones(2, 1))  # τ -> 0: the hard max
+    torch.testing.assert_close(cold_bonus, torch.zeros(2, 1))  # and no bonus for the argmax
 
 
 def tiny_cfg(**kw) -> AgentConfig:
@@ -191,11 +209,11 @@ def chain_fixed_point(a_actions: np.ndarray, b_rewards: np.ndarray, n_step: int)
     return q
 
 
-@pytest.mark.parametrize("n_step", [1, 2])
-def test_learns_two_step_chain(n_step: int) -> None:
+def train_on_chain(cfg: AgentConfig) -> tuple[QNetwork, np.ndarray, np.ndarray]:
+    """The net after 350 updates on uniformly random TwoStepChain data, and the data's
+    actions at A and rewards at B."""
     torch.manual_seed(0)
     envs = 4
-    cfg = tiny_cfg(gamma=0.9, n_step=n_step, batch_size=16, target_update_interval=20, lr=1e-2)
     net = QNetwork(TINY)
     actor, env = Actor(net, envs, seed=0), TwoStepChain(envs)
     replay = SequenceReplay(envs, envs * 200, cfg.seq_len, cfg.burn_in, cfg.n_step, cfg.period,
@@ -217,11 +235,35 @@ def test_learns_two_step_chain(n_step: int) -> None:
                 group["lr"] = 1e-3
         m = learner.update(replay.sample(cfg.batch_size))
     assert learner.nonfinite_updates == 0 and np.isfinite(m["losses/td_loss"])
+    return net, a_actions, b_rewards
+
+
+def chain_q(net: QNetwork) -> torch.Tensor:
+    """Q (in return units) at the chain's two steps, (2, 7)."""
     episode = {"screen": torch.zeros(2, 1, 72, 80, dtype=torch.uint8),
                "map_id": torch.tensor([[0], [1]]), "features": torch.zeros(2, 1, 24)}  # fmt: skip
     with torch.no_grad():
         q, _ = net.sequence(episode, net.initial_state(1), torch.tensor([[True], [False]]))
-    q = inverse_value_rescale(q[:, 0])
+    return inverse_value_rescale(q[:, 0])
+
+
+@pytest.mark.parametrize("n_step", [1, 2])
+def test_learns_two_step_chain(n_step: int) -> None:
+    cfg = tiny_cfg(gamma=0.9, n_step=n_step, batch_size=16, target_update_interval=20, lr=1e-2)
+    net, a_actions, b_rewards = train_on_chain(cfg)
+    q = chain_q(net)
     assert q[0].argmax() == 2 and q[1].argmax() == 1
     expected = chain_fixed_point(a_actions, b_rewards, n_step)
     torch.testing.assert_close(q, expected, atol=0.1, rtol=0)
+
+
+def test_munchausen_widens_the_action_gap_and_keeps_the_argmax() -> None:
+    """At B (the episode's last step) Q(B, a) = r_B(a) + α·clip(τ log π(a|B)): the worse
+    actions, improbable under softmax(Q/τ), are paid the clipped -α on top of their reward, so
+    the gap from the best action (1 vs 0) grows to 1 + α; A's best action stays best."""
+    base = {"gamma": 0.9, "n_step": 1, "batch_size": 16, "target_update_interval": 20, "lr": 1e-2}
+    plain = chain_q(train_on_chain(tiny_cfg(**base))[0])
+    munch = chain_q(train_on_chain(tiny_cfg(**base, munchausen=0.9))[0])
+    assert munch[0].argmax() == 2 and munch[1].argmax() == 1
+    for q, gap in ((plain, 1.0), (munch, 1.9)):
+        assert float(q[1, 1] - torch.cat([q[1, :1], q[1, 2:]]).max()) == pytest.approx(gap, abs=0.2)

@@ -71,6 +71,11 @@ class AgentConfig:
     eps_zeta: float = 0.0
     """how long a random action lasts: 0 = one step (ε-greedy); > 1 = held for n ~ zeta(μ)
     steps, μ this value (εz-greedy, Dabney et al. 2021: μ = 2), at most `HOLD_MAX`"""
+    munchausen: float = 0.0
+    """Munchausen-DQN's α: 0 = double-Q targets; > 0 = each step also pays α·τ·log π(a|s) of
+    the target net's softmax(Q/τ) policy and bootstraps from its soft value (paper: 0.9)"""
+    munchausen_tau: float = 0.03
+    """Munchausen-DQN's τ, in return units (the paper's 0.03)"""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.gamma <= 1.0:
@@ -85,6 +90,9 @@ class AgentConfig:
         if self.act_temperature < 0:
             raise ValueError(f"act_temperature must be >= 0, got {self.act_temperature}")
         check_zeta(self.eps_zeta)
+        if not 0.0 <= self.munchausen < 1.0 or self.munchausen_tau <= 0:
+            raise ValueError(f"munchausen must be in [0, 1) and munchausen_tau > 0, got "
+                             f"{self.munchausen} and {self.munchausen_tau}")  # fmt: skip
         if self.loss not in ("huber", "mse"):
             raise ValueError(f"loss must be 'huber' or 'mse', got {self.loss!r}")
         self.epsilon_schedule()  # validates the ε fields

@@ -1,5 +1,11 @@
 """The learner: burn-in, n-step double-Q targets with value rescaling, one guarded Adam step.
 
+With `munchausen` > 0 the targets are Munchausen-DQN's (Vieillard et al. 2020): the target
+net's soft-max policy π = softmax(Q/τ) pays each step α·τ·log π(a_t|s_t) (clipped to
+[MUNCHAUSEN_CLIP, 0]) and bootstraps from the soft value τ·logsumexp(Q/τ) instead of the max.
+The bonus penalises actions the policy already finds worse, which widens the action gap (by
+1/(1-α) at the fixed point): meant for Q-values whose gaps are too small to steer by.
+
 All learner state (online net, target net, optimizer, counters) comes out of one `state_dict`
 of tensors and numbers, so a checkpoint is a single `torch.save` and loads with
 `torch.load(weights_only=True)`.
@@ -19,6 +25,9 @@ from daddy.agent.networks import QNetwork
 from daddy.agent.replay import Batch
 
 RESCALE_EPS = 1e-3
+MUNCHAUSEN_CLIP = -1.0
+"""lower bound of the Munchausen bonus τ·log π (the paper's l0): log π of a near-impossible
+action is unbounded below"""
 
 
 def value_rescale(x: torch.Tensor, eps: float = RESCALE_EPS) -> torch.Tensor:
@@ -70,6 +79,17 @@ def n_step_targets(
     return ret + boot, valid
 
 
+def munchausen_terms(
+    q: torch.Tensor, actions: torch.Tensor, tau: float, alpha: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Munchausen bonus α·clip(τ·log π(a_t|s_t)) and soft value τ·logsumexp(Q(s_t)/τ), both
+    (T, B), of Q-values `q` (T, B, A) in return units and the actions taken (T, B)."""
+    log_pi = torch.log_softmax(q / tau, dim=-1)
+    taken = log_pi.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+    bonus = alpha * (tau * taken).clamp(min=MUNCHAUSEN_CLIP, max=0.0)
+    return bonus, tau * torch.logsumexp(q / tau, dim=-1)
+
+
 class Learner:
     """Online net + target net + Adam, updated from sampled `Batch`es."""
 
@@ -97,22 +117,34 @@ class Learner:
         q_online, _ = self.net.sequence({k: v[b:] for k, v in obs.items()}, state, resets[b:])
         return q_online, q_target
 
+    def _bootstrap(
+        self, batch: Batch, q_online: torch.Tensor, q_target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rewards (Munchausen's bonus added) and V(s_t) for t >= burn-in, in return units."""
+        cfg, b = self.cfg, self.cfg.burn_in
+        if cfg.munchausen > 0:
+            q_ret = inverse_value_rescale(q_target) if cfg.value_rescale else q_target
+            bonus, soft_v = munchausen_terms(
+                q_ret, batch.actions, cfg.munchausen_tau, cfg.munchausen
+            )
+            return batch.rewards + bonus, soft_v[b:]
+        if cfg.double_q:
+            best = q_online.argmax(dim=-1, keepdim=True)
+            v = q_target[b:].gather(-1, best).squeeze(-1)
+        else:
+            v = q_target[b:].max(dim=-1).values
+        return batch.rewards, inverse_value_rescale(v) if cfg.value_rescale else v
+
     def _targets(
         self, batch: Batch, q_online: torch.Tensor, q_target: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Rescaled n-step double-Q targets and validity for the trace steps."""
+        """Rescaled n-step targets (double-Q or Munchausen) and validity for the trace steps."""
         cfg, b = self.cfg, self.cfg.burn_in
         with torch.no_grad():
-            if cfg.double_q:
-                best = q_online.argmax(dim=-1, keepdim=True)
-                v = q_target[b:].gather(-1, best).squeeze(-1)
-            else:
-                v = q_target[b:].max(dim=-1).values
-            if cfg.value_rescale:
-                v = inverse_value_rescale(v)
+            rewards, v = self._bootstrap(batch, q_online, q_target)
             v = torch.cat([torch.zeros_like(q_target[:b, :, 0]), v])  # burn-in never bootstraps
             targets, valid = n_step_targets(
-                batch.rewards, batch.dones, batch.firsts, v, cfg.gamma, cfg.n_step
+                rewards, batch.dones, batch.firsts, v, cfg.gamma, cfg.n_step
             )
             targets, valid = targets[b:], valid[b:]
             if cfg.value_rescale:

@@ -186,6 +186,10 @@ class TrainConfig(_Settings):
     """non-random steps: 0 = argmax Q; > 0 = sample softmax(z / T) of the Q-values standardised over actions (Boltzmann)"""
     eps_zeta: Float = Field(0.0, ge=0)
     """random actions' duration: 0 = one step; > 1 = held n ~ zeta(mu) steps, mu this value (εz-greedy, Dabney et al. 2021 use 2), at most 100"""
+    munchausen: Float = Field(0.0, ge=0, lt=1)
+    """Munchausen-DQN targets: 0 = off (double-Q); > 0 = α of the bonus α·τ·log π(a|s) that widens the action gap (Vieillard et al. 2020 use 0.9)"""
+    munchausen_tau: Float = Field(0.03, gt=0)
+    """temperature τ of Munchausen-DQN's softmax policy, in return units (the paper's 0.03)"""
     explore_envs: Float = Field(0.25, ge=0, le=1)
     """share of envs that always act at random (epsilon 1): Go-Explore's explore phase from each spawn state, kept after epsilon has decayed"""
     replay_memory_mb: Int = Field(2048, ge=1)
