@@ -19,6 +19,8 @@ parallel envs on the practice cartridge; episode length is each method's own (EP
     daddy_gru      Daddy with the GRU alone (preset slim_gru: no LSTM, no SSM)
     daddy_novelty  Daddy paid only the game's reward and episodic novelty (beta_rnd 0 and
                    beta_bayes 0: the two ablations that each sped Daddy up, together)
+    daddy_munchausen  Daddy with Munchausen-DQN targets (munchausen 0.9, tau 0.03: the
+                   paper's), which widen the action gap its greedy envs steer by
 
 Each (method, seed) is its own long invocation that writes one JSON result, so the work can be
 spread over time and machines; `aggregate` turns a folder of results into the table (medians
@@ -65,9 +67,9 @@ from daddy.io import atomic_write
 from daddy.run.paths import RunPaths
 
 METHODS = ("random", "ppo", "daddy", "daddy_noswarm", "random_swarm", "ppo_swarm",
-           "daddy_nornd", "daddy_nobayes", "daddy_gru", "daddy_novelty")
+           "daddy_nornd", "daddy_nobayes", "daddy_gru", "daddy_novelty", "daddy_munchausen")
 DADDY_METHODS = ("daddy", "daddy_noswarm", "daddy_nornd", "daddy_nobayes", "daddy_gru",
-                 "daddy_novelty")
+                 "daddy_novelty", "daddy_munchausen")
 SWARM_METHODS = ("random_swarm", "ppo_swarm")  # another algorithm on Daddy's swarm
 # what each ablation changes in Daddy's config (train: keys)
 ABLATIONS: dict[str, dict[str, Any]] = {
@@ -75,6 +77,7 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "daddy_nobayes": {"beta_bayes": 0.0},
     "daddy_gru": {"model_size": "slim_gru"},
     "daddy_novelty": {"beta_rnd": 0.0, "beta_bayes": 0.0},
+    "daddy_munchausen": {"munchausen": 0.9},
 }
 # Episode length is part of each method's design, so each gets its own default. The swarm
 # restarts from the frontier savestates: short episodes mean more restarts there (Go-Explore's
@@ -82,7 +85,7 @@ ABLATIONS: dict[str, dict[str, Any]] = {
 # needs long episodes to get anywhere, so random, PPO and Daddy without the swarm get 2048.
 EPISODE_STEPS = {"random": 2048, "ppo": 2048, "daddy": 512, "daddy_noswarm": 2048,
                  "random_swarm": 512, "ppo_swarm": 512, "daddy_nornd": 512, "daddy_nobayes": 512,
-                 "daddy_gru": 512, "daddy_novelty": 512}  # fmt: skip
+                 "daddy_gru": 512, "daddy_novelty": 512, "daddy_munchausen": 512}  # fmt: skip
 COLOURS = {
     "random": "tab:gray",
     "ppo": "tab:blue",
@@ -94,6 +97,7 @@ COLOURS = {
     "daddy_nobayes": "tab:purple",
     "daddy_gru": "tab:brown",
     "daddy_novelty": "tab:olive",
+    "daddy_munchausen": "tab:green",
 }
 DADDY_BLOCKS = {"train", "curriculum", "intrinsic"}  # a run config's blocks the bench uses
 MILESTONES = [m.name for m in DEFAULT_MILESTONES]  # bit order (bit i = MILESTONES[i])
