@@ -14,6 +14,7 @@ from pathlib import Path
 
 import h5py
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 MILESTONES = ["got_starter", "route_1", "viridian_city", "badge_boulder"]
@@ -147,3 +148,23 @@ def test_daddy_run_records_cells_and_greedy_discoveries(tmp_path: Path) -> None:
     assert got_cells["episodes"] == int(late.sum()) > 0
     assert got_cells["explorer"] == pytest.approx(cells[late & (env == 0)].mean())
     assert got_cells["greedy"] == pytest.approx(cells[late & (env > 0)].mean())
+
+
+@pytest.mark.parametrize(("method", "expected"), [
+    ("daddy", {"beta_rnd": 0.02, "beta_bayes": 1.0, "munchausen": 0.0, "model_size": "slim"}),
+    ("daddy_novelty", {"beta_rnd": 0.0, "beta_bayes": 0.0, "munchausen": 0.0}),
+    ("daddy_munchausen", {"beta_rnd": 0.02, "munchausen": 0.9, "munchausen_tau": 0.03}),
+    ("daddy_gru", {"model_size": "slim_gru"}),
+])  # fmt: skip
+def test_each_daddy_variant_changes_only_its_own_settings(
+    method: str, expected: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The YAML's settings plus the method's own: the bench's variants are what they say."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    import learning
+
+    args = learning.RunArgs(method, 0, 1000, 2, 512, "practice", None, {}, Path("w"))
+    params = yaml.safe_load((REPO / "bench/learning_configs/daddy.yaml").read_text())
+    cfg = learning.daddy_config(args, params, "bench_x")
+    assert {k: getattr(cfg, k) for k in expected} == expected
+    assert (cfg.replay_ratio, cfg.target_update_interval, cfg.seed) == (4.0, 25, 0)
