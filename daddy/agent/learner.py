@@ -2,7 +2,9 @@
 
 With `munchausen` > 0 the targets are Munchausen-DQN's (Vieillard et al. 2020): the target
 net's soft-max policy π = softmax(Q/τ) pays each step α·τ·log π(a_t|s_t) (clipped to
-[MUNCHAUSEN_CLIP, 0]) and bootstraps from the soft value τ·logsumexp(Q/τ) instead of the max.
+[MUNCHAUSEN_CLIP, 0]) and bootstraps from the soft value τ·logsumexp(Q/τ) instead of the max;
+an n-step return also pays the soft return's -τ·log π of every action after the first (without
+it, each off-policy action in the n steps would cost its full Munchausen penalty).
 The bonus penalises actions the policy already finds worse, which widens the action gap (by
 1/(1-α) at the fixed point): meant for Q-values whose gaps are too small to steer by.
 
@@ -43,7 +45,7 @@ def inverse_value_rescale(x: torch.Tensor, eps: float = RESCALE_EPS) -> torch.Te
 
 def n_step_targets(
     rewards: torch.Tensor, dones: torch.Tensor, firsts: torch.Tensor,
-    bootstrap: torch.Tensor, gamma: float, n: int,
+    bootstrap: torch.Tensor, gamma: float, n: int, later: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """n-step returns for t in [0, T-n) of (T, B) sequences → (targets, valid), both (T-n, B).
 
@@ -53,6 +55,8 @@ def n_step_targets(
     return early at the episode's last stored obs t+k: m = k. When that obs is t itself (k=0)
     there is nothing to bootstrap from and valid_t is False: leave it out of the loss.
     `bootstrap` holds V(s_t) (e.g. Q_target(s_t, argmax Q_online(s_t))) in return units.
+    `later` (T, B), if given, is added to the rewards of every step after the first (k >= 1):
+    the soft return's -τ log π of the actions that follow the one being valued.
     """
     T = rewards.shape[0]
     if T <= n:
@@ -72,7 +76,10 @@ def n_step_targets(
         else:
             boot = boot + torch.where(truncated, disc * bootstrap[k : k + L], 0.0)
         running = running & ~truncated
-        ret = ret + torch.where(running, disc * rewards[k : k + L], 0.0)
+        r_k = rewards[k : k + L]
+        if later is not None and k > 0:
+            r_k = r_k + later[k : k + L]
+        ret = ret + torch.where(running, disc * r_k, 0.0)
         running = running & ~done_k
         disc *= gamma
     boot = boot + torch.where(running, disc * bootstrap[n : n + L], 0.0)
@@ -81,13 +88,14 @@ def n_step_targets(
 
 def munchausen_terms(
     q: torch.Tensor, actions: torch.Tensor, tau: float, alpha: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Munchausen bonus α·clip(τ·log π(a_t|s_t)) and soft value τ·logsumexp(Q(s_t)/τ), both
-    (T, B), of Q-values `q` (T, B, A) in return units and the actions taken (T, B)."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Of Q-values `q` (T, B, A) in return units and the actions taken (T, B), each (T, B):
+    the Munchausen bonus α·clip(τ·log π(a_t|s_t)), the soft return's -τ·log π(a_t|s_t) (paid
+    for the actions after the first of an n-step return) and the soft value τ·logsumexp(Q/τ)."""
     log_pi = torch.log_softmax(q / tau, dim=-1)
-    taken = log_pi.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-    bonus = alpha * (tau * taken).clamp(min=MUNCHAUSEN_CLIP, max=0.0)
-    return bonus, tau * torch.logsumexp(q / tau, dim=-1)
+    taken = tau * log_pi.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+    bonus = alpha * taken.clamp(min=MUNCHAUSEN_CLIP, max=0.0)
+    return bonus, -taken, tau * torch.logsumexp(q / tau, dim=-1)
 
 
 class Learner:
@@ -119,21 +127,23 @@ class Learner:
 
     def _bootstrap(
         self, batch: Batch, q_online: torch.Tensor, q_target: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Rewards (Munchausen's bonus added) and V(s_t) for t >= burn-in, in return units."""
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Rewards (Munchausen's bonus added), the term `n_step_targets` adds after the first
+        step (Munchausen's -τ log π; None for double-Q) and V(s_t) for t >= burn-in, all in
+        return units."""
         cfg, b = self.cfg, self.cfg.burn_in
         if cfg.munchausen > 0:
             q_ret = inverse_value_rescale(q_target) if cfg.value_rescale else q_target
-            bonus, soft_v = munchausen_terms(
+            bonus, entropy, soft_v = munchausen_terms(
                 q_ret, batch.actions, cfg.munchausen_tau, cfg.munchausen
             )
-            return batch.rewards + bonus, soft_v[b:]
+            return batch.rewards + bonus, entropy, soft_v[b:]
         if cfg.double_q:
             best = q_online.argmax(dim=-1, keepdim=True)
             v = q_target[b:].gather(-1, best).squeeze(-1)
         else:
             v = q_target[b:].max(dim=-1).values
-        return batch.rewards, inverse_value_rescale(v) if cfg.value_rescale else v
+        return batch.rewards, None, inverse_value_rescale(v) if cfg.value_rescale else v
 
     def _targets(
         self, batch: Batch, q_online: torch.Tensor, q_target: torch.Tensor
@@ -141,10 +151,10 @@ class Learner:
         """Rescaled n-step targets (double-Q or Munchausen) and validity for the trace steps."""
         cfg, b = self.cfg, self.cfg.burn_in
         with torch.no_grad():
-            rewards, v = self._bootstrap(batch, q_online, q_target)
+            rewards, later, v = self._bootstrap(batch, q_online, q_target)
             v = torch.cat([torch.zeros_like(q_target[:b, :, 0]), v])  # burn-in never bootstraps
             targets, valid = n_step_targets(
-                rewards, batch.dones, batch.firsts, v, cfg.gamma, cfg.n_step
+                rewards, batch.dones, batch.firsts, v, cfg.gamma, cfg.n_step, later
             )
             targets, valid = targets[b:], valid[b:]
             if cfg.value_rescale:
