@@ -104,6 +104,12 @@ MILESTONES = [m.name for m in DEFAULT_MILESTONES]  # bit order (bit i = MILESTON
 NUM_BADGES = 8  # wObtainedBadges: the real game's gyms; results record steps to each count
 CARTRIDGE_BADGES = 3  # the practice cartridge's gyms: tables always show this many columns
 NEXT_SHOWN = 3  # posterior table: milestones shown past the furthest any run found
+# the way to badge 1 in legs (None: the run's start): the parcel errand, the way north to the
+# forest once Oak has the parcel, then the forest, Pewter City and Brock
+LEGS: tuple[tuple[str | None, str], ...] = (
+    (None, "oak_got_parcel"), ("oak_got_parcel", "viridian_forest"),
+    ("viridian_forest", "badge_boulder"),
+)  # fmt: skip
 CONFIGS = Path(__file__).resolve().parent / "learning_configs"
 DEFAULT_RESULTS = Path("bench/results/learning")
 DEFAULT_WORK = Path("runs/bench_learning")  # ignored by git (runs/*/)
@@ -813,6 +819,34 @@ def milestone_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str
     return "\n".join(lines)
 
 
+def leg_steps(result: dict[str, Any], start: str | None, end: str) -> int | None:
+    """Env steps from milestone `start` (None: the run's start) to `end`; None if either is
+    missing."""
+    steps = result["milestone_steps"]
+    a, b = (0 if start is None else steps.get(start)), steps.get(end)
+    return None if a is None or b is None else b - a
+
+
+def legs_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
+    """Steps spent on each leg of the way to badge 1 (LEGS), median over the seeds that made
+    it and each seed's: where a method gains or loses, which one total hides."""
+    cols = [(key, runs) for key, runs in grouped.items()
+            if any(leg_steps(r, *LEGS[0]) is not None for r in runs)]  # fmt: skip
+    if not cols:
+        return ""
+    head = ["leg"] + [f"{m} ({b:,})" for (m, b), _ in cols]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for start, end in LEGS:
+        vals = []
+        for _, runs in cols:
+            per_seed = [leg_steps(r, start, end) for r in runs]
+            made = [v for v in per_seed if v is not None]
+            shown = " / ".join("—" if v is None else f"{v:,}" for v in per_seed)
+            vals.append(f"{int(np.median(made)):,} ({shown})" if made else "—")
+        lines.append("| " + " | ".join([f"{start or 'start'} → {end}", *vals]) + " |")
+    return "\n".join(lines)
+
+
 def runs_table(grouped: dict[tuple[str, int], list[dict[str, Any]]]) -> str:
     """One row per result: which commit and machine it ran on, and its badges — the medians'
     provenance, since runs of one table are spread over sessions and commits."""
@@ -949,6 +983,7 @@ def cmd_aggregate(ns: argparse.Namespace) -> None:
             "\n".join(ppo_ratio(grouped)),
             "\n".join(swarm_ratio(grouped)),
             milestone_table(grouped),
+            legs_table(grouped),
             posterior_table(grouped),
             runs_table(grouped),
         )

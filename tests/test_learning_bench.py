@@ -93,6 +93,26 @@ def test_aggregate_compares_daddy_with_the_better_swarm_baseline(tmp_path: Path)
     assert "badge 2: neither" in line
 
 
+def test_legs_table_splits_the_way_to_badge_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each leg is end - start per seed; its median is over the seeds that made both ends."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    import learning
+
+    def run(seed: int, parcel: int | None, forest: int | None, badge: int | None) -> dict:
+        r = record("daddy", seed, badge, 1_000, 512)
+        r["milestone_steps"].update(oak_got_parcel=parcel, viridian_forest=forest)
+        return r
+
+    runs = [run(0, 50_000, 80_000, 100_000), run(1, 60_000, 130_000, None), run(2, 40_000, None, None)]
+    table = learning.legs_table(learning.groups(runs))
+    rows = table.splitlines()
+    assert rows[0] == "| leg | daddy (300,000) |"
+    assert rows[2] == "| start → oak_got_parcel | 50,000 (50,000 / 60,000 / 40,000) |"
+    assert rows[3] == "| oak_got_parcel → viridian_forest | 50,000 (30,000 / 70,000 / —) |"
+    assert rows[4] == "| viridian_forest → badge_boulder | 20,000 (20,000 / — / —) |"
+    assert learning.legs_table(learning.groups([run(0, None, None, None)])) == ""
+
+
 def test_discoveries_split_explorer_and_greedy_envs(tmp_path: Path) -> None:
     """bench/discoveries.py: per-env discoveries of the random (explorer) and greedy envs after
     a step, read from train.log's [SAVESTATE] lines (8 envs, explore_envs 0.25: envs 0-1)."""
