@@ -188,3 +188,5 @@ def test_each_daddy_variant_changes_only_its_own_settings(
     cfg = learning.daddy_config(args, params, "bench_x")
     assert {k: getattr(cfg, k) for k in expected} == expected
     assert (cfg.replay_ratio, cfg.target_update_interval, cfg.seed) == (4.0, 25, 0)
+    agent = cfg.agent_config()  # what the learner gets
+    assert (agent.munchausen, agent.munchausen_tau) == (cfg.munchausen, cfg.munchausen_tau)
