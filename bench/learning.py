@@ -943,7 +943,7 @@ def plot(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: Path) -> Pa
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4 + 0.25 * -(-len(grouped) // 4)))
     panels = (
         ("milestone_steps", f"milestones found (of {milestones_counted(grouped)})"),
         ("badge_steps", "badges"),
@@ -964,9 +964,11 @@ def plot(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: Path) -> Pa
         ax.set_ylim(bottom=-0.2, top=max(1.2, ax.get_ylim()[1]))
         ax.grid(alpha=0.3)
     axes[1].set_ylim(-0.2, badge_columns(grouped) + 0.2)
-    axes[0].legend(fontsize=8, loc="upper left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    rows = -(-len(labels) // 4)  # below the panels, 4 a row: ten methods hid the curves
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=4, frameon=False)
     fig.suptitle("Practice cartridge: discoveries vs env steps (median over seeds)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05 * rows, 1, 1))
     try:
         return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110))
     finally:
