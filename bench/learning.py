@@ -66,12 +66,7 @@ from daddy.game.rom import add_rom_flags, rom_from_args
 from daddy.io import atomic_write
 from daddy.run.paths import RunPaths
 
-METHODS = ("random", "ppo", "daddy", "daddy_noswarm", "random_swarm", "ppo_swarm",
-           "daddy_nornd", "daddy_nobayes", "daddy_gru", "daddy_novelty", "daddy_munchausen")
-DADDY_METHODS = ("daddy", "daddy_noswarm", "daddy_nornd", "daddy_nobayes", "daddy_gru",
-                 "daddy_novelty", "daddy_munchausen")
-SWARM_METHODS = ("random_swarm", "ppo_swarm")  # another algorithm on Daddy's swarm
-# what each ablation changes in Daddy's config (train: keys)
+# what each ablation or variant changes in Daddy's config (train: keys)
 ABLATIONS: dict[str, dict[str, Any]] = {
     "daddy_nornd": {"beta_rnd": 0.0},
     "daddy_nobayes": {"beta_bayes": 0.0},
@@ -79,13 +74,15 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "daddy_novelty": {"beta_rnd": 0.0, "beta_bayes": 0.0},
     "daddy_munchausen": {"munchausen": 0.9},
 }
+DADDY_METHODS = ("daddy", "daddy_noswarm", *ABLATIONS)
+SWARM_METHODS = ("random_swarm", "ppo_swarm")  # another algorithm on Daddy's swarm
+METHODS = ("random", "ppo", "daddy", "daddy_noswarm", *SWARM_METHODS, *ABLATIONS)
 # Episode length is part of each method's design, so each gets its own default. The swarm
 # restarts from the frontier savestates: short episodes mean more restarts there (Go-Explore's
 # "return, then explore"). Every method that starts each episode from the bootstrap state
 # needs long episodes to get anywhere, so random, PPO and Daddy without the swarm get 2048.
-EPISODE_STEPS = {"random": 2048, "ppo": 2048, "daddy": 512, "daddy_noswarm": 2048,
-                 "random_swarm": 512, "ppo_swarm": 512, "daddy_nornd": 512, "daddy_nobayes": 512,
-                 "daddy_gru": 512, "daddy_novelty": 512, "daddy_munchausen": 512}  # fmt: skip
+FROM_BOOTSTRAP = ("random", "ppo", "daddy_noswarm")
+EPISODE_STEPS = {m: 2048 if m in FROM_BOOTSTRAP else 512 for m in METHODS}
 COLOURS = {
     "random": "tab:gray",
     "ppo": "tab:blue",
@@ -943,7 +940,8 @@ def plot(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: Path) -> Pa
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4 + 0.25 * -(-len(grouped) // 4)))
+    legend_rows = -(-len(grouped) // 4)  # below the panels, 4 a row: ten methods hid the curves
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4 + 0.25 * legend_rows))
     panels = (
         ("milestone_steps", f"milestones found (of {milestones_counted(grouped)})"),
         ("badge_steps", "badges"),
@@ -965,10 +963,9 @@ def plot(grouped: dict[tuple[str, int], list[dict[str, Any]]], path: Path) -> Pa
         ax.grid(alpha=0.3)
     axes[1].set_ylim(-0.2, badge_columns(grouped) + 0.2)
     handles, labels = axes[0].get_legend_handles_labels()
-    rows = -(-len(labels) // 4)  # below the panels, 4 a row: ten methods hid the curves
     fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=4, frameon=False)
     fig.suptitle("Practice cartridge: discoveries vs env steps (median over seeds)")
-    fig.tight_layout(rect=(0, 0.05 * rows, 1, 1))
+    fig.tight_layout(rect=(0, 0.05 * legend_rows, 1, 1))
     try:
         return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110))
     finally:
